@@ -1,0 +1,41 @@
+"""Channels (``/channel``): 50 per page, served with the page bug (see :mod:`.paging`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from capgo_exporter.api.core import CapgoHTTP
+from capgo_exporter.api.models import Channel, StatusResponse
+from capgo_exporter.api.paging import walk_offset_pages
+
+
+class Channels:
+    def __init__(self, http: CapgoHTTP) -> None:
+        self._http = http
+
+    def list(self, app_id: str) -> AsyncIterator[Channel]:
+        async def fetch(page: int) -> list[Channel]:
+            rows = await self._http.call("GET", "/channel", params={"app_id": app_id, "page": page})
+            return [Channel.model_validate(row) for row in rows]
+
+        return walk_offset_pages(fetch, lambda channel: channel.id)
+
+    async def get(self, app_id: str, name: str) -> Channel:
+        """One channel. An unknown name is Capgo's 400 ``cannot_find_version`` (sic)."""
+        row = await self._http.call("GET", "/channel", params={"app_id": app_id, "channel": name})
+        return Channel.model_validate(row)
+
+    async def set(self, app_id: str, name: str, **settings: Any) -> StatusResponse:
+        """Create or update: ``version``, ``public``, ``ios``/``android``/``electron``,
+        ``disableAutoUpdate``, ``allow_*``, ``rolloutPercentage``, ``rolloutPaused``, …"""
+        answer = await self._http.call(
+            "POST", "/channel", params={"app_id": app_id, "channel": name, **settings}
+        )
+        return StatusResponse.model_validate(answer)
+
+    async def delete(self, app_id: str, name: str) -> StatusResponse:
+        answer = await self._http.call(
+            "DELETE", "/channel", params={"app_id": app_id, "channel": name}
+        )
+        return StatusResponse.model_validate(answer)

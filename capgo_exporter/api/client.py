@@ -1,0 +1,83 @@
+"""The Capgo API client: one object, one namespace per API area.
+
+    async with CapgoClient(key) as capgo:
+        async for app in capgo.apps.list():
+            rows = await capgo.statistics.app(app.app_id, cycle_start, tomorrow)
+
+All areas share one :class:`~capgo_exporter.api.core.CapgoHTTP`, so they share the request
+budget, the concurrency cap, the retry policy and the observer.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import httpx
+from pydantic import SecretStr
+
+from capgo_exporter.api.apikeys import ApiKeys
+from capgo_exporter.api.apps import Apps
+from capgo_exporter.api.budget import RequestBudget
+from capgo_exporter.api.bundles import Bundles
+from capgo_exporter.api.channels import Channels
+from capgo_exporter.api.core import DEFAULT_API_URL, CapgoHTTP
+from capgo_exporter.api.devices import Devices
+from capgo_exporter.api.observer import RequestObserver
+from capgo_exporter.api.orgs import Members, Organizations
+from capgo_exporter.api.retry import RetryPolicy
+from capgo_exporter.api.statistics import Statistics
+
+
+class CapgoClient:
+    @classmethod
+    def create(
+        cls,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        requests_per_minute: float = 100,
+        concurrency: int = 4,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 3,
+        observer: RequestObserver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> CapgoClient:
+        """A client with its own budget; ``transport`` plugs in the simulator (tests, demo)."""
+        http = CapgoHTTP(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            budget=RequestBudget(requests_per_minute, concurrency=concurrency),
+            retry=RetryPolicy(max_retries=max_retries),
+            observer=observer,
+            transport=transport,
+        )
+        return cls(http)
+
+    def __init__(self, http: CapgoHTTP) -> None:
+        self.http = http
+        self.organizations = Organizations(http)
+        self.members = Members(http)
+        self.apikeys = ApiKeys(http)
+        self.apps = Apps(http)
+        self.channels = Channels(http)
+        self.devices = Devices(http)
+        self.bundles = Bundles(http)
+        self.statistics = Statistics(http)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

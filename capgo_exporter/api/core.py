@@ -1,0 +1,273 @@
+"""The request engine under every Capgo operation: headers, budget, retries, errors, observation.
+
+Operations call :meth:`CapgoHTTP.call` with a route *template* (``/statistics/app/{app_id}``) and
+its parameters. The template, never the filled-in path, is what the observer and errors see, so
+ids never reach metric labels.
+
+Where parameters go follows the real backend (reference §1.2): GET and DELETE put them in the
+query string, POST and PUT send a JSON body. A GET may also carry a JSON body — the only way to
+page ``/organization`` past its first page.
+
+The key is sent raw (no ``Bearer``) in both ``capgkey`` and ``authorization``: ``capgkey`` is read
+by every route, ``authorization`` by the routes that accept console logins too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from capgo_exporter import __version__
+from capgo_exporter.api.budget import Clock, RequestBudget, Sleep
+from capgo_exporter.api.errors import (
+    AuthenticationError,
+    CapgoAPIError,
+    CapgoResponseError,
+    CapgoTimeoutError,
+    CapgoTransportError,
+    RateLimitedError,
+    error_class_for,
+)
+from capgo_exporter.api.observer import NullObserver, RequestObserver
+from capgo_exporter.api.retry import RetryPolicy, retry_after_seconds
+
+DEFAULT_API_URL: Final = "https://api.capgo.app"
+
+# 401 codes that mean "this key is not accepted at all", as opposed to "not for this resource".
+_KEY_REJECTED_CODES: Final = frozenset(
+    {
+        "invalid_apikey",
+        "no_key_provided",
+        "invalid_jwt",
+        "no_jwt_apikey_or_subkey",
+        "invalid_subkey",
+    }
+)
+
+Params = Mapping[str, Any]
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _query(params: Params | None) -> dict[str, str]:
+    return {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth another try."""
+
+    def __init__(self, reason: str, error: Exception, wait: float | None = None) -> None:
+        self.reason = reason
+        self.error = error
+        self.wait = wait
+
+
+class CapgoHTTP:
+    def __init__(
+        self,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        budget: RequestBudget | None = None,
+        retry: RetryPolicy | None = None,
+        observer: RequestObserver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auth_failure_cooldown: float = 600.0,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        if not key:
+            raise ValueError("an API key is required")
+        self.budget = budget or RequestBudget(100)
+        self.retry = retry or RetryPolicy()
+        self.observer: RequestObserver = observer or NullObserver()
+        self._sleep = sleep
+        self._clock = clock
+        self._auth_failure_cooldown = auth_failure_cooldown
+        self._key_rejected_at: float | None = None
+        self._key_rejection: AuthenticationError | None = None
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "capgkey": key,
+                "authorization": key,
+                "user-agent": f"capgo-exporter/{__version__}",
+                "accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(
+        self,
+        method: str,
+        route: str,
+        *,
+        path: Params | None = None,
+        params: Params | None = None,
+        body: Params | None = None,
+    ) -> Any:
+        """Send one operation (with its retries) and return the decoded JSON body.
+
+        ``route`` is the template; ``path`` fills its ``{placeholders}``. ``params`` go to the
+        query string (GET, DELETE) or the JSON body (POST, PUT); ``body`` forces a JSON body.
+        """
+        url = route.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
+        request_kwargs: dict[str, Any] = {}
+        if method in ("POST", "PUT"):
+            request_kwargs["json"] = {**(params or {}), **(body or {})}
+        else:
+            request_kwargs["params"] = _query(params)
+            if body is not None:
+                request_kwargs["json"] = dict(body)
+        self._refuse_if_key_rejected(method, route)
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(method, route, url, request_kwargs)
+            except _Retry as retry:
+                if attempt >= self.retry.max_retries:
+                    raise retry.error from None
+                wait = retry.wait if retry.wait is not None else self.retry.backoff(attempt)
+                attempt += 1
+                self.observer.request_retried(route, retry.reason)
+                if retry.reason == "rate_limited":
+                    # Everyone waits, not just this caller: the limit is per key.
+                    self.budget.pause(wait)
+                else:
+                    await self._sleep(wait)
+
+    def _refuse_if_key_rejected(self, method: str, route: str) -> None:
+        """After Capgo rejected the key, send nothing for a while: failures lead to a lockout."""
+        if self._key_rejected_at is None or self._key_rejection is None:
+            return
+        since = self._clock() - self._key_rejected_at
+        if since >= self._auth_failure_cooldown:
+            self._key_rejected_at = self._key_rejection = None
+            return
+        previous = self._key_rejection
+        raise AuthenticationError(
+            status=previous.status,
+            code=previous.code,
+            message=(
+                f"{previous.message}; not sent: the key was rejected {since:.0f}s ago, "
+                f"next try in {self._auth_failure_cooldown - since:.0f}s"
+            ),
+            endpoint=route,
+            method=method,
+            request_id=previous.request_id,
+            more_info=previous.more_info,
+        )
+
+    async def _attempt(
+        self, method: str, route: str, url: str, request_kwargs: dict[str, Any]
+    ) -> Any:
+        async with self.budget.slot():
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(method, url, **request_kwargs)
+            except httpx.TimeoutException as exc:
+                self.observer.request_finished(route, "timeout", time.perf_counter() - started)
+                error = CapgoTimeoutError(
+                    f"Capgo did not answer in time ({method} {route}): {type(exc).__name__}",
+                    endpoint=route,
+                )
+                # A request that timed out while connecting was never sent: safe to repeat.
+                never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                if method == "GET" or never_sent:
+                    raise _Retry("timeout", error) from exc
+                raise error from exc
+            except httpx.TransportError as exc:
+                self.observer.request_finished(
+                    route, "connection_error", time.perf_counter() - started
+                )
+                failure = CapgoTransportError(
+                    f"cannot reach Capgo ({method} {route}): {exc or type(exc).__name__}",
+                    endpoint=route,
+                )
+                if method == "GET" or isinstance(exc, httpx.ConnectError):
+                    raise _Retry("connection_error", failure) from exc
+                raise failure from exc
+            self.observer.request_finished(
+                route, str(response.status_code), time.perf_counter() - started
+            )
+        return self._interpret(method, route, response)
+
+    def _interpret(self, method: str, route: str, response: httpx.Response) -> Any:
+        request_id = response.headers.get("x-request-id")
+        status = response.status_code
+        try:
+            payload = response.json()
+            decoded = True
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            payload, decoded = None, False
+        if 200 <= status < 300:
+            if decoded:
+                return payload
+            error = CapgoResponseError(
+                f"Capgo answered {status} with a body that is not JSON ({method} {route}"
+                + (f", request id {request_id})" if request_id else ")"),
+                endpoint=route,
+                request_id=request_id,
+            )
+            if method == "GET":
+                raise _Retry("malformed_response", error)
+            raise error
+        api_error = self._api_error(method, route, response, payload, request_id)
+        if isinstance(api_error, RateLimitedError):
+            wait = api_error.retry_after
+            if api_error.lockout or (wait is not None and wait > self.retry.max_retry_after):
+                raise api_error
+            raise _Retry("rate_limited", api_error, wait)
+        if status >= 500 and method == "GET":
+            raise _Retry("server_error", api_error)
+        if isinstance(api_error, AuthenticationError) and api_error.code in _KEY_REJECTED_CODES:
+            self._key_rejected_at = self._clock()
+            self._key_rejection = api_error
+        raise api_error
+
+    @staticmethod
+    def _api_error(
+        method: str, route: str, response: httpx.Response, payload: Any, request_id: str | None
+    ) -> CapgoAPIError:
+        status = response.status_code
+        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+            code = payload["error"]
+            message = str(payload.get("message") or code)
+            more_info = payload.get("moreInfo")
+            more_info = more_info if isinstance(more_info, dict) else {}
+        else:
+            code = f"http_{status}"
+            message = response.reason_phrase or "error"
+            more_info = {}
+        cls = error_class_for(status)
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "code": code,
+            "message": message,
+            "endpoint": route,
+            "method": method,
+            "request_id": request_id,
+            "more_info": more_info,
+        }
+        if cls is RateLimitedError:
+            kwargs["retry_after"] = retry_after_seconds(response.headers, more_info)
+        return cls(**kwargs)

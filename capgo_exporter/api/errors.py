@@ -1,0 +1,135 @@
+"""Typed errors for everything that can go wrong talking to Capgo.
+
+Capgo answers errors as ``{"error": "<snake_code>", "message": "…", "moreInfo": {…}}``; older
+documentation showed ``{"error": …, "status": "KO"}``. Both become a :class:`CapgoAPIError`
+subclass chosen by HTTP status, carrying the status, Capgo's code, its message and the
+``X-Request-Id`` of the response so a user can quote it to Capgo support.
+
+No error ever carries the API key: it is only ever in request headers, and headers are never
+copied into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class CapgoError(Exception):
+    """Base of every error raised by :mod:`capgo_exporter.api`."""
+
+
+class CapgoTransportError(CapgoError):
+    """The request never got an HTTP answer: connection refused or reset, DNS, TLS."""
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class CapgoTimeoutError(CapgoTransportError):
+    """Capgo did not answer within the configured timeout."""
+
+
+class CapgoResponseError(CapgoError):
+    """Capgo answered 2xx with a body we cannot read (HTML, truncated JSON, wrong shape)."""
+
+    def __init__(self, message: str, *, endpoint: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.request_id = request_id
+
+
+class CapgoAPIError(CapgoError):
+    """Capgo answered with an error status."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        endpoint: str,
+        method: str = "GET",
+        request_id: str | None = None,
+        more_info: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.endpoint = endpoint
+        self.method = method
+        self.request_id = request_id
+        self.more_info: Mapping[str, Any] = more_info or {}
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = f"{self.status} {self.code}"
+        if self.message and self.message != self.code:
+            text += f": {self.message}"
+        text += f" ({self.method} {self.endpoint}"
+        if self.request_id:
+            text += f", request id {self.request_id}"
+        return text + ")"
+
+
+class BadRequestError(CapgoAPIError):
+    """400: missing or invalid parameters, and most permission failures (Capgo's convention)."""
+
+
+class AuthenticationError(CapgoAPIError):
+    """401: unknown or expired key, or no access. Never retried: 20 failures lock the IP out."""
+
+
+class PaymentRequiredError(CapgoAPIError):
+    """402 ``subscription_required``: the organization's plan does not include API statistics."""
+
+
+class PermissionDeniedError(CapgoAPIError):
+    """403: the key's role does not allow this operation."""
+
+
+class NotFoundError(CapgoAPIError):
+    """404."""
+
+
+class ConflictError(CapgoAPIError):
+    """409, e.g. ``app_id_already_exists``."""
+
+
+class RateLimitedError(CapgoAPIError):
+    """429 that we did not (or could no longer) wait out.
+
+    ``retry_after`` is the number of seconds Capgo asked us to wait, when it said.
+    ``lockout`` is true for the failed-authentication IP lockout, which blocks valid keys too.
+    """
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)
+
+    @property
+    def lockout(self) -> bool:
+        return self.more_info.get("reason") == "too_many_failed_auth_attempts"
+
+
+class ServerError(CapgoAPIError):
+    """5xx after the retries were spent."""
+
+
+_BY_STATUS: dict[int, type[CapgoAPIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitedError,
+}
+
+
+def error_class_for(status: int) -> type[CapgoAPIError]:
+    """The most specific error class for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, CapgoAPIError)
