@@ -1,0 +1,484 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capgo_exporter.settings import (
+    COLLECTORS,
+    ENV_NAMES,
+    FLAG_NAMES,
+    Settings,
+    SettingsError,
+    format_duration,
+    load_settings,
+    render_settings,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "settings"
+KEY = "cgk-7f3a9c2e-0b1d-4e5f-8a6b-secretvalue"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+def load(home: Path, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    return load_settings(overrides, environ=env or {}, home=home)
+
+
+def load_error(home: Path, env: dict[str, str] | None = None, **overrides: object) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load(home, env, **overrides)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# --- valid values ---
+
+
+def test_defaults(home: Path) -> None:
+    settings = load(home)
+    assert settings.api_key is None
+    assert settings.api_key_source is None
+    assert settings.api_url == "https://api.capgo.app"
+    assert (settings.listen_host, settings.listen_port) == ("", 10180)
+    assert (settings.log_level, settings.log_format) == ("info", "console")
+    assert settings.collectors == COLLECTORS
+    assert [settings.interval_for(c) for c in COLLECTORS] == [900, 300, 300, 3600]
+    assert settings.devices_full_resync_interval == 86400
+    assert (settings.request_timeout, settings.connect_timeout) == (30, 5)
+    assert (settings.requests_per_minute, settings.concurrency, settings.max_retries) == (100, 4, 3)
+    assert (settings.max_bundles_per_app, settings.bundles_per_app) == (20, 10)
+    assert (settings.device_page_size, settings.billing_cycle_start_day) == (999, 1)
+    assert settings.plan_mau_limit is settings.plan_storage_limit_bytes is None
+    assert settings.state_dir is settings.web_config_file is settings.config_file is None
+
+
+def test_every_field_has_an_env_var_and_a_flag() -> None:
+    configurable = set(Settings.model_fields) - {"api_key_source"}
+    assert set(ENV_NAMES) == configurable
+    assert set(FLAG_NAMES) == configurable
+    assert len(set(ENV_NAMES.values())) == len(ENV_NAMES)
+    assert len(set(FLAG_NAMES.values())) == len(FLAG_NAMES)
+    assert ENV_NAMES["plan_storage_limit_bytes"] == "CAPGO_EXPORTER_PLAN_STORAGE_LIMIT"
+
+
+def test_model_alone_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("CAPGO_EXPORTER_LOG_LEVEL", "debug")
+    assert Settings().log_level == "info"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("1d", 86400),
+        ("90", 90),
+        ("1.5", 1.5),
+        (" 2m ", 120),
+    ],
+)
+def test_duration(home: Path, text: str, seconds: float) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": text})
+    assert settings.devices_interval == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(5400, "1h30m"), (0.5, "500ms"), (86400, "1d"), (90, "1m30s")]
+)
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("1024", 1024),
+        ("1B", 1),
+        ("1kB", 1000),
+        ("1KB", 1000),
+        ("2mb", 2_000_000),
+        ("1GB", 10**9),
+        ("1TB", 10**12),
+        ("1KiB", 1024),
+        ("10GiB", 10 * 2**30),
+        ("3 mib", 3 * 2**20),
+        ("1.5GB", 1_500_000_000),
+    ],
+)
+def test_byte_size(home: Path, text: str, size: int) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_PLAN_STORAGE_LIMIT": text})
+    assert settings.plan_storage_limit_bytes == size
+
+
+@pytest.mark.parametrize(
+    ("address", "host", "port"),
+    [
+        (":9000", "", 9000),
+        ("127.0.0.1:9000", "127.0.0.1", 9000),
+        ("localhost:1", "localhost", 1),
+        ("[::1]:9000", "::1", 9000),
+        ("[::]:65535", "::", 65535),
+    ],
+)
+def test_listen_address(home: Path, address: str, host: str, port: int) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_LISTEN_ADDRESS": address})
+    assert (settings.listen_host, settings.listen_port) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("url", "stored"),
+    [
+        ("http://localhost:8787/", "http://localhost:8787"),
+        ("https://x.supabase.co/functions/v1/", "https://x.supabase.co/functions/v1"),
+    ],
+)
+def test_api_url_loses_its_trailing_slash(home: Path, url: str, stored: str) -> None:
+    assert load(home, {"CAPGO_API_URL": url}).api_url == stored
+
+
+def test_log_level_is_case_insensitive(home: Path) -> None:
+    assert load(home, {"CAPGO_EXPORTER_LOG_LEVEL": "DEBUG"}).log_level == "debug"
+
+
+def test_empty_env_var_counts_as_unset(home: Path) -> None:
+    assert load(home, {"CAPGO_EXPORTER_LOG_LEVEL": " "}).log_level == "info"
+
+
+def test_list_from_env_is_comma_separated(home: Path) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_ORGS_ALLOW": "org-a, org-b,,org-a"})
+    assert settings.orgs_allow == ("org-a", "org-b")
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "org_id", "selected"),
+    [
+        ("", "", "org-a", True),
+        ("org-a", "", "org-a", True),
+        ("org-a", "", "org-b", False),
+        ("", "org-a", "org-a", False),
+        ("org-a", "org-a", "org-a", False),
+    ],
+)
+def test_org_selected(home: Path, allow: str, deny: str, org_id: str, selected: bool) -> None:
+    env = {"CAPGO_EXPORTER_ORGS_ALLOW": allow, "CAPGO_EXPORTER_ORGS_DENY": deny}
+    assert load(home, env).org_selected(org_id) is selected
+
+
+@pytest.mark.parametrize(
+    ("allow", "deny", "app_id", "selected"),
+    [
+        ("", "", "com.acme.shop", True),
+        ("com.acme.*", "", "com.acme.shop", True),
+        ("com.acme.*", "", "com.globex.shop", False),
+        ("com.acme.*", "com.acme.beta*", "com.acme.beta2", False),
+        ("", "*.internal", "com.acme.internal", False),
+        ("com.acme.*", "", "COM.ACME.SHOP", False),
+    ],
+)
+def test_app_selected(home: Path, allow: str, deny: str, app_id: str, selected: bool) -> None:
+    env = {"CAPGO_EXPORTER_APPS_ALLOW": allow, "CAPGO_EXPORTER_APPS_DENY": deny}
+    assert load(home, env).app_selected(app_id) is selected
+
+
+def test_collectors_subset_in_canonical_order(home: Path) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTORS": "devices, statistics"})
+    assert settings.collectors == ("statistics", "devices")
+
+
+def test_interval_for_unknown_collector_raises(home: Path) -> None:
+    with pytest.raises(KeyError):
+        load(home).interval_for("billing")
+
+
+def test_max_age_defaults_to_three_intervals(home: Path) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": "10m"})
+    assert settings.max_age_for("devices") == 1800
+    assert settings.max_age_for("account") == 3 * 3600
+
+
+def test_max_age_when_set_applies_to_every_collector(home: Path) -> None:
+    settings = load(home, {"CAPGO_EXPORTER_MAX_AGE": "2h"})
+    assert {settings.max_age_for(c) for c in COLLECTORS} == {7200}
+
+
+def test_state_dir_is_created(home: Path, tmp_path: Path) -> None:
+    state = tmp_path / "a" / "b"
+    assert load(home, {"CAPGO_EXPORTER_STATE_DIR": str(state)}).state_dir == state
+    assert state.is_dir()
+
+
+# --- the API key ---
+
+KEY_SOURCES = ["CAPGO_API_KEY", "CAPGO_API_KEY_FILE", "CAPGO_TOKEN", "~/.capgo"]
+
+
+@pytest.mark.parametrize("winner", KEY_SOURCES)
+def test_api_key_sources_in_order(home: Path, tmp_path: Path, winner: str) -> None:
+    # The winner and every source after it hold a different key; the winner's must be used.
+    present = KEY_SOURCES[KEY_SOURCES.index(winner) :]
+    env: dict[str, str] = {}
+    if "CAPGO_API_KEY" in present:
+        env["CAPGO_API_KEY"] = "key-from-env"
+    if "CAPGO_API_KEY_FILE" in present:
+        (tmp_path / "key").write_text("  key-from-file\n")
+        env["CAPGO_API_KEY_FILE"] = str(tmp_path / "key")
+    if "CAPGO_TOKEN" in present:
+        env["CAPGO_TOKEN"] = "key-from-token"
+    (home / ".capgo").write_text("key-from-home\n")
+    expected = {
+        "CAPGO_API_KEY": "key-from-env",
+        "CAPGO_API_KEY_FILE": "key-from-file",
+        "CAPGO_TOKEN": "key-from-token",
+        "~/.capgo": "key-from-home",
+    }[winner]
+
+    settings = load(home, env)
+
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == expected
+    assert settings.api_key_source == winner
+
+
+def test_api_key_flag_beats_env(home: Path) -> None:
+    settings = load(home, {"CAPGO_API_KEY": "from-env"}, api_key="from-flag")
+    assert settings.api_key is not None
+    assert settings.api_key.get_secret_value() == "from-flag"
+    assert settings.api_key_source == "--capgo.api-key"
+
+
+def test_empty_capgo_file_means_no_key(home: Path) -> None:
+    (home / ".capgo").write_text("\n")
+    assert load(home).api_key is None
+
+
+def test_key_never_shown(home: Path) -> None:
+    settings = load(home, {"CAPGO_API_KEY": KEY})
+    rendered = render_settings(settings)
+    assert KEY not in repr(settings)
+    assert KEY not in str(settings.model_dump())
+    assert KEY not in rendered
+    assert "# api_key = ******** (from CAPGO_API_KEY)" in rendered
+
+
+# --- sources and precedence ---
+
+
+def test_precedence_flag_over_env_over_toml_over_default(home: Path, tmp_path: Path) -> None:
+    config = Path(shutil.copy(FIXTURES / "valid.toml", tmp_path))
+    env = {
+        "CAPGO_EXPORTER_CONFIG_FILE": str(config),
+        "CAPGO_EXPORTER_INVENTORY_INTERVAL": "3m",
+        "CAPGO_EXPORTER_ACCOUNT_INTERVAL": "4h",
+    }
+    settings = load(home, env, account_interval="5h")
+    assert settings.statistics_interval == 900  # default
+    assert settings.devices_interval == 600  # TOML
+    assert settings.inventory_interval == 180  # env over TOML
+    assert settings.account_interval == 5 * 3600  # flag over env and TOML
+
+
+def test_toml_values_and_relative_paths(home: Path, tmp_path: Path) -> None:
+    config = Path(shutil.copy(FIXTURES / "valid.toml", tmp_path))
+    settings = load(home, {"CAPGO_EXPORTER_CONFIG_FILE": str(config)})
+    assert settings.orgs_allow == ("org-a", "org-b")
+    assert not settings.app_selected("com.acme.shop")
+    assert settings.plan_storage_limit_bytes == 10 * 2**30
+    assert settings.state_dir == tmp_path / "state"
+    assert settings.config_file == config
+
+
+def test_rendered_settings_load_back_as_toml(home: Path, tmp_path: Path) -> None:
+    env = {
+        "CAPGO_EXPORTER_DEVICES_INTERVAL": "1h30m",
+        "CAPGO_EXPORTER_APPS_ALLOW": "com.acme.*",
+        "CAPGO_EXPORTER_PLAN_MAU_LIMIT": "5000",
+        "CAPGO_EXPORTER_LOG_FORMAT": "json",
+    }
+    original = load(home, env)
+    config = tmp_path / "rendered.toml"
+    config.write_text(render_settings(original))
+    loaded = load(home, {"CAPGO_EXPORTER_CONFIG_FILE": str(config)})
+    assert loaded.model_dump(exclude={"config_file"}) == original.model_dump(
+        exclude={"config_file"}
+    )
+
+
+# --- invalid values: one case each; the message names the setting as the user set it ---
+
+INVALID_ENV = [
+    ("CAPGO_API_URL", "ftp://api.capgo.app", "use http(s)://"),
+    ("CAPGO_API_URL", "api.capgo.app", "use http(s)://"),
+    ("CAPGO_API_URL", "https://", "use http(s)://"),
+    ("CAPGO_API_URL", "https://api.capgo.app/?x=1", "use http(s)://"),
+    ("CAPGO_API_URL", "https://api.capgo.app:99999", "use http(s)://"),
+    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "10180", "use host:port"),
+    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":0", "port from 1 to 65535"),
+    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":65536", "port from 1 to 65535"),
+    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":http", "use host:port"),
+    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "::1:9000", "[ipv6]:port"),
+    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "[nope]:9000", "[ipv6]:port"),
+    ("CAPGO_EXPORTER_WEB_CONFIG_FILE", "/nonexistent/web.yml", "not an existing file"),
+    ("CAPGO_EXPORTER_LOG_LEVEL", "verbose", "debug, info, warning, error"),
+    ("CAPGO_EXPORTER_LOG_FORMAT", "xml", "json, console"),
+    ("CAPGO_EXPORTER_DEVICES_INTERVAL", "abc", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_INVENTORY_INTERVAL", "5 minutes", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_STATISTICS_INTERVAL", "-5m", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_ACCOUNT_INTERVAL", "0s", "greater than zero"),
+    ("CAPGO_EXPORTER_MAX_AGE", "soon", "invalid duration 'soon'"),
+    ("CAPGO_EXPORTER_REQUEST_TIMEOUT", "0", "greater than zero"),
+    ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
+    ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "many", "from 1 to 100000"),
+    ("CAPGO_EXPORTER_CONCURRENCY", "65", "from 1 to 64"),
+    ("CAPGO_EXPORTER_MAX_RETRIES", "11", "from 0 to 10"),
+    ("CAPGO_EXPORTER_MAX_BUNDLES_PER_APP", "0", "from 1 to 1000"),
+    ("CAPGO_EXPORTER_BUNDLES_PER_APP", "-1", "from 0 to 1000"),
+    ("CAPGO_EXPORTER_DEVICE_PAGE_SIZE", "50001", "from 1 to 50000"),
+    ("CAPGO_EXPORTER_BILLING_CYCLE_START_DAY", "32", "from 1 to 31"),
+    ("CAPGO_EXPORTER_PLAN_MAU_LIMIT", "-1", "whole number ≥ 0"),
+    ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10 parsecs", "10GiB"),
+    ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10GIB", "10GiB"),
+    ("CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT", "-1GB", "10GiB"),
+    ("CAPGO_EXPORTER_COLLECTORS", "statistics,billing", "account, devices, inventory, statistics"),
+    ("CAPGO_EXPORTER_COLLECTORS", ",", "no collector enabled"),
+    ("CAPGO_EXPORTER_CONFIG_FILE", "/nonexistent/capgo.toml", "cannot read"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"), INVALID_ENV, ids=[f"{n}={v}" for n, v, _ in INVALID_ENV]
+)
+def test_invalid_env_value(home: Path, name: str, value: str, allowed: str) -> None:
+    message = load_error(home, {name: value})
+    assert message.startswith(f"{name}: ")
+    assert allowed in message
+
+
+def test_state_dir_that_is_a_file(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").touch()
+    message = load_error(home, {"CAPGO_EXPORTER_STATE_DIR": str(tmp_path / "file")})
+    assert message.startswith("CAPGO_EXPORTER_STATE_DIR: ")
+    assert "not a directory" in message
+
+
+def test_credentials_in_api_url_are_refused_without_echo(home: Path) -> None:
+    message = load_error(home, {"CAPGO_API_URL": "https://user:hunter2@api.capgo.app"})
+    assert message.startswith("CAPGO_API_URL: ")
+    assert "hunter2" not in message
+
+
+def test_invalid_flag_value_names_the_flag(home: Path) -> None:
+    message = load_error(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": "5m"}, devices_interval="abc")
+    assert message.startswith("--collector.devices.interval: invalid duration 'abc'")
+
+
+def test_unknown_override_is_refused(home: Path) -> None:
+    assert "'devices_intervall'" in load_error(home, devices_intervall="5m")
+
+
+INVALID_TOML = [
+    ("unknown_key.toml", "{path}:devices_intervall: unknown setting (did you mean"),
+    ("nested_config_file.toml", "{path}:config_file: unknown setting"),
+    ("bad_syntax.toml", "{path}: invalid TOML"),
+    ("bad_duration.toml", "{path}:devices_interval: invalid duration 'abc'"),
+    ("bad_list_item.toml", "{path}:orgs_allow: invalid list item 42"),
+    ("out_of_range.toml", "{path}:concurrency: invalid value 0 — use a whole number from 1 to 64"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "expected"), INVALID_TOML, ids=[f for f, _ in INVALID_TOML])
+def test_invalid_toml(home: Path, fixture: str, expected: str) -> None:
+    path = FIXTURES / fixture
+    message = load_error(home, {"CAPGO_EXPORTER_CONFIG_FILE": str(path)})
+    assert message.startswith(expected.format(path=path))
+
+
+# --- invalid API keys: errors name the source and never contain the key ---
+
+
+def test_key_file_missing_is_an_error_not_a_fall_through(home: Path, tmp_path: Path) -> None:
+    env = {"CAPGO_API_KEY_FILE": str(tmp_path / "missing"), "CAPGO_TOKEN": KEY}
+    message = load_error(home, env)
+    assert message.startswith("CAPGO_API_KEY_FILE: cannot read")
+    assert "not found" in message
+
+
+def test_key_file_unreadable(home: Path, tmp_path: Path) -> None:
+    message = load_error(home, {"CAPGO_API_KEY_FILE": str(tmp_path)})  # a directory
+    assert message.startswith("CAPGO_API_KEY_FILE: cannot read")
+
+
+def test_key_file_empty(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "key").write_text(" \n")
+    message = load_error(home, {"CAPGO_API_KEY_FILE": str(tmp_path / "key")})
+    assert message.startswith("CAPGO_API_KEY_FILE: ")
+    assert "is empty" in message
+
+
+def test_key_file_not_utf8(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "key").write_bytes(b"key\xff\xfe")
+    message = load_error(home, {"CAPGO_API_KEY_FILE": str(tmp_path / "key")})
+    assert message.startswith("CAPGO_API_KEY_FILE: ")
+    assert "not UTF-8" in message
+
+
+@pytest.mark.parametrize(
+    "key", ["first-half second-half", "first-half\tsecond-half", "first-half\x07second-half"]
+)
+def test_key_with_inner_whitespace_or_control_char(home: Path, key: str) -> None:
+    message = load_error(home, {"CAPGO_API_KEY": key})
+    assert message.startswith("CAPGO_API_KEY: ")
+    assert "first-half" not in message
+    assert "second-half" not in message
+
+
+def test_bad_key_in_capgo_file_names_it(home: Path) -> None:
+    (home / ".capgo").write_text("first-half second-half\n")
+    message = load_error(home)
+    assert message.startswith("~/.capgo: ")
+    assert "first-half" not in message
+
+
+# --- the command-line entry point ---
+
+
+def run_settings_module(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAPGO_")}
+    return subprocess.run(
+        [sys.executable, "-m", "capgo_exporter.settings"],
+        env={**clean, "HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_invalid_value_exits_2_with_one_line(home: Path) -> None:
+    result = run_settings_module(home, CAPGO_EXPORTER_DEVICES_INTERVAL="abc", CAPGO_API_KEY=KEY)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "capgo-exporter: CAPGO_EXPORTER_DEVICES_INTERVAL: invalid duration 'abc' "
+        "— use a number with a unit: 500ms, 30s, 5m, 1h, 1d"
+    ]
+
+
+def test_effective_settings_printed_with_key_masked(home: Path) -> None:
+    result = run_settings_module(home, CAPGO_API_KEY=KEY, CAPGO_EXPORTER_DEVICES_INTERVAL="10m")
+    assert result.returncode == 0, result.stderr
+    assert "# api_key = ******** (from CAPGO_API_KEY)" in result.stdout
+    assert 'devices_interval = "10m"' in result.stdout
+    assert KEY not in result.stdout + result.stderr
