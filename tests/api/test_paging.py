@@ -4,6 +4,7 @@ like a fixed one."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -158,10 +159,43 @@ async def test_legacy_bare_array_device_list_is_walked_by_page(
 
     route = api.get("/device").mock(side_effect=handler)
     pages = [p async for p in capgo.devices.pages("com.acme.app")]
-    devices = [d.device_id for p in pages for d in p.data]
+    devices = [d.device_id for p in pages for d in p]
     assert devices == [f"{i:08x}" for i in range(120)]
-    assert [p.has_more for p in pages][-1] is False
     assert route.call_count == 3
+
+
+async def test_legacy_device_list_applies_updated_after_itself(
+    api: respx.MockRouter, capgo: CapgoClient
+) -> None:
+    rows = [
+        {"device_id": "old", "updated_at": "2026-11-01T00:00:00.000Z"},
+        {"device_id": "new", "updated_at": "2026-11-20T08:00:00.000Z"},
+    ]
+    api.get("/device").respond(json=rows)
+    since = datetime(2026, 11, 10, tzinfo=UTC)
+    ids = [d.device_id async for d in capgo.devices.list("com.acme.app", updated_after=since)]
+    assert ids == ["new"]
+
+
+async def test_raw_pages_drop_rows_without_a_device_id(
+    api: respx.MockRouter, capgo: CapgoClient
+) -> None:
+    api.get("/device").respond(
+        json={
+            "data": [{"device_id": "a"}, {"platform": "ios"}, None, {"device_id": 5}],
+            "hasMore": False,
+        }
+    )
+    pages = [page async for page in capgo.devices.raw_pages("com.acme.app")]
+    assert pages == [[{"device_id": "a"}]]
+
+
+async def test_device_answer_without_data_is_a_response_error(
+    api: respx.MockRouter, capgo: CapgoClient
+) -> None:
+    api.get("/device").respond(json={"hasMore": False})
+    with pytest.raises(CapgoResponseError, match="without a data list"):
+        [page async for page in capgo.devices.raw_pages("com.acme.app")]
 
 
 async def test_organizations_page_past_the_first_through_a_json_body(

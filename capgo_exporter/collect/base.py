@@ -1,0 +1,62 @@
+"""What every collector shares: its inputs (client, settings, what inventory discovered, the
+clock) and its output (samples, plus the discovery itself for the inventory collector)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import structlog
+
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.models import App, Channel, Organization
+from capgo_exporter.collect.samples import Samples
+from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The organizations, apps and channels the key can see (after allow/deny lists)."""
+
+    orgs: tuple[Organization, ...] = ()
+    apps: tuple[App, ...] = ()
+    channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    client: CapgoClient
+    settings: Settings
+    # None until the inventory collector has succeeded once.
+    discovery: Discovery | None
+    now: Callable[[], datetime] = utc_now
+    log: structlog.stdlib.BoundLogger = field(
+        default_factory=lambda: structlog.get_logger("capgo_exporter.collect")
+    )
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    samples: Samples
+    discovery: Discovery | None = None
+
+
+class DiscoveryMissing(Exception):
+    """A collector needs the inventory's discovery and it has not succeeded yet."""
+
+
+class Collector(Protocol):
+    name: CollectorName
+
+    async def collect(self, context: CollectContext) -> CollectResult: ...
+
+    def close(self) -> None:
+        """Flush and release what the collector holds (the device index)."""
+        ...

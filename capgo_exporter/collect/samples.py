@@ -1,0 +1,44 @@
+"""What a collector run produces: values per metric and label set, checked against the catalogue.
+
+A wrong number of label values would be silently truncated by client_python, and two samples
+with the same labels would make an invalid exposition; both are refused here, at the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from capgo_exporter.metrics import MetricSpec
+
+Labels = tuple[str, ...]
+Samples = Mapping[MetricSpec, Mapping[Labels, float]]
+
+
+class SampleSet:
+    def __init__(self) -> None:
+        self._data: dict[MetricSpec, dict[Labels, float]] = {}
+
+    def set(self, spec: MetricSpec, value: float, *labels: str) -> None:
+        """One sample; setting the same labels twice keeps the last value."""
+        self._family(spec, labels)[labels] = float(value)
+
+    def add(self, spec: MetricSpec, amount: float, *labels: str) -> None:
+        """Add to a sample (counts built up row by row)."""
+        family = self._family(spec, labels)
+        family[labels] = family.get(labels, 0.0) + amount
+
+    def _family(self, spec: MetricSpec, labels: Labels) -> dict[Labels, float]:
+        if len(labels) != len(spec.labels):
+            raise ValueError(
+                f"{spec.name} takes labels {spec.labels}, got {len(labels)} values: {labels}"
+            )
+        return self._data.setdefault(spec, {})
+
+    def __len__(self) -> int:
+        return sum(len(family) for family in self._data.values())
+
+    def freeze(self) -> Samples:
+        return MappingProxyType(
+            {spec: MappingProxyType(dict(family)) for spec, family in self._data.items()}
+        )

@@ -1,0 +1,123 @@
+"""The exporter's own metrics: a small live registry rendered on every scrape.
+
+It is also the API client's :class:`~capgo_exporter.api.RequestObserver`, counting requests by
+route template and status, their durations and the retries. Known label sets start at zero so
+that ``rate()`` and alerts work from the first scrape.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from capgo_exporter import __version__
+from capgo_exporter.exposition import render_openmetrics, render_text
+from capgo_exporter.metrics import (
+    API_REQUEST_DURATION,
+    API_REQUESTS,
+    API_RETRIES,
+    BUILD_INFO,
+    COLLECTOR_DURATION,
+    COLLECTOR_LAST_SUCCESS,
+    COLLECTOR_UP,
+    UP,
+)
+
+# _created series would double the counters for no use here (and differ between formats).
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# Route templates the daemon polls, so their counters exist before the first request.
+EXPORTER_ENDPOINTS = (
+    "/organization",
+    "/organization/members",
+    "/apikey",
+    "/app",
+    "/channel",
+    "/bundle",
+    "/device",
+    "/statistics/org/{org_id}",
+    "/statistics/app/{app_id}",
+    "/statistics/app/{app_id}/bundle_usage",
+)
+RETRY_REASONS = (
+    "rate_limited",
+    "server_error",
+    "timeout",
+    "connection_error",
+    "malformed_response",
+)
+_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class SelfMetrics:
+    def __init__(self, collectors: Iterable[str], *, process_metrics: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.up = Gauge(UP.name, UP.help, registry=r)
+        self.collector_up = Gauge(
+            COLLECTOR_UP.name, COLLECTOR_UP.help, COLLECTOR_UP.labels, registry=r
+        )
+        self.collector_last_success = Gauge(
+            COLLECTOR_LAST_SUCCESS.name,
+            COLLECTOR_LAST_SUCCESS.help,
+            COLLECTOR_LAST_SUCCESS.labels,
+            registry=r,
+        )
+        self.collector_duration = Gauge(
+            COLLECTOR_DURATION.name, COLLECTOR_DURATION.help, COLLECTOR_DURATION.labels, registry=r
+        )
+        self.requests = Counter(
+            API_REQUESTS.name.removesuffix("_total"),
+            API_REQUESTS.help,
+            API_REQUESTS.labels,
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            API_REQUEST_DURATION.name,
+            API_REQUEST_DURATION.help,
+            API_REQUEST_DURATION.labels,
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.retries = Counter(
+            API_RETRIES.name.removesuffix("_total"),
+            API_RETRIES.help,
+            API_RETRIES.labels,
+            registry=r,
+        )
+        Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=r).labels(
+            __version__, platform.python_version()
+        ).set(1)
+        if process_metrics:
+            ProcessCollector(registry=r)
+        for name in collectors:
+            self.collector_up.labels(name)
+            self.collector_last_success.labels(name)
+            self.collector_duration.labels(name)
+        for endpoint in EXPORTER_ENDPOINTS:
+            self.request_duration.labels(endpoint)
+            for reason in RETRY_REASONS:
+                self.retries.labels(endpoint, reason)
+
+    # RequestObserver
+    def request_finished(self, endpoint: str, code: str, seconds: float) -> None:
+        self.requests.labels(endpoint, code).inc()
+        self.request_duration.labels(endpoint).observe(seconds)
+
+    def request_retried(self, endpoint: str, reason: str) -> None:
+        self.retries.labels(endpoint, reason).inc()
+
+    def render(self, *, openmetrics: bool = False) -> bytes:
+        """Text format, or OpenMetrics ending with ``# EOF``."""
+        if openmetrics:
+            return render_openmetrics(self.registry)
+        return render_text(self.registry)
