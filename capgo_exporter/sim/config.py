@@ -1,0 +1,78 @@
+"""Simulator configuration: the world's shape (fixed at start) and the run-time knobs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Behaviour that tests and the /_sim/config route change while the simulator runs."""
+
+    latency_ms: float = 0.0
+    rate_limit_per_min: int = 0  # token bucket per key; 0 = off
+    fail_rate: float = 0.0  # 500/502/503
+    timeout_rate: float = 0.0  # hang for hang_seconds, then 504
+    malformed_rate: float = 0.0  # 200 with truncated JSON or an HTML page
+    missing_fields_rate: float = 0.0  # per row: one optional field removed or nulled
+    extra_fields_rate: float = 0.0  # per row: an unknown field added
+    hang_seconds: float = 60.0
+
+    def validated(self) -> Knobs:
+        for name in (
+            "fail_rate",
+            "timeout_rate",
+            "malformed_rate",
+            "missing_fields_rate",
+            "extra_fields_rate",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, got {value}")
+        if self.latency_ms < 0 or self.rate_limit_per_min < 0 or self.hang_seconds < 0:
+            raise ValueError("latency_ms, rate_limit_per_min and hang_seconds must be >= 0")
+        return self
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What the generated account looks like. Everything is derived from `seed`."""
+
+    seed: int = 1
+    orgs: int = 2
+    apps_per_org: int = 3
+    devices_per_app: int = 1000
+    bundles_per_app: int = 12
+    channels_per_app: int = 3
+    members_per_org: int = 4
+    # API key value -> RBAC role. Keys are opaque strings (real keys are UUIDs).
+    keys: dict[str, str] = field(default_factory=lambda: {"demo": "org_super_admin"})
+    # API key value -> org indexes the key is bound to; keys not listed get every org.
+    key_orgs: dict[str, frozenset[int]] = field(default_factory=dict)
+    # Org indexes whose statistics answer 402 subscription_required to API keys.
+    unpaid_orgs: frozenset[int] = frozenset()
+    # GET /device answers the pre-2025-12 shape: a bare array, 50 per `page`.
+    legacy_device_paging: bool = False
+    knobs: Knobs = field(default_factory=Knobs)
+
+
+class KnobBox:
+    """Thread-safe holder of the current Knobs; readers get an immutable snapshot."""
+
+    def __init__(self, knobs: Knobs) -> None:
+        self._lock = threading.Lock()
+        self._knobs = knobs.validated()
+
+    def get(self) -> Knobs:
+        with self._lock:
+            return self._knobs
+
+    def update(self, **changes: Any) -> Knobs:
+        unknown = set(changes) - {f.name for f in fields(Knobs)}
+        if unknown:
+            raise ValueError(f"unknown knob(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            self._knobs = replace(self._knobs, **changes).validated()
+            return self._knobs

@@ -1,0 +1,317 @@
+"""The device store of one app: base devices derived from a hash, plus a small overlay.
+
+A million devices cost nothing until asked for: device `i`'s fields are a pure function of
+(seed, app salt, i), and its id starts with `i` in hex, so the default order (device_id
+ascending) and the cursor are served in O(page). Writes (touch, add, channel overrides) live in
+dicts keyed by index. Only the `updated_at` filter and `order=` need an index sorted by
+updated_at, built lazily in O(N log N) and rebuilt after writes.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from capgo_exporter.sim.hashing import mix, splitmix64
+from capgo_exporter.sim.timeutil import ms_iso_z, parse_updated_at
+
+_INDEX_BITS = 24  # sort keys pack (updated_ms, index); 16.7M devices per app is plenty
+_INDEX_MASK = (1 << _INDEX_BITS) - 1
+_WINDOW_MS = 45 * 86_400_000  # base devices were last seen within the past 45 days
+_FORCED_PER_MILLE = 20
+_BUILTIN_PER_MILLE = 40
+_PLATFORMS = (("ios", 520), ("android", 980), ("electron", 1000))  # cumulative per mille
+_OS_VERSIONS = {
+    "ios": ("17.5.1", "18.3.2", "18.6", "26.0.1"),
+    "android": ("12", "13", "14", "15"),
+    "electron": ("macOS 14.5", "Windows 11", "Ubuntu 24.04"),
+}
+_INSTALL_SOURCES = {
+    "ios": ("app_store", "testflight"),
+    "android": ("play_store", "sideload"),
+    "electron": ("direct", "direct"),
+}
+_COUNTRIES = ("US", "FR", "DE", "BR", "IN", "JP")
+NATIVE_VERSIONS = (("1.0.0", 150), ("1.1.0", 500), ("1.2.0", 1000))
+PLUGIN_VERSIONS = (("5.10.1", 50), ("6.14.2", 300), ("7.0.1", 700), ("7.2.0", 1000))
+
+
+def _pick(table: Sequence[tuple[str, int]], roll: int) -> str:
+    for value, threshold in table:
+        if roll < threshold:
+            return value
+    return table[-1][0]
+
+
+class Facts(NamedTuple):
+    """What aggregates need from one device (current values, overlay applied)."""
+
+    platform: str
+    version_name: str
+    version_build: str
+    plugin_version: str
+    is_prod: bool
+    is_emulator: bool
+    updated_ms: int
+    custom_id: str
+    channel: str | None  # forced channel override (may name a channel that no longer exists)
+
+
+@dataclass(frozen=True)
+class AppView:
+    """Per-request lookups a device record needs from the rest of the app's state."""
+
+    app_id: str
+    bundle_ids: Mapping[str, int]  # version_name -> bundle id
+    channels: frozenset[str]  # names of channels that exist now
+
+
+class BadCursor(ValueError):
+    pass
+
+
+class DeviceStore:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        salt: int,
+        base_count: int,
+        base_ms: int,
+        version_names: Sequence[str],
+        forced_channels: Sequence[str],
+    ) -> None:
+        self._salt = mix(seed, salt, "devices")
+        self._base_count = base_count
+        self._base_ms = base_ms
+        self._count = base_count
+        # Newest bundle first; weights halve down the list so most devices run recent bundles.
+        weights = [2.0**-i for i in range(len(version_names))]
+        total = sum(weights) or 1.0
+        acc, table = 0.0, []
+        for name, weight in zip(version_names, weights, strict=True):
+            acc += weight
+            table.append((name, round(1000 * acc / total)))
+        self._versions: tuple[tuple[str, int], ...] = tuple(table)
+        self._forced = tuple(forced_channels)
+        self._patch: dict[int, dict[str, Any]] = {}
+        self._override: dict[int, str | None] = {}
+        self._touches = 0
+        self._upd: array[int] | None = None
+        self._sorted: list[int] | None = None
+        self._filter_cache: tuple[int, list[int]] | None = None
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def version_weights(self) -> tuple[tuple[str, int], ...]:
+        """(version_name, cumulative per mille) the base devices were drawn from."""
+        return self._versions
+
+    def device_id(self, index: int) -> str:
+        h = splitmix64(self._salt ^ (index * 0x100000001B3))
+        tail = splitmix64(h ^ 0x5A5A)
+        return (
+            f"{index:08x}-{h >> 48:04x}-4{(h >> 36) & 0xFFF:03x}-"
+            f"{8 | ((h >> 34) & 3):x}{(h >> 22) & 0xFFF:03x}-{tail & 0xFFFFFFFFFFFF:012x}"
+        )
+
+    def index_of(self, device_id: str) -> int | None:
+        try:
+            index = int(device_id[:8], 16)
+        except ValueError:
+            return None
+        if 0 <= index < self._count and self.device_id(index) == device_id:
+            return index
+        return None
+
+    # -- fields ---------------------------------------------------------------------------
+
+    def _hashes(self, index: int) -> tuple[int, int, int]:
+        h1 = splitmix64(self._salt ^ (index * 0x100000001B3))
+        h2 = splitmix64(h1 ^ 0x1234)
+        h3 = splitmix64(h1 ^ 0x5A5A)
+        return h1, h2, h3
+
+    def facts(self, index: int) -> Facts:
+        h1, h2, h3 = self._hashes(index)
+        platform = _pick(_PLATFORMS, h1 % 1000)
+        native = _pick(NATIVE_VERSIONS, (h1 >> 10) % 1000)
+        if (h1 >> 20) % 1000 < _BUILTIN_PER_MILLE or not self._versions:
+            version_name = native if (h1 >> 30) & 1 else "builtin"
+        else:
+            version_name = _pick(self._versions, (h1 >> 31) % 1000)
+        custom_id = f"user-{(h2 >> 8) % 100000:05d}" if h2 % 4 == 0 else ""
+        channel = None
+        if self._forced and (h2 >> 40) % 1000 < _FORCED_PER_MILLE:
+            channel = self._forced[(h2 >> 50) % len(self._forced)]
+        facts = Facts(
+            platform=platform,
+            version_name=version_name,
+            version_build=native,
+            plugin_version=_pick(PLUGIN_VERSIONS, (h2 >> 20) % 1000),
+            is_prod=(h2 >> 30) % 100 >= 8,
+            is_emulator=(h2 >> 37) % 100 < 3,
+            updated_ms=self._base_ms - 1 - (h3 >> 8) % _WINDOW_MS,
+            custom_id=custom_id,
+            channel=channel,
+        )
+        patch = self._patch.get(index)
+        if patch:
+            facts = facts._replace(**patch)
+        if index in self._override:
+            facts = facts._replace(channel=self._override[index])
+        return facts
+
+    def record(self, index: int, view: AppView, *, single: bool = False) -> dict[str, Any]:
+        """The device object GET /device returns (reference §3.5)."""
+        f = self.facts(index)
+        h2 = self._hashes(index)[1]
+        row: dict[str, Any] = {
+            "updated_at": ms_iso_z(f.updated_ms),
+            "device_id": self.device_id(index),
+            "custom_id": f.custom_id,
+            "is_prod": f.is_prod,
+            "is_emulator": f.is_emulator,
+            "install_source": _INSTALL_SOURCES[f.platform][(h2 >> 52) & 1],
+            "version_name": f.version_name,
+            "version": view.bundle_ids.get(f.version_name),
+            "app_id": view.app_id,
+            "platform": f.platform,
+            "plugin_version": f.plugin_version,
+            "os_version": _OS_VERSIONS[f.platform][(h2 >> 54) % len(_OS_VERSIONS[f.platform])],
+            "version_build": f.version_build,
+            "key_id": f"{self._salt & 0xFFFFFFFFFF:010x}" if (h2 >> 58) % 4 == 0 else None,
+            # Lists leave the country out; a single lookup fills it.
+            "country_code": _COUNTRIES[(h2 >> 60) % 6] if single else None,
+        }
+        if f.channel is not None and f.channel in view.channels:
+            row["channel"] = f.channel
+        return row
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _set_updated(self, index: int, updated_ms: int) -> None:
+        if self._upd is not None:
+            if index < len(self._upd):
+                self._upd[index] = updated_ms
+            else:
+                self._upd.append(updated_ms)
+        self._sorted = None
+        self._filter_cache = None
+
+    def touch(self, n: int, now_ms: int, newest_names: Sequence[str]) -> list[int]:
+        """Move `n` random devices to `now_ms`, usually onto another of the newest bundles."""
+        self._touches += 1
+        rng = random.Random(mix(self._salt, self._touches))
+        picked = rng.sample(range(self._count), min(n, self._count))
+        for index in picked:
+            current = self.facts(index).version_name
+            choices = [name for name in newest_names[:3] if name != current] or [current]
+            self._patch[index] = {"updated_ms": now_ms, "version_name": rng.choice(choices)}
+            self._set_updated(index, now_ms)
+        return picked
+
+    def add(self, n: int, now_ms: int) -> list[int]:
+        if self._count + n > _INDEX_MASK:
+            raise ValueError("too many devices for one app")
+        added = list(range(self._count, self._count + n))
+        self._count += n
+        for index in added:
+            self._patch[index] = {"updated_ms": now_ms}
+            self._set_updated(index, now_ms)
+        return added
+
+    def set_override(self, index: int, channel: str | None) -> None:
+        self._override[index] = channel
+
+    # -- listing --------------------------------------------------------------------------
+
+    def _updated_ms(self) -> array[int]:
+        if self._upd is None:
+            self._upd = array("q", (self.facts(i).updated_ms for i in range(self._count)))
+        return self._upd
+
+    def _sorted_keys(self) -> list[int]:
+        if self._sorted is None:
+            upd = self._updated_ms()
+            self._sorted = sorted((upd[i] << _INDEX_BITS) | i for i in range(self._count))
+        return self._sorted
+
+    def _by_id(self, start: int, after_ms: int | None) -> Iterator[int]:
+        if after_ms is None:
+            yield from range(start, self._count)
+            return
+        keys = self._sorted_keys()
+        first = bisect_right(keys, (after_ms << _INDEX_BITS) | _INDEX_MASK)
+        if (len(keys) - first) * 4 > len(keys):
+            upd = self._updated_ms()  # most devices match: a plain scan is cheaper
+            yield from (i for i in range(start, self._count) if upd[i] > after_ms)
+            return
+        if self._filter_cache is None or self._filter_cache[0] != after_ms:
+            self._filter_cache = (after_ms, sorted(k & _INDEX_MASK for k in keys[first:]))
+        candidates = self._filter_cache[1]
+        yield from candidates[bisect_left(candidates, start) :]
+
+    def _by_updated(self, after_key: int | None, after_ms: int | None, desc: bool) -> Iterator[int]:
+        keys = self._sorted_keys()
+        low = 0 if after_ms is None else bisect_right(keys, (after_ms << _INDEX_BITS) | _INDEX_MASK)
+        if not desc:
+            start = low if after_key is None else max(low, bisect_right(keys, after_key))
+            yield from (keys[j] & _INDEX_MASK for j in range(start, len(keys)))
+            return
+        stop = len(keys) if after_key is None else bisect_left(keys, after_key)
+        yield from (keys[j] & _INDEX_MASK for j in range(stop - 1, low - 1, -1))
+
+    def page(
+        self,
+        view: AppView,
+        *,
+        limit: int,
+        cursor: str | None,
+        after_ms: int | None,
+        order: str | None,
+        custom_only: bool,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One cursor page: rows and the next cursor (None on the last page)."""
+        if order is None:
+            start = 0 if cursor is None else self._cursor_index(cursor) + 1
+            indices = self._by_id(start, after_ms)
+        else:
+            key = None
+            if cursor is not None:
+                index = self._cursor_index(cursor)
+                key = (self._cursor_ms(cursor) << _INDEX_BITS) | index
+            indices = self._by_updated(key, after_ms, desc=order == "desc")
+        picked: list[int] = []
+        for index in indices:
+            if custom_only and not self.facts(index).custom_id:
+                continue
+            picked.append(index)
+            if len(picked) > limit:  # one extra row tells whether there is a next page
+                break
+        rows = [self.record(i, view) for i in picked[:limit]]
+        if len(picked) <= limit:
+            return rows, None
+        return rows, f"{rows[-1]['updated_at']}|{rows[-1]['device_id']}"
+
+    def _cursor_index(self, cursor: str) -> int:
+        index = self.index_of(cursor.rpartition("|")[2])
+        if index is None:
+            raise BadCursor(cursor)
+        return index
+
+    @staticmethod
+    def _cursor_ms(cursor: str) -> int:
+        ms = parse_updated_at(cursor.rpartition("|")[0])
+        if ms is None:
+            raise BadCursor(cursor)
+        return ms

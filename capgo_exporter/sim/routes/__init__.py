@@ -1,0 +1,1 @@
+"""Route handlers, one module per Capgo resource, and the table that wires them."""
