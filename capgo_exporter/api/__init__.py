@@ -20,6 +20,7 @@ from capgo_exporter.api.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    is_permission_denied,
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
 from capgo_exporter.api.retry import RetryPolicy
@@ -45,4 +46,5 @@ __all__ = [
     "RequestObserver",
     "RetryPolicy",
     "ServerError",
+    "is_permission_denied",
 ]

@@ -40,16 +40,6 @@ from capgo_exporter.api.retry import RetryPolicy, retry_after_seconds
 
 DEFAULT_API_URL: Final = "https://api.capgo.app"
 
-# 401 codes that mean "this key is not accepted at all", as opposed to "not for this resource".
-_KEY_REJECTED_CODES: Final = frozenset(
-    {
-        "invalid_apikey",
-        "no_key_provided",
-        "invalid_jwt",
-        "no_jwt_apikey_or_subkey",
-        "invalid_subkey",
-    }
-)
 
 Params = Mapping[str, Any]
 
@@ -239,7 +229,7 @@ class CapgoHTTP:
             raise _Retry("rate_limited", api_error, wait)
         if status >= 500 and method == "GET":
             raise _Retry("server_error", api_error)
-        if isinstance(api_error, AuthenticationError) and api_error.code in _KEY_REJECTED_CODES:
+        if isinstance(api_error, AuthenticationError) and api_error.key_rejected:
             self._key_rejected_at = self._clock()
             self._key_rejection = api_error
         raise api_error

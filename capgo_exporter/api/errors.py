@@ -77,8 +77,36 @@ class BadRequestError(CapgoAPIError):
     """400: missing or invalid parameters, and most permission failures (Capgo's convention)."""
 
 
+# 401 codes that mean "this key is not accepted at all", as opposed to "not for this resource".
+KEY_REJECTED_CODES = frozenset(
+    {
+        "invalid_apikey",
+        "no_key_provided",
+        "invalid_jwt",
+        "no_jwt_apikey_or_subkey",
+        "invalid_subkey",
+    }
+)
+
+# 400 codes Capgo uses for "this key may not do that" (its convention is 400 for most denials).
+_DENIED_400_CODES = frozenset(
+    {
+        "cannot_access_app",
+        "cannot_access_organization",
+        "invalid_org_id",
+        "user_does_not_have_access_to_this_organization",
+        "cannot_get_bundle",
+    }
+)
+
+
 class AuthenticationError(CapgoAPIError):
     """401: unknown or expired key, or no access. Never retried: 20 failures lock the IP out."""
+
+    @property
+    def key_rejected(self) -> bool:
+        """The key itself was refused (not merely denied this resource)."""
+        return self.code in KEY_REJECTED_CODES
 
 
 class PaymentRequiredError(CapgoAPIError):
@@ -126,6 +154,18 @@ _BY_STATUS: dict[int, type[CapgoAPIError]] = {
     409: ConflictError,
     429: RateLimitedError,
 }
+
+
+def is_permission_denied(error: CapgoError) -> bool:
+    """The key works but may not use this part of the API (role, plan or scope).
+
+    Such parts are switched off for a while instead of failing everything else.
+    """
+    if isinstance(error, AuthenticationError):
+        return not error.key_rejected
+    if isinstance(error, PaymentRequiredError | PermissionDeniedError):
+        return True
+    return isinstance(error, BadRequestError) and error.code in _DENIED_400_CODES
 
 
 def error_class_for(status: int) -> type[CapgoAPIError]:

@@ -1,0 +1,69 @@
+"""The account collector: members per role, pending invitations, and API key expiries.
+
+Members come from ``/organization/members`` (one request per org; pending invitations are the
+rows with ``is_tmp``). Key expiries come from ``/apikey`` (one request), which Capgo answers
+only to keys allowed to manage keys (org admin, super admin, apikey manager); for other keys it
+is switched off with one log line and tried again hourly.
+
+Exposition::
+
+    capgo_org_members{org_id="…",role="org_super_admin"} 1.0
+    capgo_org_pending_invitations{org_id="…"} 2.0
+    capgo_apikey_expiry_timestamp_seconds{apikey_id="10",apikey_name="ci"} 1.7985e+09
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from capgo_exporter.collect import labels
+from capgo_exporter.collect.base import CollectContext, CollectResult, DiscoveryMissing
+from capgo_exporter.collect.gate import PermissionGate, guarded
+from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
+from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.settings import Settings
+
+
+class AccountCollector:
+    name: CollectorName = "account"
+
+    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
+        self._settings = settings
+        self._gate = gate or PermissionGate()
+
+    def close(self) -> None:
+        return None
+
+    async def collect(self, context: CollectContext) -> CollectResult:
+        if context.discovery is None:
+            raise DiscoveryMissing("account waits for a successful inventory run")
+        client, gate = context.client, self._gate
+        orgs = context.discovery.orgs
+        members_per_org, keys = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    guarded(gate, context.log, f"members:{org.id}", client.members.list(org.id))
+                    for org in orgs
+                )
+            ),
+            guarded(gate, context.log, "apikeys", client.apikeys.list()),
+        )
+        samples = SampleSet()
+        for org, members in zip(orgs, members_per_org, strict=True):
+            if members is None:
+                continue
+            roles = Counter(labels.text(m.role) for m in members if not m.is_tmp)
+            for role, count in sorted(roles.items()):
+                samples.set(ORG_MEMBERS, count, org.id, role)
+            samples.set(ORG_PENDING_INVITATIONS, sum(1 for m in members if m.is_tmp), org.id)
+        for key in keys or ():
+            if key.expires_at is not None:
+                samples.set(
+                    APIKEY_EXPIRY,
+                    labels.timestamp(key.expires_at),
+                    str(key.id),
+                    labels.text(key.name),
+                )
+        return CollectResult(samples.freeze())

@@ -1,0 +1,131 @@
+"""The statistics collector: MAU, storage, bandwidth and build time per org and per app.
+
+Each figure is for the current billing cycle: ``from`` = the most recent occurrence of the
+configured start day (UTC midnight, clamped to the month's length), ``to`` = tomorrow because
+``to`` is exclusive. Capgo's rows are cumulative from ``from``, so the last row is the
+cycle-to-date value; storage is the total stored on that day. One poll costs one request per
+organization and one per app.
+
+A 402 (``subscription_required``) or 403 for one organization pauses that organization's
+statistics, apps included, with one log line, and tries again hourly; the others carry on.
+
+Exposition::
+
+    capgo_org_monthly_active_users{org_id="…"} 1234.0
+    capgo_org_monthly_active_users_limit{org_id="…"} 10000.0
+    capgo_org_billing_cycle_start_timestamp_seconds{org_id="…"} 1.7643456e+09
+    capgo_app_storage_bytes{app_id="com.acme.app"} 5.24288e+06
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+from datetime import UTC, date, datetime, timedelta
+
+from capgo_exporter.api.models import StatsRow
+from capgo_exporter.collect.base import CollectContext, CollectResult, DiscoveryMissing
+from capgo_exporter.collect.gate import PermissionGate, guarded
+from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.metrics import (
+    APP_BANDWIDTH,
+    APP_MAU,
+    APP_STORAGE,
+    ORG_BANDWIDTH,
+    ORG_BANDWIDTH_LIMIT,
+    ORG_BUILD_TIME,
+    ORG_CYCLE_START,
+    ORG_MAU,
+    ORG_MAU_LIMIT,
+    ORG_STORAGE,
+    ORG_STORAGE_LIMIT,
+)
+from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.settings import Settings
+
+
+def billing_cycle_start(today: date, start_day: int) -> date:
+    """The most recent day ``start_day`` on or before ``today``, clamped to short months."""
+
+    def clamp(year: int, month: int) -> date:
+        return date(year, month, min(start_day, calendar.monthrange(year, month)[1]))
+
+    this_month = clamp(today.year, today.month)
+    if this_month <= today:
+        return this_month
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return clamp(year, month)
+
+
+def _cycle_to_date(rows: list[StatsRow]) -> StatsRow | None:
+    return max(rows, key=lambda row: row.date) if rows else None
+
+
+class StatisticsCollector:
+    name: CollectorName = "statistics"
+
+    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
+        self._settings = settings
+        self._gate = gate or PermissionGate()
+
+    def close(self) -> None:
+        return None
+
+    async def collect(self, context: CollectContext) -> CollectResult:
+        if context.discovery is None:
+            raise DiscoveryMissing("statistics waits for a successful inventory run")
+        settings, client, gate, log = self._settings, context.client, self._gate, context.log
+        today = context.now().astimezone(UTC).date()
+        start = billing_cycle_start(today, settings.billing_cycle_start_day)
+        end = today + timedelta(days=1)
+        orgs = context.discovery.orgs
+        apps = context.discovery.apps
+
+        org_rows = await asyncio.gather(
+            *(
+                guarded(
+                    gate, log, f"statistics:{org.id}", client.statistics.org(org.id, start, end)
+                )
+                for org in orgs
+            )
+        )
+        # An org whose statistics are refused: its apps would be refused too; don't ask.
+        refused = {org.id for org in orgs if not gate.allows(f"statistics:{org.id}")}
+        asked = [app for app in apps if app.owner_org not in refused]
+        app_rows = await asyncio.gather(
+            *(
+                guarded(
+                    gate,
+                    log,
+                    f"statistics:{app.owner_org}:{app.app_id}",
+                    client.statistics.app(app.app_id, start, end),
+                )
+                for app in asked
+            )
+        )
+
+        samples = SampleSet()
+        cycle_start = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
+        for org, rows in zip(orgs, org_rows, strict=True):
+            if rows is None:
+                continue
+            last = _cycle_to_date(rows)
+            samples.set(ORG_CYCLE_START, cycle_start, org.id)
+            samples.set(ORG_MAU, last.mau if last else 0, org.id)
+            samples.set(ORG_STORAGE, last.storage if last else 0, org.id)
+            samples.set(ORG_BANDWIDTH, last.bandwidth if last else 0, org.id)
+            samples.set(ORG_BUILD_TIME, last.build_time_seconds if last else 0, org.id)
+            if settings.plan_mau_limit is not None:
+                samples.set(ORG_MAU_LIMIT, settings.plan_mau_limit, org.id)
+            if settings.plan_storage_limit_bytes is not None:
+                samples.set(ORG_STORAGE_LIMIT, settings.plan_storage_limit_bytes, org.id)
+            if settings.plan_bandwidth_limit_bytes is not None:
+                samples.set(ORG_BANDWIDTH_LIMIT, settings.plan_bandwidth_limit_bytes, org.id)
+        for app, rows in zip(asked, app_rows, strict=True):
+            if rows is None:
+                continue
+            last = _cycle_to_date(rows)
+            samples.set(APP_MAU, last.mau if last else 0, app.app_id)
+            samples.set(APP_STORAGE, last.storage if last else 0, app.app_id)
+            samples.set(APP_BANDWIDTH, last.bandwidth if last else 0, app.app_id)
+        return CollectResult(samples.freeze())

@@ -1,0 +1,230 @@
+"""The poll loop: one interval per collector, one shared request budget, one snapshot swap.
+
+Each enabled collector runs in its own task, first at start-up and then every interval
+(±10 % jitter, so collectors and exporters do not poll in step). Inventory runs first: the
+other collectors start from what it discovered, and wait for its first run.
+
+Failure semantics, per collector:
+- a failed run keeps the collector's last good samples, served until they are older than its
+  ``max_age``; ``capgo_exporter_collector_up`` goes to 0 and so does ``capgo_up``;
+- a rejected key (401 ``invalid_apikey``) backs the collector off for at least 10 minutes,
+  because 20 failed authentications lock the exporter's IP out of Capgo;
+- permission refusals of one part (an org's statistics, the key list) are handled inside the
+  collectors and do not fail the run.
+
+After every run the snapshot is rebuilt from the parts and swapped in whole, so a scrape sees
+either the old or the new exposition, never a mix. Series of apps, channels or bundles that
+are gone disappear with the run that no longer returns them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import structlog
+
+from capgo_exporter.api import AuthenticationError, CapgoClient, CapgoError
+from capgo_exporter.collect.base import (
+    CollectContext,
+    Collector,
+    Discovery,
+    DiscoveryMissing,
+)
+from capgo_exporter.selfmetrics import SelfMetrics
+from capgo_exporter.settings import Settings
+from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder
+from capgo_exporter.status import CollectorStatus
+
+AUTH_BACKOFF_SECONDS = 600.0
+HEARTBEAT_SECONDS = 5.0
+# The poll loop is dead if it has not beaten for this long (the event loop is stuck).
+HEARTBEAT_DEADLINE_SECONDS = 60.0
+REAP_SECONDS = 15.0
+JITTER = 0.1
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: CapgoClient,
+        settings: Settings,
+        collectors: Sequence[Collector],
+        holder: SnapshotHolder,
+        self_metrics: SelfMetrics,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._collectors = list(collectors)
+        self._holder = holder
+        self._metrics = self_metrics
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()
+        self._log = structlog.get_logger("capgo_exporter.scheduler")
+        self._parts: dict[str, Part] = {}
+        self._statuses = {
+            c.name: CollectorStatus(c.name, settings.interval_for(c.name)) for c in collectors
+        }
+        self._discovery: Discovery | None = None
+        self._inventory_ran = asyncio.Event()
+        self._render_lock = asyncio.Lock()
+        self._heartbeat: float | None = None
+        # Collectors whose last run failed because Capgo rejected the key itself.
+        self._key_rejected: set[str] = set()
+        if not any(c.name == "inventory" for c in collectors):
+            self._inventory_ran.set()
+
+    # --- ExporterStatus -----------------------------------------------------------------------
+    def collector_statuses(self) -> list[CollectorStatus]:
+        return list(self._statuses.values())
+
+    def healthy(self) -> bool:
+        beat = self._heartbeat
+        return beat is not None and time.monotonic() - beat < HEARTBEAT_DEADLINE_SECONDS
+
+    def ready(self) -> bool:
+        return all(status.finished_first_run for status in self._statuses.values())
+
+    # --- running ------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; in-flight runs are cancelled then."""
+        tasks = [asyncio.create_task(self._loop(c, stop), name=c.name) for c in self._collectors]
+        tasks.append(asyncio.create_task(self._beat(stop), name="heartbeat"))
+        tasks.append(asyncio.create_task(self._reap(stop), name="max-age"))
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def run_once(self) -> bool:
+        """Run every collector once, inventory first; True when all succeeded."""
+        ordered = sorted(self._collectors, key=lambda c: c.name != "inventory")
+        results = [await self.run_collector(collector) for collector in ordered]
+        return all(results)
+
+    async def _loop(self, collector: Collector, stop: asyncio.Event) -> None:
+        if collector.name != "inventory":
+            await self._inventory_ran.wait()
+        while not stop.is_set():
+            succeeded = await self.run_collector(collector)
+            delay = self._next_delay(collector, succeeded)
+            self._statuses[collector.name] = replace(
+                self._statuses[collector.name], next_run=self._wall_clock() + delay
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+
+    def _next_delay(self, collector: Collector, succeeded: bool) -> float:
+        interval = self._settings.interval_for(collector.name)
+        delay = interval * (1 + self._rng.uniform(-JITTER, JITTER))
+        if not succeeded and collector.name in self._key_rejected:
+            delay = max(delay, AUTH_BACKOFF_SECONDS)
+        return delay
+
+    async def run_collector(self, collector: Collector) -> bool:
+        """One run of one collector: collect, record the outcome, swap in a new snapshot."""
+        name = collector.name
+        context = CollectContext(
+            client=self._client,
+            settings=self._settings,
+            discovery=self._discovery,
+            now=lambda: datetime.fromtimestamp(self._wall_clock(), UTC),
+            log=self._log.bind(collector=name),
+        )
+        started = time.perf_counter()
+        status = self._statuses[name]
+        error: BaseException | None = None
+        try:
+            result = await collector.collect(context)
+        except (CapgoError, DiscoveryMissing, OSError, ValueError) as caught:
+            # ValueError covers pydantic's ValidationError: a shape we cannot read.
+            error = caught
+        duration = time.perf_counter() - started
+        finished = self._wall_clock()
+        self._metrics.collector_duration.labels(name).set(duration)
+        if error is None:
+            self._key_rejected.discard(name)
+            self._parts[name] = Part(result.samples, finished)
+            if result.discovery is not None:
+                self._discovery = result.discovery
+            status = replace(
+                status,
+                runs=status.runs + 1,
+                up=True,
+                last_success=finished,
+                last_duration_seconds=duration,
+                last_error=None,
+            )
+            self._metrics.collector_up.labels(name).set(1)
+            self._metrics.collector_last_success.labels(name).set(finished)
+            self._log.info("collector run finished", collector=name, seconds=round(duration, 3))
+        else:
+            status = replace(
+                status,
+                runs=status.runs + 1,
+                up=False,
+                last_duration_seconds=duration,
+                last_error=_one_line(error),
+            )
+            self._metrics.collector_up.labels(name).set(0)
+            if isinstance(error, AuthenticationError) and error.key_rejected:
+                self._key_rejected.add(name)
+                self._log.error(
+                    "Capgo rejected the API key; backing off",
+                    collector=name,
+                    error=_one_line(error),
+                    retry_in_seconds=int(AUTH_BACKOFF_SECONDS),
+                )
+            else:
+                self._log.warning("collector run failed", collector=name, error=_one_line(error))
+        self._statuses[name] = status
+        self._metrics.up.set(1 if all(s.up for s in self._statuses.values()) else 0)
+        if name == "inventory":
+            self._inventory_ran.set()
+        await self._publish()
+        return error is None
+
+    async def _publish(self) -> None:
+        """Render the parts still within their max age and swap the snapshot in."""
+        async with self._render_lock:
+            now = self._wall_clock()
+            expired = [
+                name
+                for name, part in self._parts.items()
+                if now - part.collected_at > self._settings.max_age_for(name)
+            ]
+            for name in expired:
+                del self._parts[name]
+                self._log.warning("collector data too old; its series are dropped", collector=name)
+            # Rendering 20,000 series takes a while: keep it off the event loop.
+            self._holder.current = await asyncio.to_thread(Snapshot.render, dict(self._parts))
+
+    async def _beat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._heartbeat = time.monotonic()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    async def _reap(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(REAP_SECONDS)
+            now = self._wall_clock()
+            if any(
+                now - part.collected_at > self._settings.max_age_for(name)
+                for name, part in self._parts.items()
+            ):
+                await self._publish()

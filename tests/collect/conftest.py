@@ -1,0 +1,71 @@
+"""Collectors against the in-process simulator, with settings built like the daemon's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.collect.base import CollectContext, Collector, CollectResult, Discovery
+from capgo_exporter.collect.inventory import InventoryCollector
+from capgo_exporter.collect.samples import Samples
+from capgo_exporter.metrics import MetricSpec
+from capgo_exporter.settings import Settings, load_settings
+from capgo_exporter.sim import SimConfig, Simulator
+
+KEY = "demo"
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return load_settings(overrides, environ={}, home=None)
+
+
+def sim_client(sim: Simulator, **kwargs: Any) -> CapgoClient:
+    options: dict[str, Any] = {"requests_per_minute": 100_000, "max_retries": 0} | kwargs
+    return CapgoClient.create(KEY, base_url="http://sim", transport=sim.transport(), **options)
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(
+        SimConfig(
+            seed=7, orgs=2, apps_per_org=2, devices_per_app=600, keys={KEY: "org_super_admin"}
+        )
+    )
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[CapgoClient]:
+    capgo = sim_client(sim)
+    yield capgo
+    await capgo.aclose()
+
+
+def context(
+    client: CapgoClient,
+    settings: Settings,
+    discovery: Discovery | None,
+    now: Callable[[], datetime] | None = None,
+) -> CollectContext:
+    if now is None:
+        return CollectContext(client=client, settings=settings, discovery=discovery)
+    return CollectContext(client=client, settings=settings, discovery=discovery, now=now)
+
+
+async def discover(client: CapgoClient, settings: Settings) -> Discovery:
+    result = await InventoryCollector(settings).collect(context(client, settings, None))
+    assert result.discovery is not None
+    return result.discovery
+
+
+async def run(
+    collector: Collector, client: CapgoClient, settings: Settings, discovery: Discovery | None
+) -> CollectResult:
+    return await collector.collect(context(client, settings, discovery))
+
+
+def values(samples: Samples, spec: MetricSpec) -> dict[tuple[str, ...], float]:
+    return dict(samples.get(spec, {}))
