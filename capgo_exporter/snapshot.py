@@ -20,9 +20,9 @@ from types import MappingProxyType
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from capgo_exporter.collect.samples import Samples
+from capgo_exporter.collect.samples import Labels, Samples
 from capgo_exporter.exposition import render_openmetrics, render_text
-from capgo_exporter.metrics import CATALOGUE
+from capgo_exporter.metrics import CATALOGUE, MetricSpec
 
 _EOF = b"# EOF\n"
 
@@ -41,13 +41,17 @@ class _SamplesCollector:
     def __init__(self, parts: Mapping[str, Part]) -> None:
         self._parts = parts
 
-    def collect(self) -> Iterator[Metric]:
+    def owned(self) -> Iterator[tuple[MetricSpec, Mapping[Labels, float]]]:
+        """Each metric from the collector the catalogue says produces it, and no other."""
         for spec in CATALOGUE:
             if spec.collector is None or spec.collector not in self._parts:
                 continue
             values = self._parts[spec.collector].samples.get(spec)
-            if not values:
-                continue
+            if values:
+                yield spec, values
+
+    def collect(self) -> Iterator[Metric]:
+        for spec, values in self.owned():
             family = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
             for labels, value in values.items():
                 family.add_metric(labels, value)
@@ -70,7 +74,7 @@ class Snapshot:
         text = render_text(source)
         openmetrics = render_openmetrics(source)
         openmetrics = openmetrics.removesuffix(_EOF)
-        series = sum(len(v) for part in frozen.values() for v in part.samples.values())
+        series = sum(len(values) for _, values in source.owned())
         return cls(
             parts=frozen,
             text=text,

@@ -1,0 +1,210 @@
+"""The poll loop: last good data, max age, readiness, health, backoff, stale series."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+import pytest
+
+from capgo_exporter.api import AuthenticationError, CapgoClient, ServerError
+from capgo_exporter.collect.base import CollectContext, CollectResult, Discovery
+from capgo_exporter.collect.inventory import InventoryCollector
+from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.metrics import APP_INFO, ORG_INFO, ORG_MAU
+from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.scheduler import AUTH_BACKOFF_SECONDS, Scheduler
+from capgo_exporter.selfmetrics import SelfMetrics
+from capgo_exporter.settings import load_settings
+from capgo_exporter.sim import SimConfig, Simulator
+from capgo_exporter.snapshot import SnapshotHolder
+
+Outcome = Callable[[CollectContext], CollectResult]
+
+
+class Scripted:
+    """A collector whose runs follow a script: a result, or an exception to raise."""
+
+    def __init__(self, name: CollectorName, *outcomes: CollectResult | Exception) -> None:
+        self.name: CollectorName = name
+        self._outcomes = list(outcomes)
+        self.runs = 0
+        self.seen_discovery: list[Discovery | None] = []
+
+    async def collect(self, context: CollectContext) -> CollectResult:
+        self.runs += 1
+        self.seen_discovery.append(context.discovery)
+        outcome = self._outcomes[min(self.runs, len(self._outcomes)) - 1]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        return None
+
+
+def org_result(org: str, mau: float | None = None, discovery: bool = False) -> CollectResult:
+    samples = SampleSet()
+    samples.set(ORG_INFO, 1, org, "Acme")
+    if mau is not None:
+        samples.set(ORG_MAU, mau, org)
+    return CollectResult(samples.freeze(), Discovery() if discovery else None)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(
+    *collectors: Scripted | InventoryCollector, clock: Clock | None = None, **settings: object
+) -> tuple[Scheduler, SnapshotHolder, SelfMetrics]:
+    values = {"collectors": ",".join(c.name for c in collectors), **settings}
+    config = load_settings(values, environ={}, home=None)
+    holder = SnapshotHolder()
+    metrics = SelfMetrics([c.name for c in collectors], process_metrics=False)
+    client = CapgoClient.create("unused", base_url="http://unused.invalid")
+    scheduler = Scheduler(
+        client, config, list(collectors), holder, metrics,
+        wall_clock=clock or Clock(), rng=random.Random(0),
+    )  # fmt: skip
+    return scheduler, holder, metrics
+
+
+def value(metrics: SelfMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+async def test_run_once_runs_inventory_first_and_serves_everything() -> None:
+    inventory = Scripted("inventory", org_result("o1", discovery=True))
+    statistics = Scripted("statistics", org_result("o1", mau=42))
+    scheduler, holder, metrics = make(statistics, inventory)
+    assert not scheduler.ready()
+    assert await scheduler.run_once()
+    assert statistics.seen_discovery == [Discovery()]  # inventory had run before it
+    text = holder.current.text.decode()
+    assert 'capgo_org_monthly_active_users{org_id="o1"} 42.0' in text
+    assert scheduler.ready()
+    assert value(metrics, "capgo_up") == 1
+    assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 1
+
+
+async def test_failure_keeps_last_good_data_until_recovery() -> None:
+    inventory = Scripted("inventory", org_result("o1", discovery=True))
+    statistics = Scripted(
+        "statistics",
+        org_result("o1", mau=10),
+        ServerError(status=503, code="unknown_error", message="down", endpoint="/stats"),
+        org_result("o1", mau=12),
+    )  # fmt: skip
+    clock = Clock()
+    scheduler, holder, metrics = make(inventory, statistics, clock=clock)
+    await scheduler.run_once()
+    clock.now += 60
+    assert not await scheduler.run_collector(statistics)
+    assert 'org_id="o1"} 10.0' in holder.current.text.decode()
+    assert value(metrics, "capgo_up") == 0
+    assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 0
+    status = {s.name: s for s in scheduler.collector_statuses()}["statistics"]
+    assert status.last_error is not None
+    assert status.last_error == "503 unknown_error: down (GET /stats)"
+    assert await scheduler.run_collector(statistics)
+    assert 'org_id="o1"} 12.0' in holder.current.text.decode()
+    assert value(metrics, "capgo_up") == 1
+
+
+async def test_data_older_than_max_age_disappears() -> None:
+    inventory = Scripted("inventory", org_result("o1", discovery=True))
+    statistics = Scripted(
+        "statistics",
+        org_result("o1", mau=10),
+        ServerError(status=500, code="unknown_error", message="x", endpoint="/x"),
+    )
+    clock = Clock()
+    scheduler, holder, _ = make(inventory, statistics, clock=clock, max_age="10m")
+    await scheduler.run_once()
+    clock.now += 9 * 60
+    await scheduler.run_collector(inventory)  # inventory keeps succeeding
+    await scheduler.run_collector(statistics)  # fails, but the data are 9 minutes old
+    assert b"capgo_org_monthly_active_users" in holder.current.text
+    clock.now += 2 * 60
+    await scheduler.run_collector(statistics)  # fails again; now 11 minutes old
+    assert b"capgo_org_monthly_active_users" not in holder.current.text
+    # The exporter's own metrics and the other collectors stay.
+    assert b"capgo_org_info" in holder.current.text
+
+
+async def test_collectors_wait_for_the_first_inventory_run() -> None:
+    inventory = Scripted(
+        "inventory", ServerError(status=500, code="x", message="x", endpoint="/organization")
+    )
+    statistics = Scripted("statistics", org_result("o1", mau=1))
+    scheduler, _, _ = make(inventory, statistics)
+    await scheduler.run_once()
+    # Inventory failed first; statistics still ran (and can report why), with no discovery.
+    assert statistics.seen_discovery == [None]
+    assert scheduler.ready()
+
+
+async def test_rejected_key_backs_off_at_least_ten_minutes() -> None:
+    rejected = AuthenticationError(
+        status=401, code="invalid_apikey", message="Invalid apikey", endpoint="/organization"
+    )
+    inventory = Scripted("inventory", rejected)
+    scheduler, _, _ = make(inventory, inventory_interval="30s")
+    await scheduler.run_collector(inventory)
+    assert scheduler._next_delay(inventory, succeeded=False) >= AUTH_BACKOFF_SECONDS
+    # A plain failure retries at the normal interval (±10 % jitter).
+    other = Scripted("inventory", ServerError(status=500, code="x", message="x", endpoint="/x"))
+    scheduler2, _, _ = make(other, inventory_interval="30s")
+    await scheduler2.run_collector(other)
+    assert 27 <= scheduler2._next_delay(other, succeeded=False) <= 33
+
+
+async def test_run_loop_polls_at_the_interval_and_stops_cleanly() -> None:
+    inventory = Scripted("inventory", org_result("o1", discovery=True))
+    scheduler, _, _ = make(inventory, inventory_interval="100ms")
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    await asyncio.sleep(0.45)
+    assert scheduler.healthy()
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert 3 <= inventory.runs <= 6
+
+
+async def test_series_of_a_deleted_app_disappear() -> None:
+    sim = Simulator(SimConfig(seed=9, orgs=1, apps_per_org=2, devices_per_app=5))
+    client = CapgoClient.create("demo", base_url="http://sim", transport=sim.transport())
+    settings = load_settings({"collectors": "inventory"}, environ={}, home=None)
+    holder = SnapshotHolder()
+    metrics = SelfMetrics(["inventory"], process_metrics=False)
+    collector = InventoryCollector(settings)
+    scheduler = Scheduler(client, settings, [collector], holder, metrics)
+    await scheduler.run_once()
+    gone, kept = sim.app_ids()
+    assert f'app_id="{gone}"'.encode() in holder.current.text
+    await client.apps.delete(gone)
+    await scheduler.run_once()
+    await client.aclose()
+    assert f'app_id="{gone}"'.encode() not in holder.current.text
+    assert f'app_id="{kept}"'.encode() in holder.current.text
+    assert holder.current.parts["inventory"].samples[APP_INFO]
+
+
+@pytest.mark.parametrize("fmt", ["text", "openmetrics"])
+async def test_snapshot_formats_render_the_same_series(fmt: str) -> None:
+    inventory = Scripted("inventory", org_result("o1", discovery=True))
+    statistics = Scripted("statistics", org_result("o1", mau=3))
+    scheduler, holder, _ = make(inventory, statistics)
+    await scheduler.run_once()
+    snapshot = holder.current
+    body = snapshot.text if fmt == "text" else snapshot.openmetrics
+    assert b'capgo_org_monthly_active_users{org_id="o1"} 3.0' in body
+    assert not body.endswith(b"# EOF\n")  # the server appends the live part and EOF
+    # Each collector publishes only its own metrics: org_info from inventory, MAU from statistics.
+    assert snapshot.series == 2
