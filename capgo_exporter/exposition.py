@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
 
-TEXT_CONTENT_TYPE: str = CONTENT_TYPE_LATEST
+# The classic text format; client_python's CONTENT_TYPE_LATEST now says version=1.0.0.
+TEXT_CONTENT_TYPE: str = CONTENT_TYPE_PLAIN_0_0_4
 OPENMETRICS_CONTENT_TYPE: str = openmetrics.CONTENT_TYPE_LATEST
 
 

@@ -6,14 +6,17 @@ data passes ``max_age``) and swaps it in with one assignment; the HTTP server on
 happens here, once per change, so a scrape costs the same whatever the number of series.
 
 The bytes exclude ``# EOF``: the server appends the small live registry of self-metrics after
-them and ends the OpenMetrics document itself. Gzip output is a complete gzip member; the
-server appends a second member for the live part, which every gzip reader (Go's included)
-decompresses as one stream.
+them and ends the OpenMetrics document itself.
+
+Gzip is one stream, not two members back to back (httpx and older curl read only the first
+member): the snapshot is compressed once up to a sync flush, and the compressor's state is
+kept. Each scrape copies that state, feeds it the live part and finishes the stream — a copy
+of a deflate state and a few kilobytes compressed, whatever the snapshot's size.
 """
 
 from __future__ import annotations
 
-import gzip
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -58,13 +61,29 @@ class _SamplesCollector:
             yield family
 
 
+_GZIP = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+
+
+class GzipPrefix:
+    """A gzip stream compressed up to a sync flush, to be finished with more bytes later."""
+
+    def __init__(self, data: bytes) -> None:
+        self._state = zlib.compressobj(6, zlib.DEFLATED, _GZIP)
+        self.head = self._state.compress(data) + self._state.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self, tail: bytes) -> bytes:
+        """The rest of the stream after ``head``: ``tail`` compressed, and the trailer."""
+        state = self._state.copy()  # the kept state is never advanced: scrapes can run at once
+        return state.compress(tail) + state.flush(zlib.Z_FINISH)
+
+
 @dataclass(frozen=True)
 class Snapshot:
     parts: Mapping[str, Part] = field(default_factory=dict)
     text: bytes = b""
-    text_gzip: bytes = b""
+    text_gzip: GzipPrefix = field(default_factory=lambda: GzipPrefix(b""))
     openmetrics: bytes = b""
-    openmetrics_gzip: bytes = b""
+    openmetrics_gzip: GzipPrefix = field(default_factory=lambda: GzipPrefix(b""))
     series: int = 0
 
     @classmethod
@@ -78,9 +97,9 @@ class Snapshot:
         return cls(
             parts=frozen,
             text=text,
-            text_gzip=gzip.compress(text, compresslevel=6) if text else b"",
+            text_gzip=GzipPrefix(text),
             openmetrics=openmetrics,
-            openmetrics_gzip=gzip.compress(openmetrics, compresslevel=6) if openmetrics else b"",
+            openmetrics_gzip=GzipPrefix(openmetrics),
             series=series,
         )
 
