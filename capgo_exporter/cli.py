@@ -1,0 +1,155 @@
+"""``capgo-exporter``: the daemon, ``--demo``, ``--once`` and ``check``.
+
+Flags are Go-style, as in Prometheus' own exporters (``--web.listen-address``), and mirror the
+``CAPGO_EXPORTER_*`` environment variables; ``settings.FLAG_NAMES`` is the table. A user
+mistake (bad flag, bad value, no key) is one line on stderr and exit status 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from capgo_exporter import __version__
+from capgo_exporter.logs import configure_logging
+from capgo_exporter.settings import (
+    ENV_NAMES,
+    FLAG_NAMES,
+    Settings,
+    SettingsError,
+    fail,
+    load_settings,
+)
+from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
+
+NO_KEY = (
+    "no Capgo API key: set CAPGO_API_KEY or CAPGO_API_KEY_FILE (the Capgo CLI's CAPGO_TOKEN and "
+    "~/.capgo work too), or try --demo to run on the built-in simulator"
+)
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each also read from its environment variable)")
+    for field, flag in FLAG_NAMES.items():
+        env = ENV_NAMES.get(field, "")
+        default = Settings.model_fields[field].default
+        shown = "" if default in (None, ()) or field == "api_key" else f", default {default}"
+        group.add_argument(
+            flag,
+            dest=field,
+            metavar="VALUE",
+            default=argparse.SUPPRESS,
+            help=f"env {env}{shown}" if env else f"{shown.lstrip(', ')}",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="capgo-exporter",
+        description="Prometheus exporter for Capgo cloud. Serves /metrics; "
+        "see `capgo-exporter check --help` to test a key.",
+    )
+    parser.add_argument("--version", action="version", version=f"capgo-exporter {__version__}")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run on the built-in simulated Capgo (no key needed)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run every enabled collector once, print the exposition on stdout and exit "
+        "(debugging; node_exporter's textfile collector)",
+    )
+    _add_setting_flags(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    check = commands.add_parser(
+        "check",
+        help="validate the configuration and the key; list what the key may read",
+        description="Validate the configuration and probe each endpoint the exporter uses.",
+    )
+    check.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
+    _add_setting_flags(check)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {field: getattr(args, field) for field in FLAG_NAMES if hasattr(args, field)}
+    try:
+        return load_settings(overrides)
+    except SettingsError as error:
+        fail(str(error))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = _settings_from(args)
+    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
+    configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+
+    from capgo_exporter import daemon
+
+    demo = None
+    if getattr(args, "demo", False):
+        explicit = {
+            field
+            for field in daemon.DEMO_DEFAULTS
+            if getattr(settings, field) != Settings.model_fields[field].default
+        }
+        demo = daemon.start_demo(settings, explicit)
+        settings = demo.settings
+    elif settings.api_key is None:
+        fail(NO_KEY)
+
+    try:
+        if args.command == "check":
+            return asyncio.run(_check(settings, demo))
+        if args.once:
+            return asyncio.run(_once(settings, demo))
+        asyncio.run(daemon.serve(settings, demo, _web_config(settings)))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as error:
+        # Typically the listen address: in use, or not ours to bind.
+        fail(f"{settings.listen_address}: {error.strerror or error}")
+    return 0
+
+
+def _web_config(settings: Settings) -> WebConfig | None:
+    if settings.web_config_file is None:
+        return None
+    try:
+        return load_web_config(settings.web_config_file)
+    except WebConfigError as error:
+        fail(f"{FLAG_NAMES['web_config_file']}: {error}")
+
+
+async def _once(settings: Settings, demo: object | None) -> int:
+    from capgo_exporter.daemon import DEMO_KEY, Demo, exporter
+
+    transport = demo.transport if isinstance(demo, Demo) else None
+    async with exporter(settings, transport, api_key=DEMO_KEY if demo else None) as built:
+        succeeded = await built.scheduler.run_once()
+        sys.stdout.buffer.write(built.holder.current.text + built.self_metrics.render())
+        sys.stdout.flush()
+    return 0 if succeeded else 1
+
+
+async def _check(settings: Settings, demo: object | None) -> int:
+    from capgo_exporter.check import run_check
+    from capgo_exporter.daemon import DEMO_KEY, Demo, make_client
+
+    transport = demo.transport if isinstance(demo, Demo) else None
+    client = make_client(settings, None, transport, api_key=DEMO_KEY if demo else None)
+    where = f"{settings.api_url} (key from {settings.api_key_source})"
+    try:
+        return await run_check(client, where, sys.stdout)
+    finally:
+        await client.aclose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""Wiring: settings → client → collectors → scheduler → snapshot ← server; and demo mode.
+
+``--demo`` runs the simulated Capgo in-process and points the daemon at it, so a new user sees
+real metrics with no key. The simulator has no rate limit of its own, so demo mode lifts the
+request budget (unless set explicitly) and sets example plan limits, which makes every metric
+of the catalogue appear within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.collect.account import AccountCollector
+from capgo_exporter.collect.base import Collector
+from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.inventory import InventoryCollector
+from capgo_exporter.collect.statistics import StatisticsCollector
+from capgo_exporter.scheduler import Scheduler
+from capgo_exporter.selfmetrics import SelfMetrics
+from capgo_exporter.server import ExporterApp, ExporterServer
+from capgo_exporter.settings import Settings
+from capgo_exporter.snapshot import SnapshotHolder
+from capgo_exporter.webconfig import WebConfig
+
+DEMO_KEY = "demo"
+DEMO_URL = "http://capgo-simulator.invalid"
+# Demo dataset: big enough to look real, small enough to be served within seconds.
+DEMO_ORGS, DEMO_APPS_PER_ORG, DEMO_DEVICES_PER_APP = 2, 3, 5000
+DEMO_DEFAULTS: dict[str, Any] = {
+    "requests_per_minute": 6000,
+    "plan_mau_limit": 20_000,
+    "plan_storage_limit_bytes": 5 * 1024**3,
+    "plan_bandwidth_limit_bytes": 50 * 1024**3,
+}
+# How often demo mode makes some simulated devices check in, so incremental sync shows.
+DEMO_ACTIVITY_SECONDS = 30.0
+DEMO_DEVICES_TOUCHED = 25
+
+log = structlog.get_logger("capgo_exporter")
+
+
+def build_collectors(settings: Settings) -> list[Collector]:
+    available: dict[str, type[Any]] = {
+        "inventory": InventoryCollector,
+        "statistics": StatisticsCollector,
+        "devices": DevicesCollector,
+        "account": AccountCollector,
+    }
+    return [available[name](settings) for name in available if name in settings.collectors]
+
+
+@dataclass
+class Demo:
+    """The in-process simulator behind ``--demo``."""
+
+    transport: httpx.AsyncBaseTransport
+    settings: Settings
+    simulator: Any
+
+    async def keep_devices_active(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=DEMO_ACTIVITY_SECONDS)
+            for app_id in self.simulator.app_ids():
+                self.simulator.touch_devices(app_id, DEMO_DEVICES_TOUCHED)
+
+
+def start_demo(settings: Settings, explicit: set[str]) -> Demo:
+    """A simulator and the settings that point at it; ``explicit`` settings are kept."""
+    from capgo_exporter.sim import SimConfig, Simulator
+
+    simulator = Simulator(
+        SimConfig(
+            keys={DEMO_KEY: "org_super_admin"},
+            orgs=DEMO_ORGS,
+            apps_per_org=DEMO_APPS_PER_ORG,
+            devices_per_app=DEMO_DEVICES_PER_APP,
+        )
+    )
+    update: dict[str, Any] = {k: v for k, v in DEMO_DEFAULTS.items() if k not in explicit}
+    update |= {"api_url": DEMO_URL, "api_key_source": "--demo"}
+    demo_settings = settings.model_copy(update=update)
+    return Demo(simulator.transport(), demo_settings, simulator)
+
+
+def make_client(
+    settings: Settings,
+    observer: SelfMetrics | None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    api_key: str | None = None,
+) -> CapgoClient:
+    key = api_key or (settings.api_key.get_secret_value() if settings.api_key else "")
+    return CapgoClient.create(
+        key,
+        base_url=settings.api_url,
+        requests_per_minute=settings.requests_per_minute,
+        concurrency=settings.concurrency,
+        timeout=settings.request_timeout,
+        connect_timeout=settings.connect_timeout,
+        max_retries=settings.max_retries,
+        observer=observer,
+        transport=transport,
+    )
+
+
+@dataclass
+class Exporter:
+    """Everything the daemon runs, built but not started."""
+
+    settings: Settings
+    client: CapgoClient
+    collectors: list[Collector]
+    scheduler: Scheduler
+    holder: SnapshotHolder
+    self_metrics: SelfMetrics
+
+    async def aclose(self) -> None:
+        for collector in self.collectors:
+            collector.close()
+        await self.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def exporter(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    api_key: str | None = None,
+) -> AsyncIterator[Exporter]:
+    collectors = build_collectors(settings)
+    self_metrics = SelfMetrics(c.name for c in collectors)
+    client = make_client(settings, self_metrics, transport, api_key=api_key)
+    holder = SnapshotHolder()
+    scheduler = Scheduler(client, settings, collectors, holder, self_metrics)
+    built = Exporter(settings, client, collectors, scheduler, holder, self_metrics)
+    try:
+        yield built
+    finally:
+        await built.aclose()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def serve(
+    settings: Settings, demo: Demo | None = None, web_config: WebConfig | None = None
+) -> None:
+    """Run the daemon until SIGTERM or SIGINT: poll, serve, then stop cleanly."""
+    stop = asyncio.Event()
+    api_key = DEMO_KEY if demo else None
+    async with exporter(settings, demo.transport if demo else None, api_key=api_key) as built:
+        app = ExporterApp(built.holder, built.self_metrics, built.scheduler, web_config=web_config)
+        server = ExporterServer(
+            app, settings.listen_host, settings.listen_port, web_config=web_config
+        )
+        server.start()
+        log.info(
+            "capgo-exporter started",
+            listen=server.url,
+            capgo=settings.api_url,
+            key_source=settings.api_key_source,
+            collectors=list(settings.collectors),
+        )
+        tasks = [asyncio.create_task(built.scheduler.run(stop))]
+        if demo:
+            tasks.append(asyncio.create_task(demo.keep_devices_active(stop)))
+        try:
+            with _stop_on_signals(asyncio.get_running_loop(), stop):
+                await stop.wait()
+        finally:
+            log.info("stopping: finishing in-flight scrapes, flushing the device index")
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # In-flight scrapes finish; then the device index is flushed by aclose().
+            await asyncio.to_thread(server.shutdown)
+    log.info("capgo-exporter stopped")

@@ -1,0 +1,118 @@
+"""The command line as a user runs it: --demo, --once, check, signals, and user mistakes."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from capgo_exporter.metrics import CATALOGUE
+
+from .conftest import daemon_args, daemon_env, free_port, process, wait_until
+
+CATALOGUE_NAMES = {spec.name for spec in CATALOGUE}
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        daemon_args(*args), capture_output=True, text=True, env=env or daemon_env(), timeout=timeout
+    )
+
+
+def names_in(exposition: str) -> set[str]:
+    return {line.split()[2] for line in exposition.splitlines() if line.startswith("# HELP ")}
+
+
+def test_without_a_key_says_how_to_give_one(tmp_path: Path) -> None:
+    result = run_cli(env=daemon_env(HOME=str(tmp_path)))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "CAPGO_API_KEY" in lines[0]
+    assert "--demo" in lines[0]
+
+
+def test_a_bad_setting_is_one_line_and_exit_2() -> None:
+    result = run_cli("--demo", "--collector.devices.interval", "soon")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "--collector.devices.interval" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_key_never_appears_in_output(tmp_path: Path) -> None:
+    secret = "5e1f0c2b-9a77-4d1e-8f3c-2b6d8f3c1e99"
+    env = daemon_env(CAPGO_API_KEY=secret, CAPGO_API_URL="http://127.0.0.1:9", HOME=str(tmp_path))
+    result = run_cli("--once", "--capgo.max-retries", "0", env=env)
+    assert result.returncode == 1  # nothing listens on port 9: every collector fails
+    assert secret not in result.stdout + result.stderr
+    assert "cannot reach Capgo" in result.stderr
+
+
+def test_once_with_demo_prints_every_metric_of_the_catalogue() -> None:
+    result = run_cli("--demo", "--once")
+    assert result.returncode == 0, result.stderr[-2000:]
+    missing = CATALOGUE_NAMES - names_in(result.stdout)
+    assert not missing, f"not in the exposition: {sorted(missing)}"
+
+
+def test_check_with_demo_lists_every_endpoint() -> None:
+    result = run_cli("check", "--demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for endpoint in ("/organization", "/app", "/channel", "/bundle", "/device", "/apikey"):
+        assert any(line.startswith("ok") and f"GET {endpoint} " in line for line in lines), lines
+    assert "Every collector can run with this key." in result.stdout
+
+
+def test_demo_daemon_serves_the_catalogue_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    state = tmp_path / "state"
+    state.mkdir()
+    args = daemon_args(
+        "--demo", "--web.listen-address", f"127.0.0.1:{port}", "--state.dir", str(state)
+    )
+    started = time.monotonic()
+    with process(args, tmp_path / "log") as daemon:
+
+        def complete_exposition() -> str | None:
+            text = httpx.get(f"{url}/metrics", timeout=2).text
+            return text if names_in(text) >= CATALOGUE_NAMES else None
+
+        body = wait_until(complete_exposition, 30, "every metric of the catalogue")
+        elapsed = time.monotonic() - started
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert httpx.get(f"{url}/readyz").status_code == 200
+        landing = httpx.get(f"{url}/").text
+        assert "devices" in landing
+        assert "/metrics" in landing
+        assert "capgo_up 1.0" in body
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+    log = (tmp_path / "log").read_text()
+    assert "capgo-exporter stopped" in log, log[-2000:]
+    with sqlite3.connect(state / "devices.sqlite3") as db:
+        tables = [row[0] for row in db.execute("select name from sqlite_master where type='table'")]
+        assert tables
+    print(f"every catalogue metric served {elapsed:.1f}s after start")
+
+
+def test_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("--demo", "--web.listen-address", f"127.0.0.1:{port}", timeout=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"127.0.0.1:{port}" in last
+    assert "Traceback" not in result.stderr
