@@ -8,6 +8,12 @@ token. When Capgo does answer 429, :meth:`RequestBudget.pause` holds *all* calle
 Tokens are reserved, not polled: a caller takes its token at once (the balance may go
 negative) and sleeps for its share of the deficit, so waiters are served in arrival order and
 the long-run rate never exceeds the budget.
+
+The budget keeps headroom below the limit it is given. Requests that leave evenly spaced can
+arrive closer together (one waited on the network, the next did not): sent within a bucket of
+``burst`` tokens, they arrive within ``burst + rate * jitter``. So the bucket holds
+``JITTER_ALLOWANCE`` seconds' worth of tokens less than ``burst``, and refills 2 % slower than
+the limit, which absorbs clock differences. A walk still takes at most 1.1 * requests / rate.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 Clock = Callable[[], float]
+
+# Seconds of arrival-time jitter the burst leaves room for.
+JITTER_ALLOWANCE = 0.05
+RATE_MARGIN = 0.98
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -41,9 +51,10 @@ class RequestBudget:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.requests_per_minute = requests_per_minute
-        self.capacity = float(burst if burst is not None else default_burst(requests_per_minute))
         self.concurrency = concurrency
-        self._rate = requests_per_minute / 60.0
+        self._rate = requests_per_minute / 60.0 * RATE_MARGIN
+        limit_burst = burst if burst is not None else default_burst(requests_per_minute)
+        self.capacity = max(1.0, limit_burst - self._rate * JITTER_ALLOWANCE)
         self._clock = clock
         self._sleep = sleep
         self._tokens = self.capacity

@@ -13,6 +13,7 @@ class Knobs:
 
     latency_ms: float = 0.0
     rate_limit_per_min: int = 0  # token bucket per key; 0 = off
+    rate_limit_burst: int = 0  # the bucket's capacity; 0 = a minute's worth
     fail_rate: float = 0.0  # 500/502/503
     timeout_rate: float = 0.0  # hang for hang_seconds, then 504
     malformed_rate: float = 0.0  # 200 with truncated JSON or an HTML page
@@ -31,8 +32,13 @@ class Knobs:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {value}")
-        if self.latency_ms < 0 or self.rate_limit_per_min < 0 or self.hang_seconds < 0:
-            raise ValueError("latency_ms, rate_limit_per_min and hang_seconds must be >= 0")
+        if (
+            min(self.latency_ms, self.rate_limit_per_min, self.rate_limit_burst, self.hang_seconds)
+            < 0
+        ):
+            raise ValueError(
+                "latency_ms, rate_limit_per_min, rate_limit_burst and hang_seconds must be >= 0"
+            )
         return self
 
 

@@ -119,7 +119,7 @@ class Simulator:
             if error.status == 401:
                 self._guard.record_failure(ip)
             raise
-        self._limiter.take(principal.key.id, knobs.rate_limit_per_min)
+        self._limiter.take(principal.key.id, knobs.rate_limit_per_min, knobs.rate_limit_burst)
         return principal
 
     def transport(self) -> httpx.AsyncBaseTransport:
