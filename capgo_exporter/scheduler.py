@@ -156,7 +156,9 @@ class Scheduler:
             error = caught
         duration = time.perf_counter() - started
         finished = self._wall_clock()
-        self._metrics.collector_duration.labels(name).set(duration)
+        self._metrics.collector_finished(
+            name, succeeded=error is None, seconds=duration, finished_at=finished
+        )
         if error is None:
             self._key_rejected.discard(name)
             self._parts[name] = Part(result.samples, finished)
@@ -170,8 +172,6 @@ class Scheduler:
                 last_duration_seconds=duration,
                 last_error=None,
             )
-            self._metrics.collector_up.labels(name).set(1)
-            self._metrics.collector_last_success.labels(name).set(finished)
             self._log.info("collector run finished", collector=name, seconds=round(duration, 3))
         else:
             status = replace(
@@ -181,7 +181,6 @@ class Scheduler:
                 last_duration_seconds=duration,
                 last_error=_one_line(error),
             )
-            self._metrics.collector_up.labels(name).set(0)
             if isinstance(error, AuthenticationError) and error.key_rejected:
                 self._key_rejected.add(name)
                 self._log.error(
@@ -193,7 +192,7 @@ class Scheduler:
             else:
                 self._log.warning("collector run failed", collector=name, error=_one_line(error))
         self._statuses[name] = status
-        self._metrics.up.set(1 if all(s.up for s in self._statuses.values()) else 0)
+        self._metrics.set_up(all(s.up for s in self._statuses.values()))
         if name == "inventory":
             self._inventory_ran.set()
         await self._publish()

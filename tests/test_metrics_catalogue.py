@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from capgo_exporter import metricsdoc
+from capgo_exporter import docsgen
 from capgo_exporter.metrics import CATALOGUE, MetricSpec
+from capgo_exporter.settings import FLAG_NAMES
 
 # The names design.md fixes; dashboards, alerts and users rely on them.
 DESIGN_NAMES = {
@@ -65,8 +66,12 @@ def test_prometheus_naming_rules(spec: MetricSpec) -> None:
     assert spec.help.endswith(".")
 
 
-def test_docs_metrics_md_is_up_to_date() -> None:
-    assert metricsdoc.DOC.read_text() == metricsdoc.render(), (
-        "docs/metrics.md is stale: run python -m capgo_exporter.metricsdoc"
+@pytest.mark.parametrize("name", sorted(docsgen.GENERATED))
+def test_generated_docs_are_up_to_date(name: str) -> None:
+    assert (docsgen.DOCS / name).read_text() == docsgen.GENERATED[name](), (
+        f"docs/{name} is stale: run python -m capgo_exporter.docsgen"
     )
-    assert metricsdoc.main(["--check"]) == 0
+
+
+def test_every_setting_is_documented() -> None:
+    assert set(docsgen.MEANINGS) == set(FLAG_NAMES)

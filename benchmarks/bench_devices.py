@@ -1,0 +1,263 @@
+"""Device ingestion: a full walk of N devices through the devices collector, then an
+incremental run after some devices changed.
+
+    python benchmarks/bench_devices.py --devices 1000000            # in-process simulator
+    python benchmarks/bench_devices.py --devices 1000000 --tcp      # simulator in a child
+
+What is measured: the whole `DevicesCollector.collect` (HTTP client, JSON decoding, index
+upserts, aggregation), as process CPU time (getrusage, every thread) and peak RSS.
+
+- In process (default): the simulator answers in the exporter's own thread, so its CPU
+  (generating and encoding each page) is measured apart, with the thread CPU clock around
+  every `Simulator.handle` call, and subtracted. Its work still shares the CPU caches, so the
+  exporter's share comes out somewhat higher than it is alone.
+- --tcp: the simulator runs in a child process (`python -m capgo_exporter.sim`) and answers
+  over loopback TCP; every CPU second of this process is the exporter's, real sockets and
+  HTTP parsing included. Its RSS holds nothing of the simulator.
+
+The index is a SQLite file in a fresh temporary state directory (what a daemon with a state
+directory uses), or in memory with --in-memory.
+
+Targets (design.md): ≤ 5 µs of exporter CPU per device ingested; ≤ 150 MB RSS tracking
+1,000,000 devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.collect.base import CollectContext, Discovery
+from capgo_exporter.collect.device_index import FILE_NAME, DeviceIndex
+from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.settings import Settings, load_settings
+from capgo_exporter.sim import SimConfig, Simulator
+from capgo_exporter.sim.protocol import SimRequest, SimResponse
+from capgo_exporter.sim.transport import AsyncSimTransport
+
+KEY = "bench"
+ROUTE = "GET /device"
+
+
+class Sim(Protocol):
+    base_url: str
+    transport: httpx.AsyncBaseTransport | None
+
+    def cpu_seconds(self) -> float: ...
+    def device_requests(self) -> int: ...
+    def reset_requests(self) -> None: ...
+    def touch(self, app_id: str, n: int) -> None: ...
+
+
+class MeteredSimulator(Simulator):
+    """The simulator, keeping count of the CPU it spends answering."""
+
+    spent = 0.0
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        started = time.thread_time()
+        try:
+            return super().handle(request)
+        finally:
+            self.spent += time.thread_time() - started
+
+
+class MeteredIndex(DeviceIndex):
+    """The index, keeping count of the CPU its upserts take (in the collector's threads)."""
+
+    spent = 0.0
+
+    def upsert_rows(self, app_id: str, rows: list[dict[str, Any]]) -> None:
+        started = time.thread_time()
+        try:
+            super().upsert_rows(app_id, rows)
+        finally:
+            self.spent += time.thread_time() - started
+
+
+class InProcess:
+    base_url = "http://sim"
+
+    def __init__(self, devices: int) -> None:
+        config = SimConfig(
+            seed=1, orgs=1, apps_per_org=1, devices_per_app=devices, keys={KEY: "org_admin"}
+        )
+        self.sim = MeteredSimulator(config)
+        self.transport: httpx.AsyncBaseTransport | None = AsyncSimTransport(self.sim)
+
+    def cpu_seconds(self) -> float:
+        return self.sim.spent
+
+    def device_requests(self) -> int:
+        return self.sim.request_counts().get(ROUTE, 0)
+
+    def reset_requests(self) -> None:
+        self.sim.reset_request_counts()
+
+    def touch(self, app_id: str, n: int) -> None:
+        self.sim.touch_devices(app_id, n)
+
+
+class OverTcp:
+    transport: httpx.AsyncBaseTransport | None = None
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._admin = httpx.Client(base_url=base_url)
+
+    def cpu_seconds(self) -> float:
+        return 0.0  # another process
+
+    def device_requests(self) -> int:
+        return int(self._admin.get("/_sim/requests").json().get(ROUTE, 0))
+
+    def reset_requests(self) -> None:
+        self._admin.post("/_sim/requests/reset").raise_for_status()
+
+    def touch(self, app_id: str, n: int) -> None:
+        self._admin.post("/_sim/touch", json={"app_id": app_id, "n": n}).raise_for_status()
+
+
+@contextmanager
+def child_simulator(devices: int) -> Iterator[OverTcp]:
+    command = [sys.executable, "-m", "capgo_exporter.sim", "--port", "0", "--key", KEY]
+    command += ["--orgs", "1", "--apps-per-org", "1", "--devices-per-app", str(devices)]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if found := re.search(r"listening on (http://\S+)", line):
+                # Keep its stderr flowing: a full pipe would stall the child.
+                threading.Thread(target=child.stderr.read, daemon=True).start()
+                yield OverTcp(found.group(1))
+                return
+        raise RuntimeError("the simulator exited before listening")
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def discover(client: CapgoClient) -> Discovery:
+    apps = tuple([app async for app in client.apps.list()])
+    channels = {
+        app.app_id: tuple([c async for c in client.channels.list(app.app_id)]) for app in apps
+    }
+    return Discovery(apps=apps, channels=channels)
+
+
+async def measure(
+    sim: Sim,
+    index: MeteredIndex,
+    collector: DevicesCollector,
+    context: CollectContext,
+    label: str,
+    devices: int,
+) -> None:
+    sim.reset_requests()
+    index_before = index.spent
+    sim_before, cpu_before, wall_before = sim.cpu_seconds(), cpu(), time.perf_counter()
+    await collector.collect(context)
+    wall = time.perf_counter() - wall_before
+    process = cpu() - cpu_before
+    simulator = sim.cpu_seconds() - sim_before
+    exporter = process - simulator
+    print(f"\n{label}")
+    print(f"  GET /device requests   {sim.device_requests()}")
+    print(f"  wall time              {wall:.2f} s")
+    print(f"  process CPU            {process:.2f} s")
+    if simulator:
+        print(f"  simulator CPU          {simulator:.2f} s (thread CPU in Simulator.handle)")
+    per_device = f" = {exporter / devices * 1e6:.2f} µs per device ingested" if devices else ""
+    print(f"  exporter CPU           {exporter:.2f} s{per_device}")
+    if devices:
+        upserts = (index.spent - index_before) / devices * 1e6
+        print(f"    index upserts        {upserts:.2f} µs per device (thread CPU in upsert_rows)")
+        print("    the rest             HTTP client, JSON decoding, row checks, aggregation")
+
+
+async def bench(args: argparse.Namespace, sim: Sim, state_dir: Path | None) -> None:
+    overrides: dict[str, object] = {"device_page_size": args.page_size, "state_dir": state_dir}
+    settings: Settings = load_settings(overrides, environ={}, home=None)
+    index = MeteredIndex(state_dir / FILE_NAME if state_dir else None)
+    collector = DevicesCollector(settings, index)
+    client = CapgoClient.create(
+        KEY,
+        base_url=sim.base_url,
+        transport=sim.transport,
+        requests_per_minute=1_000_000,
+        timeout=600,
+    )
+    try:
+        discovery = await discover(client)
+        (app_id,) = (app.app_id for app in discovery.apps)
+        context = CollectContext(client=client, settings=settings, discovery=discovery)
+        print(f"peak RSS before          {peak_rss_mb():.1f} MB (interpreter, libraries)")
+
+        label = f"full walk of {args.devices:,} devices"
+        await measure(sim, index, collector, context, label, args.devices)
+        print(f"  expected requests      {math.ceil(args.devices / args.page_size)}")
+        print(f"  peak RSS               {peak_rss_mb():.1f} MB")
+        where = "in memory" if state_dir is None else "file"
+        print(f"  index size             {index.size_bytes() / 1e6:.1f} MB ({where})")
+        started = time.process_time()
+        index.summarize(app_id, datetime.now(UTC))
+        print(f"  aggregation (again)    {time.process_time() - started:.2f} s CPU")
+
+        sim.touch(app_id, args.touch)
+        label = f"incremental run, {args.touch:,} touched"
+        await measure(sim, index, collector, context, label, 0)
+        print(f"  expected requests      {max(1, math.ceil(args.touch / args.page_size))}")
+        print(f"  peak RSS               {peak_rss_mb():.1f} MB")
+    finally:
+        await client.aclose()
+        collector.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=1_000_000)
+    parser.add_argument("--page-size", type=int, default=999)
+    parser.add_argument("--touch", type=int, default=1000, help="devices changed before run 2")
+    parser.add_argument("--in-memory", action="store_true", help="no state directory")
+    parser.add_argument("--tcp", action="store_true", help="simulator in a child process")
+    args = parser.parse_args()
+    print("reproduce: " + " ".join(["python", "benchmarks/bench_devices.py", *sys.argv[1:]]))
+    print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}")
+    method = "simulator in a child process, over TCP" if args.tcp else "in-process simulator"
+    print(f"method: {method}; see the module docstring")
+    with tempfile.TemporaryDirectory(prefix="bench-devices-") as directory:
+        state_dir = None if args.in_memory else Path(directory)
+        if args.tcp:
+            with child_simulator(args.devices) as remote:
+                asyncio.run(bench(args, remote, state_dir))
+        else:
+            asyncio.run(bench(args, InProcess(args.devices), state_dir))
+
+
+if __name__ == "__main__":
+    main()
