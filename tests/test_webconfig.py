@@ -80,36 +80,10 @@ def _pki_with_cryptography(directory: Path) -> None:
     issue("client", ca, x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]))
 
 
-def _pki_with_openssl(directory: Path) -> None:
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    new_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    openssl("req", "-x509", *new_key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-            "-subj", "/CN=ca", "-addext", "basicConstraints=critical,CA:TRUE")  # fmt: skip
-    for name, extension in (
-        ("server", "subjectAltName=IP:127.0.0.1"),
-        ("client", "extendedKeyUsage=clientAuth"),
-    ):
-        (directory / f"{name}.ext").write_text(extension + "\n")
-        openssl("req", *new_key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN={name}")  # fmt: skip
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", "1",
-                "-extfile", f"{name}.ext", "-out", f"{name}.pem")  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("pki")
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        if shutil.which("openssl") is None:
-            pytest.skip("neither the cryptography package nor the openssl command is available")
-        _pki_with_openssl(directory)
-    else:
-        _pki_with_cryptography(directory)
+    _pki_with_cryptography(directory)
     return directory
 
 
