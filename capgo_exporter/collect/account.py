@@ -18,29 +18,19 @@ import asyncio
 from collections import Counter
 
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, DiscoveryMissing
-from capgo_exporter.collect.gate import PermissionGate, guarded
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
 from capgo_exporter.metrics import Collector as CollectorName
-from capgo_exporter.settings import Settings
 
 
-class AccountCollector:
+class AccountCollector(GatedCollector):
     name: CollectorName = "account"
 
-    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
-        self._settings = settings
-        self._gate = gate or PermissionGate()
-
-    def close(self) -> None:
-        return None
-
     async def collect(self, context: CollectContext) -> CollectResult:
-        if context.discovery is None:
-            raise DiscoveryMissing("account waits for a successful inventory run")
         client, gate = context.client, self._gate
-        orgs = context.discovery.orgs
+        orgs = self.discovery_of(context).orgs
         members_per_org, keys = await asyncio.gather(
             asyncio.gather(
                 *(

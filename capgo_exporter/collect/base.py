@@ -12,6 +12,7 @@ import structlog
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
+from capgo_exporter.collect.gate import PermissionGate
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.metrics import Collector as CollectorName
 from capgo_exporter.settings import Settings
@@ -60,3 +61,22 @@ class Collector(Protocol):
     def close(self) -> None:
         """Flush and release what the collector holds (the device index)."""
         ...
+
+
+class GatedCollector:
+    """A collector that holds settings and a permission gate, and nothing to close."""
+
+    name: CollectorName
+
+    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
+        self._settings = settings
+        self._gate = gate or PermissionGate()
+
+    def close(self) -> None:
+        return None
+
+    @staticmethod
+    def discovery_of(context: CollectContext) -> Discovery:
+        if context.discovery is None:
+            raise DiscoveryMissing("waiting for a successful inventory run")
+        return context.discovery

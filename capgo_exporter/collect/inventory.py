@@ -22,8 +22,13 @@ from typing import Any
 
 from capgo_exporter.api.models import App, Bundle, Channel
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, Discovery
-from capgo_exporter.collect.gate import PermissionGate, guarded
+from capgo_exporter.collect.base import (
+    CollectContext,
+    CollectResult,
+    Discovery,
+    GatedCollector,
+)
+from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.metrics import (
     APP_BUNDLE_USAGE,
@@ -38,20 +43,12 @@ from capgo_exporter.metrics import (
     ORG_INFO,
 )
 from capgo_exporter.metrics import Collector as CollectorName
-from capgo_exporter.settings import Settings
 
 NO_BUNDLE = "none"
 
 
-class InventoryCollector:
+class InventoryCollector(GatedCollector):
     name: CollectorName = "inventory"
-
-    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
-        self._settings = settings
-        self._gate = gate or PermissionGate()
-
-    def close(self) -> None:
-        return None
 
     async def collect(self, context: CollectContext) -> CollectResult:
         client, settings = context.client, self._settings

@@ -24,8 +24,8 @@ import calendar
 from datetime import UTC, date, datetime, timedelta
 
 from capgo_exporter.api.models import StatsRow
-from capgo_exporter.collect.base import CollectContext, CollectResult, DiscoveryMissing
-from capgo_exporter.collect.gate import PermissionGate, guarded
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.metrics import (
     APP_BANDWIDTH,
@@ -41,7 +41,6 @@ from capgo_exporter.metrics import (
     ORG_STORAGE_LIMIT,
 )
 from capgo_exporter.metrics import Collector as CollectorName
-from capgo_exporter.settings import Settings
 
 
 def billing_cycle_start(today: date, start_day: int) -> date:
@@ -61,25 +60,16 @@ def _cycle_to_date(rows: list[StatsRow]) -> StatsRow | None:
     return max(rows, key=lambda row: row.date) if rows else None
 
 
-class StatisticsCollector:
+class StatisticsCollector(GatedCollector):
     name: CollectorName = "statistics"
 
-    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
-        self._settings = settings
-        self._gate = gate or PermissionGate()
-
-    def close(self) -> None:
-        return None
-
     async def collect(self, context: CollectContext) -> CollectResult:
-        if context.discovery is None:
-            raise DiscoveryMissing("statistics waits for a successful inventory run")
+        discovery = self.discovery_of(context)
         settings, client, gate, log = self._settings, context.client, self._gate, context.log
         today = context.now().astimezone(UTC).date()
         start = billing_cycle_start(today, settings.billing_cycle_start_day)
         end = today + timedelta(days=1)
-        orgs = context.discovery.orgs
-        apps = context.discovery.apps
+        orgs, apps = discovery.orgs, discovery.apps
 
         org_rows = await asyncio.gather(
             *(
