@@ -36,6 +36,8 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Final
 
+import structlog
+
 from capgo_exporter.collect.labels import flag, text
 
 FILE_NAME: Final = "devices.sqlite3"
@@ -250,7 +252,25 @@ class DeviceIndex:
 
     @classmethod
     def open(cls, state_dir: Path | None) -> DeviceIndex:
-        return cls(state_dir / FILE_NAME if state_dir is not None else None)
+        """The index of ``state_dir``. It is a cache of what Capgo knows: a file SQLite cannot
+        read is set aside (renamed ``*.corrupt``) and the index is rebuilt by a full walk."""
+        if state_dir is None:
+            return cls(None)
+        path = state_dir / FILE_NAME
+        try:
+            return cls(path)
+        except sqlite3.DatabaseError as error:
+            aside = path.with_name(f"{path.name}.corrupt")
+            path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            structlog.get_logger("capgo_exporter.devices").warning(
+                "device index unreadable; set aside, rebuilding from Capgo",
+                path=str(path),
+                moved_to=str(aside),
+                error=str(error),
+            )
+            return cls(path)
 
     def _ensure_schema(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()

@@ -312,3 +312,13 @@ def test_an_index_of_another_schema_is_rebuilt(tmp_path: Path) -> None:
 
 def test_to_ms_is_exact() -> None:
     assert to_ms(datetime(1970, 1, 1, 0, 0, 1, 999_999, tzinfo=UTC)) == 1999
+
+
+def test_an_unreadable_index_file_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
+    # The index is a cache of Capgo: a damaged file must not keep the exporter from starting.
+    (tmp_path / FILE_NAME).write_bytes(b"this is not a database" * 100)
+    index = DeviceIndex.open(tmp_path)
+    index.upsert_rows("com.acme.app", [{"device_id": "d1", "platform": "ios"}])
+    assert index.app_ids() == ["com.acme.app"]
+    index.close()
+    assert (tmp_path / f"{FILE_NAME}.corrupt").read_bytes().startswith(b"this is not")
