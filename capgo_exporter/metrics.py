@@ -83,6 +83,13 @@ ORG_CYCLE_START = _capgo(
     "(CAPGO_EXPORTER_BILLING_CYCLE_START_DAY, UTC midnight).",
     "org_id",
 )
+ORG_CYCLE_END = _capgo(
+    "statistics",
+    "capgo_org_billing_cycle_end_timestamp_seconds",
+    "End of the organization's current billing cycle: the next start day, UTC midnight. "
+    "With the start, it lets rules project usage to the end of the cycle.",
+    "org_id",
+)
 ORG_MAU_LIMIT = _capgo(
     "statistics",
     "capgo_org_monthly_active_users_limit",

@@ -34,6 +34,7 @@ from capgo_exporter.metrics import (
     ORG_BANDWIDTH,
     ORG_BANDWIDTH_LIMIT,
     ORG_BUILD_TIME,
+    ORG_CYCLE_END,
     ORG_CYCLE_START,
     ORG_MAU,
     ORG_MAU_LIMIT,
@@ -56,8 +57,19 @@ def billing_cycle_start(today: date, start_day: int) -> date:
     return clamp(year, month)
 
 
+def billing_cycle_end(today: date, start_day: int) -> date:
+    """The next day ``start_day`` after ``today``: where the current cycle ends (exclusive)."""
+    start = billing_cycle_start(today, start_day)
+    # A month after the start, clamped: the start of the cycle that contains start + 31 days.
+    return billing_cycle_start(start + timedelta(days=31), start_day)
+
+
 def _cycle_to_date(rows: list[StatsRow]) -> StatsRow | None:
     return max(rows, key=lambda row: row.date) if rows else None
+
+
+def _midnight(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 class StatisticsCollector(GatedCollector):
@@ -95,12 +107,14 @@ class StatisticsCollector(GatedCollector):
         )
 
         samples = SampleSet()
-        cycle_start = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
+        cycle_start = _midnight(start)
+        cycle_end = _midnight(billing_cycle_end(today, settings.billing_cycle_start_day))
         for org, rows in zip(orgs, org_rows, strict=True):
             if rows is None:
                 continue
             last = _cycle_to_date(rows)
             samples.set(ORG_CYCLE_START, cycle_start, org.id)
+            samples.set(ORG_CYCLE_END, cycle_end, org.id)
             samples.set(ORG_MAU, last.mau if last else 0, org.id)
             samples.set(ORG_STORAGE, last.storage if last else 0, org.id)
             samples.set(ORG_BANDWIDTH, last.bandwidth if last else 0, org.id)

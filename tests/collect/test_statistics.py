@@ -8,7 +8,11 @@ import pytest
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.collect.base import DiscoveryMissing
-from capgo_exporter.collect.statistics import StatisticsCollector, billing_cycle_start
+from capgo_exporter.collect.statistics import (
+    StatisticsCollector,
+    billing_cycle_end,
+    billing_cycle_start,
+)
 from capgo_exporter.metrics import (
     APP_BANDWIDTH,
     APP_MAU,
@@ -16,6 +20,7 @@ from capgo_exporter.metrics import (
     ORG_BANDWIDTH,
     ORG_BANDWIDTH_LIMIT,
     ORG_BUILD_TIME,
+    ORG_CYCLE_END,
     ORG_CYCLE_START,
     ORG_MAU,
     ORG_MAU_LIMIT,
@@ -43,6 +48,22 @@ def test_billing_cycle_start(today: date, start_day: int, expected: date) -> Non
     assert billing_cycle_start(today, start_day) == expected
 
 
+@pytest.mark.parametrize(
+    ("today", "start_day", "expected"),
+    [
+        (date(2026, 11, 26), 1, date(2026, 12, 1)),
+        (date(2026, 11, 1), 1, date(2026, 12, 1)),
+        (date(2026, 12, 31), 1, date(2027, 1, 1)),
+        (date(2026, 11, 26), 27, date(2026, 11, 27)),
+        (date(2026, 1, 31), 31, date(2026, 2, 28)),  # clamped to February's length
+        (date(2026, 2, 28), 31, date(2026, 3, 31)),
+    ],
+)
+def test_billing_cycle_end(today: date, start_day: int, expected: date) -> None:
+    assert billing_cycle_end(today, start_day) == expected
+    assert billing_cycle_start(today, start_day) <= today < expected
+
+
 @pytest.mark.parametrize("start_day", [1, 15, 31])
 async def test_statistics_equal_ground_truth(
     sim: Simulator, client: CapgoClient, start_day: int
@@ -63,6 +84,9 @@ async def test_statistics_equal_ground_truth(
     assert values(s, ORG_CYCLE_START) == {
         (o.id,): o.billing_cycle_start.timestamp() for o in truth.orgs
     }
+    ends = set(values(s, ORG_CYCLE_END).values())
+    assert len(ends) == 1
+    assert ends.pop() > truth.now.timestamp()
     apps = [a for o in truth.orgs for a in o.apps]
     assert values(s, APP_MAU) == {(a.app_id,): a.mau for a in apps}
     assert values(s, APP_STORAGE) == {(a.app_id,): a.storage_bytes for a in apps}
