@@ -1,4 +1,4 @@
-"""``capgo-exporter``: the daemon, ``--demo``, ``--once`` and ``check``.
+"""``capgo-exporter``: the daemon, ``--demo``, ``--once``, ``check`` and ``admin``.
 
 Flags are Go-style, as in Prometheus' own exporters (``--web.listen-address``), and mirror the
 ``CAPGO_EXPORTER_*`` environment variables; ``settings.FLAG_NAMES`` is the table. A user
@@ -31,9 +31,12 @@ NO_KEY = (
 )
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+def _add_setting_flags(
+    parser: argparse.ArgumentParser, fields: Sequence[str] = tuple(FLAG_NAMES)
+) -> None:
     group = parser.add_argument_group("settings (each also read from its environment variable)")
-    for field, flag in FLAG_NAMES.items():
+    for field in fields:
+        flag = FLAG_NAMES[field]
         env = ENV_NAMES.get(field, "")
         default = Settings.model_fields[field].default
         shown = "" if default in (None, ()) or field == "api_key" else f", default {default}"
@@ -73,7 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
     _add_setting_flags(check)
+    _add_admin_parser(commands)
     return parser
+
+
+def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from capgo_exporter.admin import SETTINGS, add_admin_commands
+
+    admin = commands.add_parser(
+        "admin",
+        help="manage Capgo: orgs, members, API keys, apps, channels, devices, bundles, stats",
+        description="capgo-exporter admin RESOURCE ACTION: the Capgo public API by hand, with the "
+        "daemon's settings (key sources, CAPGO_API_URL). See docs/admin.md.",
+    )
+    admin.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
+    _add_setting_flags(admin, SETTINGS)
+    add_admin_commands(admin)
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -89,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _settings_from(args)
     secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
     configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    if args.command == "admin":
+        # The admin commands handle --demo, --dry-run and a missing key themselves.
+        from capgo_exporter.admin import run_admin
+
+        return run_admin(args, settings)
 
     from capgo_exporter import daemon
 

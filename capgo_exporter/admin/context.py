@@ -1,0 +1,37 @@
+"""What every admin command receives: the client, the output, and the user's safety flags."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from capgo_exporter.admin.confirm import confirm
+from capgo_exporter.admin.output import Output
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.settings import Settings
+
+
+class UsageError(Exception):
+    """A user mistake found after parsing (a bad date, a missing extra): one line, exit 2."""
+
+
+@dataclass
+class Context:
+    capgo: CapgoClient
+    out: Output
+    settings: Settings
+    yes: bool
+    dry_run: bool
+
+    def confirm(self, action: str) -> None:
+        """Ask before a destructive request; a dry run sends nothing, so it needs no answer."""
+        confirm(action, assume_yes=self.yes or self.dry_run, stdin=sys.stdin, prompt=sys.stderr)
+
+
+Handler = Callable[[Context, argparse.Namespace], Awaitable[None]]
+
+
+class CommandError(Exception):
+    """A failure explained in our words (e.g. why Capgo refuses something): one line, exit 1."""

@@ -1,0 +1,62 @@
+"""``admin device list | get | set-channel | unset-channel`` (``/device``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from capgo_exporter.admin.context import Context
+from capgo_exporter.admin.group import GroupFactory
+from capgo_exporter.admin.output import Column, plain
+from capgo_exporter.admin.values import moment
+
+COLUMNS = (
+    Column("DEVICE_ID", "device_id"),
+    Column("PLATFORM", "platform"),
+    Column("BUNDLE", "version_name"),
+    Column("NATIVE", "version_build"),
+    Column("CHANNEL", "channel"),
+    Column("PROD", "is_prod"),
+    Column("EMULATOR", "is_emulator"),
+    Column("UPDATED_AT", "updated_at"),
+)
+FIELDS = ("device_id", "app_id", "platform", "version_name", "version_build", "channel")
+
+
+async def list_devices(ctx: Context, args: argparse.Namespace) -> None:
+    devices = ctx.capgo.devices.list(
+        args.app_id, updated_after=args.updated_since, page_size=ctx.settings.device_page_size
+    )
+    await ctx.out.rows((plain(d) async for d in devices), COLUMNS, "devices")
+
+
+async def get_device(ctx: Context, args: argparse.Namespace) -> None:
+    ctx.out.document(plain(await ctx.capgo.devices.get(args.app_id, args.device_id)), FIELDS)
+
+
+async def set_channel(ctx: Context, args: argparse.Namespace) -> None:
+    answer = await ctx.capgo.devices.set_channel(args.app_id, args.device_id, args.channel)
+    ctx.out.done(f"device {args.device_id} now gets channel {args.channel}", plain(answer))
+
+
+async def unset_channel(ctx: Context, args: argparse.Namespace) -> None:
+    answer = await ctx.capgo.devices.unset_channel(args.app_id, args.device_id)
+    ctx.out.done(f"device {args.device_id} has no channel override", plain(answer))
+
+
+def register(group: GroupFactory) -> None:
+    device = group("device", "devices and their channel overrides")
+    listing = device.command("list", list_devices, "every device of an app (walks every page)")
+    listing.add_argument("app_id", metavar="APP_ID")
+    listing.add_argument(
+        "--updated-since", type=moment, metavar="TIME", help="only devices seen after TIME (ISO)"
+    )
+    for name, handler, help in (
+        ("get", get_device, "show one device"),
+        ("set-channel", set_channel, "force a device onto a (non-public) channel"),
+        ("unset-channel", unset_channel, "remove a device's channel override"),
+    ):
+        leaf = device.command(name, handler, help)
+        leaf.add_argument("app_id", metavar="APP_ID")
+        leaf.add_argument("device_id", metavar="DEVICE_ID")
+        if name == "set-channel":
+            leaf.add_argument("channel", metavar="CHANNEL")

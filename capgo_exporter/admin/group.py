@@ -1,0 +1,30 @@
+"""One resource group of the admin tree (``channel``) and its actions (``list``, ``set`` …)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from capgo_exporter.admin.context import Handler
+
+
+class Group:
+    def __init__(
+        self,
+        resources: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        help: str,
+        common: argparse.ArgumentParser,
+    ) -> None:
+        self.parser = resources.add_parser(name, help=help, description=help)
+        self._actions = self.parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+        self._common = common
+
+    def command(self, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        """A leaf command; it takes the common options (--output, --dry-run, --yes, --demo)."""
+        leaf = self._actions.add_parser(name, help=help, description=help, parents=[self._common])
+        leaf.set_defaults(handler=handler)
+        return leaf
+
+
+GroupFactory = Callable[[str, str], Group]

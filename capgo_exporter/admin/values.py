@@ -1,0 +1,25 @@
+"""Argument types for dates and times; argparse turns their errors into exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime
+
+
+def day(text: str) -> date:
+    """``YYYY-MM-DD``."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r} — use YYYY-MM-DD") from None
+
+
+def moment(text: str) -> datetime:
+    """An ISO 8601 date or date-time; without a zone it is UTC."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r} — use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
