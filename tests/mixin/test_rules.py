@@ -1,0 +1,317 @@
+"""The Prometheus rules: promtool's checks and unit tests, the mixin conventions (annotations,
+runbooks, names), metric names from the catalogue, and rendered files that are not stale."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from capgo_exporter.metrics import CATALOGUE
+from capgo_exporter.mixin import rules as mixin
+from capgo_exporter.mixin.rules import (
+    DEFAULT_RUNBOOK_URL_BASE,
+    PROMETHEUS_RULE_FILE,
+    RULES_FILE,
+    Config,
+    Rules,
+    render,
+)
+from tests.e2e.conftest import require_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+RULES_PATH = DEPLOY / RULES_FILE
+UNIT_TESTS = sorted((DEPLOY / "prometheus" / "tests").glob("*.yml"))
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+
+Doc = dict[str, Any]
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def rules_of(groups: list[Doc]) -> Iterator[Doc]:
+    for group in groups:
+        yield from group["rules"]
+
+
+RULE_DOCS = list(rules_of(load(RULES_PATH)["groups"]))
+ALERTS = [rule for rule in RULE_DOCS if "alert" in rule]
+RECORDS = [rule for rule in RULE_DOCS if "record" in rule]
+
+
+def alert_id(rule: Doc) -> str:
+    """An alert rule by name and labels: rules of one alert differ in severity or collector."""
+    extra = [f"{k}={v}" for k, v in sorted(rule["labels"].items()) if k != "severity"]
+    return "/".join([rule["alert"], rule["labels"]["severity"], *extra])
+
+
+each_alert = pytest.mark.parametrize("rule", ALERTS, ids=alert_id)
+
+
+def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    binary = require_binary("promtool")
+    return subprocess.run(
+        [binary, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+# --- promtool ------------------------------------------------------------------------------
+
+
+def test_promtool_check_rules_passes_without_warnings() -> None:
+    result = promtool("check", "rules", RULES_PATH)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"SUCCESS: {len(RULE_DOCS)} rules found" in output
+    assert "warning" not in output.lower(), output
+
+
+@pytest.mark.parametrize(
+    "selector", ['job="capgo",cluster="eu"', 'job=~"capgo|capgo-exporter"', ""]
+)
+def test_rules_rendered_with_another_selector_are_valid(tmp_path: Path, selector: str) -> None:
+    path = tmp_path / "capgo.rules.yml"
+    path.write_text(render(Config(selector=selector))[RULES_FILE], encoding="utf-8")
+    result = promtool("check", "rules", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests_pass() -> None:
+    assert UNIT_TESTS
+    result = promtool("test", "rules", *UNIT_TESTS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- conventions ---------------------------------------------------------------------------
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors for the headings of docs/runbooks.md."""
+    headings = re.findall(r"^#{1,6} +(.+?) *$", RUNBOOKS.read_text(encoding="utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@each_alert
+def test_alert_follows_the_mixin_conventions(rule: Doc) -> None:
+    assert re.fullmatch(r"Capgo(?:[A-Z][a-z0-9]*)+", rule["alert"])
+    assert rule["labels"]["severity"] in {"critical", "warning", "info"}
+    annotations = rule["annotations"]
+    assert set(annotations) == {"summary", "description", "runbook_url"}
+    # The summary is a fixed sentence (it titles grouped notifications); the details go into
+    # the description, which names the series it is about. An absent() alert has no series:
+    # its description names the selector instead.
+    assert annotations["summary"].endswith(".")
+    assert "{{" not in annotations["summary"]
+    if not rule["expr"].startswith("absent("):
+        assert "{{ $labels." in annotations["description"]
+
+
+@each_alert
+def test_alert_links_to_its_runbook_section(rule: Doc) -> None:
+    base, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+    assert base == DEFAULT_RUNBOOK_URL_BASE
+    assert anchor == rule["alert"].lower()
+    assert anchor in runbook_anchors()
+
+
+def test_every_runbook_section_belongs_to_an_alert() -> None:
+    sections = re.findall(r"^## +(\S+) *$", RUNBOOKS.read_text(encoding="utf-8"), re.M)
+    assert sorted(set(sections)) == sorted({rule["alert"] for rule in ALERTS})
+
+
+def test_recording_rules_are_named_level_metric_operations() -> None:
+    for rule in RECORDS:
+        level, metric, operations = rule["record"].split(":")
+        assert re.fullmatch(r"[a-z_]+", level), rule["record"]
+        assert re.fullmatch(r"capgo_[a-z0-9_]+", metric), rule["record"]
+        assert not metric.endswith("_total"), "rates drop the _total suffix"
+        assert re.fullmatch(r"[a-z0-9_]+", operations), rule["record"]
+
+
+def test_the_alerts_the_design_asks_for_exist() -> None:
+    severities: dict[str, set[str]] = {}
+    for rule in ALERTS:
+        severities.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])
+    two_levels = {"warning", "critical"}
+    assert severities == {
+        "CapgoExporterDown": {"critical"},
+        "CapgoExporterAbsent": {"critical"},
+        "CapgoExporterCollectorFailing": {"warning"},
+        "CapgoExporterDataStale": {"warning"},
+        "CapgoApiRateLimited": {"warning"},
+        "CapgoApiErrors": {"warning"},
+        "CapgoMonthlyActiveUsersNearLimit": two_levels,
+        "CapgoStorageNearLimit": two_levels,
+        "CapgoBandwidthNearLimit": two_levels,
+        "CapgoMonthlyActiveUsersProjectedOverLimit": {"warning"},
+        "CapgoRolloutStalled": {"warning"},
+        "CapgoRolloutPaused": {"warning"},
+        "CapgoApiKeyExpiringSoon": two_levels,
+    }
+
+
+# --- metric names --------------------------------------------------------------------------
+
+# What may appear in an expression besides the catalogue's names.
+KNOWN_SERIES = (
+    {spec.name for spec in CATALOGUE}
+    | {
+        f"{spec.name}{suffix}"
+        for spec in CATALOGUE
+        if spec.type == "histogram"
+        for suffix in ("_bucket", "_sum", "_count")
+    }
+    | {"up"}
+    | {rule["record"] for rule in RECORDS}
+)
+PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "time", "vector", "scalar"}
+_FUNCTION_OR_AGGREGATION = re.compile(r"\b[a-z_]+\s*\(")
+_LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names of a PromQL expression: what is left once strings, label matchers, label
+    lists, ranges, numbers, functions and keywords are removed."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = _LABEL_LIST.sub("", text)
+    text = re.sub(r"\boffset\s+\w+", "", text)
+    text = _FUNCTION_OR_AGGREGATION.sub("(", text)
+    names = set(re.findall(r"(?<![\w.])[a-zA-Z_:][\w:]*", text))
+    return names - PROMQL_WORDS
+
+
+def test_metric_name_parser_finds_names_and_only_names() -> None:
+    expr = (
+        'max by (org_id) (deriv(capgo_org_monthly_active_users{job="capgo"}[3d])) * 2e3\n'
+        "and on (org_id) time() - foo:bar:ratio offset 24h > 0.5\n"
+        'unless label_replace(up, "a", "$1", "b", "(.+)")'
+    )
+    assert metric_names(expr) == {"capgo_org_monthly_active_users", "foo:bar:ratio", "up"}
+
+
+@pytest.mark.parametrize("rule", RULE_DOCS, ids=lambda r: r.get("alert") or r["record"])
+def test_expressions_use_only_known_metric_names(rule: Doc) -> None:
+    names = metric_names(rule["expr"])
+    assert names, rule["expr"]
+    assert names <= KNOWN_SERIES, names - KNOWN_SERIES
+
+
+def test_every_series_selector_carries_the_configured_selector() -> None:
+    selector = 'job="elsewhere",cluster="eu"'
+    recorded = {record.name for record in Rules(Config()).records()}
+    raw = sorted(KNOWN_SERIES - recorded, key=len, reverse=True)
+    pattern = re.compile(rf"(?<![\w:])({'|'.join(map(re.escape, raw))})(?![\w:])(\{{[^}}]*\}})?")
+    groups = Rules(Config(selector=selector)).groups_doc()
+    for rule in rules_of(groups):
+        for match in pattern.finditer(rule["expr"]):
+            assert (match.group(2) or "").startswith("{" + selector), (match.group(0), rule)
+
+
+# --- unit test coverage --------------------------------------------------------------------
+
+
+def alert_rule_tests() -> Iterator[Doc]:
+    for path in UNIT_TESTS:
+        for test in load(path)["tests"]:
+            yield from test.get("alert_rule_test", [])
+
+
+def matches(rule: Doc, expected: Doc) -> bool:
+    labels = expected.get("exp_labels", {})
+    return all(labels.get(key) == value for key, value in rule["labels"].items())
+
+
+@each_alert
+def test_every_alert_rule_fires_in_a_unit_test_and_stays_silent_in_another(rule: Doc) -> None:
+    cases = [case for case in alert_rule_tests() if case["alertname"] == rule["alert"]]
+    expected = [case.get("exp_alerts") or [] for case in cases]
+    assert any(any(matches(rule, alert) for alert in alerts) for alerts in expected), "fires"
+    assert any(not any(matches(rule, alert) for alert in alerts) for alerts in expected), (
+        "stays silent"
+    )
+
+
+def test_every_recording_rule_has_a_unit_test() -> None:
+    tested = {
+        case["expr"]
+        for path in UNIT_TESTS
+        for test in load(path)["tests"]
+        for case in test.get("promql_expr_test", [])
+    }
+    assert {rule["record"] for rule in RECORDS} <= tested
+
+
+# --- rendered files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [RULES_FILE, PROMETHEUS_RULE_FILE], ids=str)
+def test_committed_files_are_rendered_from_the_defaults(path: Path) -> None:
+    assert (DEPLOY / path).read_text(encoding="utf-8") == render(Config())[path], (
+        "stale: run python -m capgo_exporter.mixin.rules"
+    )
+
+
+def test_prometheus_rule_holds_exactly_the_rules_file_groups() -> None:
+    resource = load(DEPLOY / PROMETHEUS_RULE_FILE)
+    assert resource["apiVersion"] == "monitoring.coreos.com/v1"
+    assert resource["kind"] == "PrometheusRule"
+    assert resource["metadata"]["name"] == "capgo-exporter"
+    assert resource["spec"]["groups"] == load(RULES_PATH)["groups"]
+
+
+def test_cli_renders_with_the_users_settings(tmp_path: Path) -> None:
+    code = mixin.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--selector",
+            'job="capgo-prod"',
+            "--runbook-url-base",
+            "https://wiki.example.com/capgo",
+            "--collector.statistics.interval",
+            "30m",
+        ]
+    )
+    assert code == 0
+    groups = load(tmp_path / RULES_FILE)["groups"]
+    assert load(tmp_path / PROMETHEUS_RULE_FILE)["spec"]["groups"] == groups
+    rules = list(rules_of(groups))
+    # The selector is applied everywhere (test_every_series_selector_carries_…); here, the
+    # flag reaches it.
+    assert not any('job="capgo"' in r["expr"] for r in rules)
+    assert 'up{job="capgo-prod"} == 0' in [r["expr"] for r in rules]
+    urls = {r["annotations"]["runbook_url"] for r in rules if "alert" in r}
+    assert "https://wiki.example.com/capgo#capgoexporterdown" in urls
+    stale = {
+        r["labels"]["collector"]: r["expr"]
+        for r in rules
+        if r.get("alert") == "CapgoExporterDataStale"
+    }
+    # The exporter's max age: three intervals, the statistics one now 30 minutes.
+    assert stale["statistics"].endswith("> 5400")
+    assert stale["inventory"].endswith("> 900")
+
+
+def test_cli_max_age_applies_to_every_collector(tmp_path: Path) -> None:
+    assert mixin.main(["--out", str(tmp_path), "--collector.max-age", "2h"]) == 0
+    rules = rules_of(load(tmp_path / RULES_FILE)["groups"])
+    stale = [r["expr"] for r in rules if r.get("alert") == "CapgoExporterDataStale"]
+    assert len(stale) == 4
+    assert all(expr.endswith("> 7200") for expr in stale)
+
+
+def test_cli_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        mixin.main(["--collector.account.interval", "soon"])
+    assert exit_info.value.code == 2
+    assert "invalid duration 'soon'" in capsys.readouterr().err
