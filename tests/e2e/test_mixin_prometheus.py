@@ -1,0 +1,181 @@
+"""End to end for the shipped monitoring: the daemon on the simulator, a real Prometheus loading
+the compose stack's ``prometheus.yml`` and the rules file; every dashboard panel query (its
+variables substituted) returns data, and every rule evaluates without error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from capgo_exporter.mixin import dashboards
+from capgo_exporter.sim import SimConfig, Simulator
+
+from .conftest import (
+    PrometheusQuery,
+    daemon_args,
+    daemon_env,
+    free_port,
+    process,
+    require_binary,
+    wait_until,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_PROMETHEUS = REPO / "deploy" / "compose" / "prometheus.yml"
+RULES = REPO / "deploy" / "prometheus" / "capgo.rules.yml"
+DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))
+# Prometheus' rate() needs two samples in its window: with the 1 s scrapes used here, a short
+# window already holds many; Grafana's $__rate_interval would be 4 x the scrape interval.
+RATE_INTERVAL = "30s"
+
+
+@dataclass
+class Stack:
+    sim: Simulator
+    exporter: str
+    prometheus: PrometheusQuery
+
+
+def _prometheus_config(tmp: Path, exporter: str) -> Path:
+    """The compose prometheus.yml, laid out as in the container, with loopback targets."""
+    config: dict[str, Any] = yaml.safe_load(COMPOSE_PROMETHEUS.read_text())
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    config.pop("alerting", None)  # no Alertmanager here; alerts still evaluate
+    config["scrape_configs"] = [
+        {**job, "static_configs": [{"targets": [exporter]}]}
+        for job in config["scrape_configs"]
+        if job["job_name"] == "capgo"
+    ]
+    (tmp / "rules").mkdir()
+    for pattern in config["rule_files"]:
+        # The compose file mounts the rules file at rules/ beside prometheus.yml.
+        shutil.copy(RULES, tmp / pattern.replace("*", "capgo"))
+    path = tmp / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prometheus = require_binary("prometheus")
+    tmp = tmp_path_factory.mktemp("mixin")
+    sim = Simulator(SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800))
+    exporter_port, prometheus_port = free_port(), free_port()
+    exporter = f"127.0.0.1:{exporter_port}"
+    with sim.serve_tcp() as sim_url:
+        env = daemon_env(
+            CAPGO_API_KEY="demo",
+            CAPGO_API_URL=sim_url,
+            CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
+            # Every panel has data only with every limit configured (as --demo does).
+            CAPGO_EXPORTER_PLAN_MAU_LIMIT="20000",
+            CAPGO_EXPORTER_PLAN_STORAGE_LIMIT="5GiB",
+            CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT="50GiB",
+            # Polls keep going during the test, so API request rates have samples to rate.
+            CAPGO_EXPORTER_INVENTORY_INTERVAL="5s",
+            CAPGO_EXPORTER_DEVICES_INTERVAL="5s",
+        )
+        args = daemon_args("--web.listen-address", exporter)
+        with process(args, tmp / "exporter.log", env):
+            wait_until(
+                lambda: httpx.get(f"http://{exporter}/readyz", timeout=2).status_code == 200,
+                60,
+                f"the exporter to be ready (log: {tmp / 'exporter.log'})",
+            )
+            config = _prometheus_config(tmp, exporter)
+            args = [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+            ]
+            with process(args, tmp / "prometheus.log"):
+                query = PrometheusQuery(f"http://127.0.0.1:{prometheus_port}")
+                wait_until(lambda: query.scalar("capgo_up") == 1, 60, f"capgo_up 1 (logs in {tmp})")
+                # Enough scrapes for every rate window and a few rule evaluations.
+                time.sleep(12)
+                yield Stack(sim, exporter, query)
+
+
+def _variables(stack: Stack) -> dict[str, str]:
+    org = stack.sim.org_ids()[0]
+    app = stack.sim.app_ids(org)[0]
+    values = dict(dashboards.WILDCARDS)
+    values.update(job="capgo", instance=stack.exporter, org=org, app=app)
+    values.update(__rate_interval=RATE_INTERVAL, __interval="1s")
+    return values
+
+
+def _panels() -> list[tuple[str, str, str]]:
+    found = []
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text())
+        for title, expr in dashboards.panel_queries(dashboard):
+            found.append((path.stem, title, expr))
+    return found
+
+
+PANELS = _panels()
+
+
+def test_there_are_three_dashboards_with_queries() -> None:
+    assert {p.stem for p in DASHBOARDS} == {"capgo-overview", "capgo-app", "capgo-exporter"}
+    assert len(PANELS) > 50
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "title", "expr"), PANELS, ids=[f"{d}:{t}" for d, t, _ in PANELS]
+)
+def test_every_panel_query_returns_data(
+    stack: Stack, dashboard: str, title: str, expr: str
+) -> None:
+    query = dashboards.substitute(expr, _variables(stack))
+    result = stack.prometheus.vector(query)
+    assert result, f"{dashboard} / {title}: no data for {query}"
+
+
+def test_every_rule_evaluates_without_error(stack: Stack) -> None:
+    response = httpx.get(f"{stack.prometheus.url}/api/v1/rules", timeout=10)
+    groups = response.json()["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    expected = yaml.safe_load(RULES.read_text())
+    assert len(rules) == sum(len(g["rules"]) for g in expected["groups"])
+    assert len(rules) > 10
+    for rule in rules:
+        assert rule["health"] == "ok", (rule["name"], rule.get("lastError"))
+        assert rule.get("lastError", "") == "", rule["name"]
+        assert rule["evaluationTime"] >= 0
+
+
+def test_recording_rules_produce_series(stack: Stack) -> None:
+    records = [
+        rule["record"]
+        for group in yaml.safe_load(RULES.read_text())["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    ]
+    assert records
+    empty = [name for name in records if not stack.prometheus.vector(name)]
+    assert not empty, f"recording rules without series on the simulator: {empty}"
+
+
+def test_no_alert_fires_on_a_healthy_simulated_account(stack: Stack) -> None:
+    # The demo account is within its limits and the exporter is up: only informational alerts
+    # about the simulated data (a paused rollout) may fire.
+    response = httpx.get(f"{stack.prometheus.url}/api/v1/alerts", timeout=10)
+    firing = {
+        alert["labels"]["alertname"]
+        for alert in response.json()["data"]["alerts"]
+        if alert["state"] == "firing"
+    }
+    exporter_alerts = {name for name in firing if "Exporter" in name or "Collector" in name}
+    assert not exporter_alerts, firing
