@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
-import os
-import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import pytest
 from capgo_exporter import webconfig
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 from tests.test_server import serving
+from tests.tools import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webconfig"
 PASSWORD = "correct horse"
@@ -178,20 +177,8 @@ def test_an_empty_file_turns_nothing_on(tmp_path: Path) -> None:
     assert load_web_config(write_config(tmp_path, "")) == WebConfig()
 
 
-def _promtool_or_skip() -> str:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not on PATH; CI must install Debian's prometheus package")
-        pytest.skip(
-            "promtool NOT FOUND: the web config files are not checked against the Prometheus "
-            "toolkit (apt-get install prometheus)"
-        )
-    return promtool
-
-
 def test_promtool_agrees_with_us(pki: Path) -> None:
-    promtool = _promtool_or_skip()
+    promtool = require_binary("promtool")
     valid = write_config(
         pki,
         "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"

@@ -8,19 +8,13 @@ in CI (``CI=true``), where it must be installed, and skips it loudly on a develo
 
 from __future__ import annotations
 
-import importlib
-import os
 import re
-import shutil
 import socket
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
-import pytest
 import yaml
 
 from capgo_exporter.settings import ENV_NAMES, Settings, load_settings
@@ -42,30 +36,6 @@ EXPORTER_ENV_NAMES = frozenset(ENV_NAMES.values()) | {"CAPGO_TOKEN"}
 KEY_ENV_NAMES = frozenset({"CAPGO_API_KEY", "CAPGO_TOKEN"})
 # What a committed file may hold where a key would go.
 KEY_PLACEHOLDER = "replace-with-your-capgo-api-key"
-
-
-def _missing(what: str, install: str) -> NoReturn:
-    message = f"{what} is not installed ({install} provides it)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; CI must install it")
-    warnings.warn(f"SKIPPING: {message}", stacklevel=3)
-    pytest.skip(f"*** {message} — this deployment check did NOT run ***")
-
-
-def require_binary(name: str, install: str) -> str:
-    """The path of ``name``; fails in CI and skips loudly elsewhere when it is missing."""
-    path = shutil.which(name)
-    if path is None:
-        _missing(name, install)
-    return path
-
-
-def require_module(name: str, install: str) -> ModuleType:
-    """Import ``name``; fails in CI and skips loudly elsewhere when it is missing."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        _missing(f"the Python package {name}", install)
 
 
 def load_yaml(path: Path) -> Any:

@@ -30,9 +30,8 @@ from tests.deploy.support import (
     load_yaml,
     parse_dockerfile,
     parse_env_file,
-    require_binary,
-    require_module,
 )
+from tests.tools import require_binary, require_module
 
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
 EXPORTER = "capgo-exporter"

@@ -25,8 +25,8 @@ from tests.deploy.support import (
     load_yaml_documents,
     parse_dockerfile,
     port_of,
-    require_module,
 )
+from tests.tools import require_module
 
 # The oldest Kubernetes still in common support when this was written; kubernetes-validate
 # picks the newest schema it ships that is not newer.

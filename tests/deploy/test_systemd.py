@@ -18,8 +18,8 @@ from tests.deploy.support import (
     parse_env_file,
     parse_unit,
     port_of,
-    require_binary,
 )
+from tests.tools import require_binary
 
 UNIT = SYSTEMD_DIR / "capgo-exporter.service"
 ENV_EXAMPLE = SYSTEMD_DIR / "capgo-exporter.env.example"

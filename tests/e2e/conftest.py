@@ -7,32 +7,18 @@ missing — CI installs Debian's ``prometheus`` package — and skip loudly on a
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import pytest
 
 T = TypeVar("T")
-
-
-def require_binary(name: str) -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed (apt-get install -y prometheus provides it)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; CI must install it")
-    warnings.warn(f"SKIPPING: {message}", stacklevel=2)
-    pytest.skip(f"*** {message} — this end-to-end test did NOT run ***")
 
 
 def free_port() -> int:

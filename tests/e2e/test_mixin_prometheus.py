@@ -18,6 +18,7 @@ import yaml
 
 from capgo_exporter.mixin import dashboards
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.tools import require_binary
 
 from .conftest import (
     PrometheusQuery,
@@ -25,7 +26,6 @@ from .conftest import (
     daemon_env,
     free_port,
     process,
-    require_binary,
     wait_until,
 )
 

@@ -14,6 +14,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 
 from capgo_exporter.exposition import render_text
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
+from tests.tools import require_binary
 
 from .conftest import (
     PrometheusQuery,
@@ -21,7 +22,6 @@ from .conftest import (
     daemon_env,
     free_port,
     process,
-    require_binary,
     wait_until,
 )
 

@@ -26,7 +26,7 @@ from capgo_exporter.mixin.dashboards import (
 )
 from capgo_exporter.mixin.rules import Config as RulesConfig
 from capgo_exporter.mixin.rules import Rules
-from tests.e2e.conftest import require_binary
+from tests.tools import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = mixin.dashboards()

@@ -22,7 +22,7 @@ from capgo_exporter.mixin.rules import (
     Rules,
     render,
 )
-from tests.e2e.conftest import require_binary
+from tests.tools import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
