@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -102,7 +103,22 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         fail(str(error))
 
 
+# What a Unix tool whose reader went away exits with: 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # `capgo-exporter admin … | head`: the reader is gone, which is no error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     settings = _settings_from(args)
     secrets = [settings.api_key.get_secret_value()] if settings.api_key else []

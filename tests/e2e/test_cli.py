@@ -116,3 +116,24 @@ def test_port_in_use_is_one_line_and_exit_2() -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert f"127.0.0.1:{port}" in last
     assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_is_not_a_traceback() -> None:
+    # `capgo-exporter admin … | head -1`: the reader leaves after the first line.
+    reader = subprocess.Popen(
+        ["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    writer = subprocess.run(
+        daemon_args("admin", "--demo", "device", "list", "com.acme.shop", "-o", "json"),
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=daemon_env(),
+        timeout=60,
+    )
+    assert reader.stdin is not None
+    reader.stdin.close()
+    reader.wait(timeout=10)
+    assert writer.returncode == 141
+    assert "Traceback" not in writer.stderr
+    assert writer.stderr == ""
