@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.tools import require_binary
+
 T = TypeVar("T")
 
 
@@ -97,3 +99,41 @@ class PrometheusQuery:
     def scalar(self, query: str) -> float | None:
         result = self.vector(query)
         return next(iter(result.values())) if len(result) == 1 else None
+
+
+@contextmanager
+def exporter_and_prometheus(
+    tmp: Path, env: dict[str, str], prometheus_config: Callable[[Path, str], Path]
+) -> Iterator[tuple[str, PrometheusQuery]]:
+    """The daemon (``env`` points it at a simulator), then a real Prometheus scraping it.
+
+    ``prometheus_config(tmp, exporter_address)`` writes the Prometheus config and returns its
+    path. Yields once the exporter is ready and Prometheus has scraped ``capgo_up 1``.
+    """
+    prometheus = require_binary("prometheus")
+    exporter, prometheus_port = f"127.0.0.1:{free_port()}", free_port()
+    args = daemon_args("--web.listen-address", exporter)
+    with process(args, tmp / "exporter.log", env) as daemon:
+        wait_until(
+            lambda: (
+                daemon.poll() is None
+                and httpx.get(f"http://{exporter}/readyz", timeout=2).status_code == 200
+            ),
+            60,
+            f"the exporter to be ready (log: {tmp / 'exporter.log'})",
+        )
+        config = prometheus_config(tmp, exporter)
+        prometheus_args = [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prometheus_port}",
+        ]
+        with process(prometheus_args, tmp / "prometheus.log"):
+            query = PrometheusQuery(f"http://127.0.0.1:{prometheus_port}")
+            wait_until(
+                lambda: query.scalar('up{job="capgo"}') == 1 and query.scalar("capgo_up") == 1,
+                60,
+                f"Prometheus to scrape capgo_up 1 (logs in {tmp})",
+            )
+            yield exporter, query

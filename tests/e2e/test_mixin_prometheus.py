@@ -18,16 +18,8 @@ import yaml
 
 from capgo_exporter.mixin import dashboards
 from capgo_exporter.sim import SimConfig, Simulator
-from tests.tools import require_binary
 
-from .conftest import (
-    PrometheusQuery,
-    daemon_args,
-    daemon_env,
-    free_port,
-    process,
-    wait_until,
-)
+from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_PROMETHEUS = REPO / "deploy" / "compose" / "prometheus.yml"
@@ -66,11 +58,8 @@ def _prometheus_config(tmp: Path, exporter: str) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prometheus = require_binary("prometheus")
     tmp = tmp_path_factory.mktemp("mixin")
     sim = Simulator(SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800))
-    exporter_port, prometheus_port = free_port(), free_port()
-    exporter = f"127.0.0.1:{exporter_port}"
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
             CAPGO_API_KEY="demo",
@@ -84,26 +73,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             CAPGO_EXPORTER_INVENTORY_INTERVAL="5s",
             CAPGO_EXPORTER_DEVICES_INTERVAL="5s",
         )
-        args = daemon_args("--web.listen-address", exporter)
-        with process(args, tmp / "exporter.log", env):
-            wait_until(
-                lambda: httpx.get(f"http://{exporter}/readyz", timeout=2).status_code == 200,
-                60,
-                f"the exporter to be ready (log: {tmp / 'exporter.log'})",
-            )
-            config = _prometheus_config(tmp, exporter)
-            args = [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            ]
-            with process(args, tmp / "prometheus.log"):
-                query = PrometheusQuery(f"http://127.0.0.1:{prometheus_port}")
-                wait_until(lambda: query.scalar("capgo_up") == 1, 60, f"capgo_up 1 (logs in {tmp})")
-                # Enough scrapes for every rate window and a few rule evaluations.
-                time.sleep(12)
-                yield Stack(sim, exporter, query)
+        with exporter_and_prometheus(tmp, env, _prometheus_config) as (exporter, query):
+            # Enough scrapes for every rate window and a few rule evaluations.
+            time.sleep(12)
+            yield Stack(sim, exporter, query)
 
 
 def _variables(stack: Stack) -> dict[str, str]:

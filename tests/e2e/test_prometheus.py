@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,14 +17,7 @@ from capgo_exporter.exposition import render_text
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
 from tests.tools import require_binary
 
-from .conftest import (
-    PrometheusQuery,
-    daemon_args,
-    daemon_env,
-    free_port,
-    process,
-    wait_until,
-)
+from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus
 
 MAX_BUNDLES = 4
 
@@ -35,17 +29,25 @@ class Stack:
     prometheus: PrometheusQuery
 
 
+def _minimal_config(tmp: Path, exporter: str) -> Path:
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "scrape_configs:\n  - job_name: capgo\n"
+        f"    static_configs:\n      - targets: ['{exporter}']\n"
+    )
+    return config
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prometheus = require_binary("prometheus")
     tmp = tmp_path_factory.mktemp("e2e")
     sim = Simulator(
         SimConfig(
             seed=11, orgs=2, apps_per_org=2, devices_per_app=2500, keys={"e2e": "org_super_admin"}
         )
     )
-    exporter_port, prometheus_port = free_port(), free_port()
-    exporter_url = f"http://127.0.0.1:{exporter_port}"
+    (tmp / "state").mkdir()
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
             CAPGO_API_KEY="e2e",
@@ -55,37 +57,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             CAPGO_EXPORTER_MAX_BUNDLES_PER_APP=str(MAX_BUNDLES),
             CAPGO_EXPORTER_STATE_DIR=str(tmp / "state"),
         )
-        (tmp / "state").mkdir()
-        args = daemon_args("--web.listen-address", f"127.0.0.1:{exporter_port}")
-        with process(args, tmp / "exporter.log", env) as exporter:
-            wait_until(
-                lambda: (
-                    exporter.poll() is None
-                    and httpx.get(f"{exporter_url}/readyz", timeout=2).status_code == 200
-                ),
-                60,
-                f"the exporter to be ready (log: {tmp / 'exporter.log'})",
-            )
-            config = tmp / "prometheus.yml"
-            config.write_text(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                "scrape_configs:\n  - job_name: capgo\n"
-                f"    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n"
-            )
-            prometheus_args = [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-            ]
-            with process(prometheus_args, tmp / "prometheus.log"):
-                query = PrometheusQuery(f"http://127.0.0.1:{prometheus_port}")
-                wait_until(
-                    lambda: query.scalar('up{job="capgo"}') == 1 and query.scalar("capgo_up") == 1,
-                    60,
-                    f"Prometheus to scrape capgo_up 1 (logs in {tmp})",
-                )
-                yield Stack(sim, exporter_url, query)
+        with exporter_and_prometheus(tmp, env, _minimal_config) as (exporter, query):
+            yield Stack(sim, f"http://{exporter}", query)
 
 
 @pytest.fixture(scope="module")
