@@ -40,6 +40,7 @@ async def measure(latency_ms: float, seconds: float) -> tuple[list[float], int, 
     settings = load_settings(
         {
             "api_url": "http://sim",
+            "api_key": DEMO_KEY,
             "requests_per_minute": 100_000,
             "inventory_interval": "2s",
             "statistics_interval": "2s",
@@ -49,7 +50,7 @@ async def measure(latency_ms: float, seconds: float) -> tuple[list[float], int, 
         environ={},
     )
     latencies: list[float] = []
-    async with exporter(settings, sim.transport(), api_key=DEMO_KEY) as built:
+    async with exporter(settings, sim.transport()) as built:
         app = ExporterApp(built.holder, built.self_metrics, built.scheduler)
         server = ExporterServer(app, "127.0.0.1", 0)
         server.start()

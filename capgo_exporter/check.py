@@ -36,6 +36,8 @@ async def _count(iterator: Any, noun: str) -> str:
 
 def _probes(client: CapgoClient, org: Organization | None, app: App | None) -> list[Probe]:
     today = datetime.now(UTC).date()
+    # Yesterday and today: the smallest range that answers whatever the time of day.
+    start, end = today - timedelta(days=1), today + timedelta(days=1)
     probes: list[Probe] = []
     if app is not None:
         app_id = app.app_id
@@ -56,11 +58,7 @@ def _probes(client: CapgoClient, org: Organization | None, app: App | None) -> l
             Probe(
                 "GET /statistics/app/{app_id}",
                 "statistics",
-                lambda: _rows(
-                    client.statistics.app(
-                        app_id, today - timedelta(days=1), today + timedelta(days=1)
-                    )
-                ),
+                lambda: _rows(client.statistics.app(app_id, start, end)),
             ),
         ]
     if org is not None:
@@ -69,11 +67,7 @@ def _probes(client: CapgoClient, org: Organization | None, app: App | None) -> l
             Probe(
                 "GET /statistics/org/{org_id}",
                 "statistics",
-                lambda: _rows(
-                    client.statistics.org(
-                        org_id, today - timedelta(days=1), today + timedelta(days=1)
-                    )
-                ),
+                lambda: _rows(client.statistics.org(org_id, start, end)),
             ),
             Probe(
                 "GET /organization/members",

@@ -13,6 +13,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from capgo_exporter import __version__
 from capgo_exporter.logs import configure_logging
@@ -25,6 +26,9 @@ from capgo_exporter.settings import (
     load_settings,
 )
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
+
+if TYPE_CHECKING:  # the daemon's modules load only when a command needs them
+    from capgo_exporter.daemon import Demo
 
 NO_KEY = (
     "no Capgo API key: set CAPGO_API_KEY or CAPGO_API_KEY_FILE (the Capgo CLI's CAPGO_TOKEN and "
@@ -133,12 +137,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     demo = None
     if getattr(args, "demo", False):
-        explicit = {
-            field
-            for field in daemon.DEMO_DEFAULTS
-            if getattr(settings, field) != Settings.model_fields[field].default
-        }
-        demo = daemon.start_demo(settings, explicit)
+        demo = daemon.start_demo(settings)
         settings = demo.settings
     elif settings.api_key is None:
         fail(NO_KEY)
@@ -166,23 +165,21 @@ def _web_config(settings: Settings) -> WebConfig | None:
         fail(f"{FLAG_NAMES['web_config_file']}: {error}")
 
 
-async def _once(settings: Settings, demo: object | None) -> int:
-    from capgo_exporter.daemon import DEMO_KEY, Demo, exporter
+async def _once(settings: Settings, demo: Demo | None) -> int:
+    from capgo_exporter.daemon import exporter
 
-    transport = demo.transport if isinstance(demo, Demo) else None
-    async with exporter(settings, transport, api_key=DEMO_KEY if demo else None) as built:
+    async with exporter(settings, demo.transport if demo else None) as built:
         succeeded = await built.scheduler.run_once()
         sys.stdout.buffer.write(built.holder.current.text + built.self_metrics.render())
         sys.stdout.flush()
     return 0 if succeeded else 1
 
 
-async def _check(settings: Settings, demo: object | None) -> int:
+async def _check(settings: Settings, demo: Demo | None) -> int:
     from capgo_exporter.check import run_check
-    from capgo_exporter.daemon import DEMO_KEY, Demo, make_client
+    from capgo_exporter.daemon import make_client
 
-    transport = demo.transport if isinstance(demo, Demo) else None
-    client = make_client(settings, None, transport, api_key=DEMO_KEY if demo else None)
+    client = make_client(settings, None, demo.transport if demo else None)
     where = f"{settings.api_url} (key from {settings.api_key_source})"
     try:
         return await run_check(client, where, sys.stdout)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.collect.account import AccountCollector
@@ -30,6 +31,9 @@ from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import Settings
 from capgo_exporter.snapshot import SnapshotHolder
 from capgo_exporter.webconfig import WebConfig
+
+if TYPE_CHECKING:  # the simulator loads only for --demo
+    from capgo_exporter.sim import Simulator
 
 DEMO_KEY = "demo"
 DEMO_URL = "http://capgo-simulator.invalid"
@@ -49,13 +53,14 @@ log = structlog.get_logger("capgo_exporter")
 
 
 def build_collectors(settings: Settings) -> list[Collector]:
-    available: dict[str, type[Any]] = {
+    factories: dict[str, Callable[[], Collector]] = {
         "inventory": InventoryCollector,
         "statistics": StatisticsCollector,
-        "devices": DevicesCollector,
+        # The device index lives in the state directory, known only from the settings.
+        "devices": lambda: DevicesCollector(settings),
         "account": AccountCollector,
     }
-    return [available[name](settings) for name in available if name in settings.collectors]
+    return [make() for name, make in factories.items() if name in settings.collectors]
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Demo:
 
     transport: httpx.AsyncBaseTransport
     settings: Settings
-    simulator: Any
+    simulator: Simulator
 
     async def keep_devices_active(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -74,8 +79,9 @@ class Demo:
                 self.simulator.touch_devices(app_id, DEMO_DEVICES_TOUCHED)
 
 
-def start_demo(settings: Settings, explicit: set[str]) -> Demo:
-    """A simulator and the settings that point at it; ``explicit`` settings are kept."""
+def start_demo(settings: Settings) -> Demo:
+    """A simulator and the settings that point at it. Demo defaults apply only where the user
+    kept the exporter's own default: a value they set stays."""
     from capgo_exporter.sim import SimConfig, Simulator
 
     simulator = Simulator(
@@ -86,8 +92,13 @@ def start_demo(settings: Settings, explicit: set[str]) -> Demo:
             devices_per_app=DEMO_DEVICES_PER_APP,
         )
     )
-    update: dict[str, Any] = {k: v for k, v in DEMO_DEFAULTS.items() if k not in explicit}
-    update |= {"api_url": DEMO_URL, "api_key_source": "--demo"}
+    update: dict[str, Any] = {
+        field: value
+        for field, value in DEMO_DEFAULTS.items()
+        if getattr(settings, field) == Settings.model_fields[field].default
+    }
+    # The demo settings carry the simulator's key, so nothing downstream special-cases demo mode.
+    update |= {"api_url": DEMO_URL, "api_key": SecretStr(DEMO_KEY), "api_key_source": "--demo"}
     demo_settings = settings.model_copy(update=update)
     return Demo(simulator.transport(), demo_settings, simulator)
 
@@ -96,12 +107,9 @@ def make_client(
     settings: Settings,
     observer: SelfMetrics | None,
     transport: httpx.AsyncBaseTransport | None = None,
-    *,
-    api_key: str | None = None,
 ) -> CapgoClient:
-    key = api_key or (settings.api_key.get_secret_value() if settings.api_key else "")
     return CapgoClient.create(
-        key,
+        settings.api_key or "",
         base_url=settings.api_url,
         requests_per_minute=settings.requests_per_minute,
         concurrency=settings.concurrency,
@@ -132,14 +140,11 @@ class Exporter:
 
 @contextlib.asynccontextmanager
 async def exporter(
-    settings: Settings,
-    transport: httpx.AsyncBaseTransport | None = None,
-    *,
-    api_key: str | None = None,
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> AsyncIterator[Exporter]:
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics(c.name for c in collectors)
-    client = make_client(settings, self_metrics, transport, api_key=api_key)
+    client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
     scheduler = Scheduler(client, settings, collectors, holder, self_metrics)
     built = Exporter(settings, client, collectors, scheduler, holder, self_metrics)
@@ -165,8 +170,7 @@ async def serve(
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT: poll, serve, then stop cleanly."""
     stop = asyncio.Event()
-    api_key = DEMO_KEY if demo else None
-    async with exporter(settings, demo.transport if demo else None, api_key=api_key) as built:
+    async with exporter(settings, demo.transport if demo else None) as built:
         app = ExporterApp(built.holder, built.self_metrics, built.scheduler, web_config=web_config)
         server = ExporterServer(
             app, settings.listen_host, settings.listen_port, web_config=web_config

@@ -1,7 +1,8 @@
-"""Generate ``docs/metrics.md`` from the catalogue in :mod:`capgo_exporter.metrics`.
+"""Generate ``docs/metrics.md`` from the catalogue in :mod:`capgo_exporter.metrics`, and
+``docs/configuration.md`` from :mod:`capgo_exporter.settings`.
 
-python -m capgo_exporter.metricsdoc          # rewrite docs/metrics.md
-python -m capgo_exporter.metricsdoc --check  # exit 1 when the committed file is stale
+python -m capgo_exporter.docsgen          # rewrite both
+python -m capgo_exporter.docsgen --check  # exit 1 when a committed file is stale
 """
 
 from __future__ import annotations
@@ -101,9 +102,9 @@ MEANINGS: dict[str, str] = {
 
 def _default(field: str) -> str:
     value = Settings.model_fields[field].default
-    if value is None or field == "api_key":
+    if value is None:
         return "—"
-    if isinstance(value, float) and field.endswith(("interval", "timeout")):
+    if isinstance(value, float):  # every float setting is a duration
         return f"`{format_duration(value)}`"
     if isinstance(value, tuple):
         return f"`{','.join(value)}`" if value else "—"
@@ -128,7 +129,7 @@ def render_configuration() -> str:
         "|---|---|---|---|---|",
     ]
     for field, flag in FLAG_NAMES.items():
-        env = ENV_NAMES.get(field, "")
+        env = ENV_NAMES[field]
         lines.append(f"| `{flag}` | `{env}` | `{field}` | {_default(field)} | {MEANINGS[field]} |")
     return "\n".join(lines) + "\n"
 

@@ -48,6 +48,11 @@ def _scrub_text(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+def scrub(text: str) -> str:
+    """``text`` with every registered secret replaced: for messages printed outside logging."""
+    return _scrub_text(text, _secrets)
+
+
 def _is_sensitive(key: object) -> bool:
     return isinstance(key, str) and key.lower().replace("-", "_") in SENSITIVE_FIELDS
 

@@ -201,13 +201,7 @@ class Scheduler:
     async def _publish(self) -> None:
         """Render the parts still within their max age and swap the snapshot in."""
         async with self._render_lock:
-            now = self._wall_clock()
-            expired = [
-                name
-                for name, part in self._parts.items()
-                if now - part.collected_at > self._settings.max_age_for(name)
-            ]
-            for name in expired:
+            for name in self._expired():
                 del self._parts[name]
                 self._log.warning("collector data too old; its series are dropped", collector=name)
             # Rendering 20,000 series takes a while: keep it off the event loop.
@@ -221,9 +215,14 @@ class Scheduler:
     async def _reap(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(REAP_SECONDS)
-            now = self._wall_clock()
-            if any(
-                now - part.collected_at > self._settings.max_age_for(name)
-                for name, part in self._parts.items()
-            ):
+            if self._expired():
                 await self._publish()
+
+    def _expired(self) -> list[str]:
+        """Collectors whose last good data are older than their max age."""
+        now = self._wall_clock()
+        return [
+            name
+            for name, part in self._parts.items()
+            if now - part.collected_at > self._settings.max_age_for(name)
+        ]

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import structlog
 
-from capgo_exporter.logs import REDACTED, add_secret, configure_logging
+from capgo_exporter.logs import REDACTED, add_secret, configure_logging, scrub
 
 KEY = "cgk-0d9e8f7a-6b5c-4d3e-logs-secret"
 FORMATS = ["json", "console"]
@@ -175,3 +175,12 @@ def test_error_level_filters_warnings_everywhere() -> None:
     structlog.get_logger().warning("hidden-warning")
     logging.getLogger("httpx").warning("hidden-httpx-warning")
     assert out.getvalue() == ""
+
+
+def test_scrub_replaces_every_registered_secret_in_plain_text() -> None:
+    # For messages printed outside logging (the admin commands' error lines).
+    add_secret("scrub-me-0f3a")
+    assert scrub("bad key scrub-me-0f3a, twice: scrub-me-0f3a") == (
+        f"bad key {REDACTED}, twice: {REDACTED}"
+    )
+    assert scrub("nothing secret") == "nothing secret"

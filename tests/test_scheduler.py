@@ -183,7 +183,7 @@ async def test_series_of_a_deleted_app_disappear() -> None:
     settings = load_settings({"collectors": "inventory"}, environ={}, home=None)
     holder = SnapshotHolder()
     metrics = SelfMetrics(["inventory"], process_metrics=False)
-    collector = InventoryCollector(settings)
+    collector = InventoryCollector()
     scheduler = Scheduler(client, settings, [collector], holder, metrics)
     await scheduler.run_once()
     gone, kept = sim.app_ids()

@@ -77,10 +77,8 @@ async def create_key(ctx: Context, args: argparse.Namespace) -> None:
         if error.code == "cannot_create_apikey":
             raise _explain_refusal(error) from None
         raise
-    ctx.out.done(
-        f"created API key {key.id}; store it now, it is shown once: {shown(key).get('key')}",
-        shown(key),
-    )
+    doc = shown(key)
+    ctx.out.done(f"created API key {key.id}; store it now, it is shown once: {doc.get('key')}", doc)
 
 
 async def update_key(ctx: Context, args: argparse.Namespace) -> None:
@@ -100,10 +98,11 @@ async def update_key(ctx: Context, args: argparse.Namespace) -> None:
             "give --name, --expires-at, --no-expiry or --regenerate"
         )
     key = await ctx.capgo.apikeys.update(args.key_id, **changes)
+    doc = shown(key)
     message = f"updated API key {key.id}"
-    if key.key is not None:
-        message += f"; new value, shown once: {key.key.get_secret_value()}"
-    ctx.out.done(message, shown(key))
+    if "key" in doc:
+        message += f"; new value, shown once: {doc['key']}"
+    ctx.out.done(message, doc)
 
 
 async def delete_key(ctx: Context, args: argparse.Namespace) -> None:
@@ -117,10 +116,11 @@ def register(group: GroupFactory) -> None:
         "apikey", "API keys (needs a key with org_admin, org_super_admin or apikey_manager)"
     )
     apikey.command("list", list_keys, "list the keys this key may manage")
-    apikey.command("get", get_key, "show one key").add_argument("key_id", metavar="KEY_ID")
+    apikey.command("get", get_key, "show one key", "key_id")
 
-    create = apikey.command("create", create_key, "create a key (Capgo requires a console login)")
-    create.add_argument("name", metavar="NAME")
+    create = apikey.command(
+        "create", create_key, "create a key (Capgo requires a console login)", "name"
+    )
     create.add_argument(
         "--org-id", required=True, metavar="ORG_ID", help="organization of the binding"
     )
@@ -130,8 +130,9 @@ def register(group: GroupFactory) -> None:
     create.add_argument("--expires-at", type=moment, metavar="TIME")
     create.add_argument("--org-create", action="store_true", help="may create organizations")
 
-    update = apikey.command("update", update_key, "rename, change the expiry, or regenerate a key")
-    update.add_argument("key_id", metavar="KEY_ID")
+    update = apikey.command(
+        "update", update_key, "rename, change the expiry, or regenerate a key", "key_id"
+    )
     update.add_argument("--name")
     expiry = update.add_mutually_exclusive_group()
     expiry.add_argument("--expires-at", type=moment, metavar="TIME", help="ISO date or time")
@@ -142,5 +143,4 @@ def register(group: GroupFactory) -> None:
         help="new value, printed once; the old one stops working (asks first)",
     )
 
-    delete = apikey.command("delete", delete_key, "delete a key (asks first)")
-    delete.add_argument("key_id", metavar="KEY_ID")
+    apikey.command("delete", delete_key, "delete a key (asks first)", "key_id")

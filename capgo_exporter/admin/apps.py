@@ -31,4 +31,4 @@ def register(group: GroupFactory) -> None:
     app.command("list", list_apps, "list apps").add_argument(
         "--org-id", metavar="ORG_ID", help="only this organization's apps"
     )
-    app.command("get", get_app, "show one app").add_argument("app_id", metavar="APP_ID")
+    app.command("get", get_app, "show one app", "app_id")

@@ -58,14 +58,12 @@ async def set_channel(ctx: Context, args: argparse.Namespace) -> None:
 
 def register(group: GroupFactory) -> None:
     bundle = group("bundle", "bundles (uploaded builds of the web layer)")
-    bundle.command("list", list_bundles, "live bundles of an app, newest first").add_argument(
-        "app_id", metavar="APP_ID"
+    bundle.command("list", list_bundles, "live bundles of an app, newest first", "app_id")
+    delete = bundle.command(
+        "delete", delete_bundles, "delete one bundle, or --all (asks first)", "app_id"
     )
-    delete = bundle.command("delete", delete_bundles, "delete one bundle, or --all (asks first)")
-    delete.add_argument("app_id", metavar="APP_ID")
     delete.add_argument("version", metavar="VERSION", nargs="?", help="bundle name, e.g. 1.4.2")
     delete.add_argument("--all", action="store_true", help="every bundle no channel uses")
-    link = bundle.command("set-channel", set_channel, "serve a bundle on a channel")
-    link.add_argument("app_id", metavar="APP_ID")
+    link = bundle.command("set-channel", set_channel, "serve a bundle on a channel", "app_id")
     link.add_argument("bundle_id", type=int, metavar="BUNDLE_ID", help="`id` from bundle list")
     link.add_argument("channel", metavar="CHANNEL", help="channel name or numeric id")

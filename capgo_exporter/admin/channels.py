@@ -17,6 +17,7 @@ from typing import Any
 from capgo_exporter.admin.context import Context, UsageError
 from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.output import Column, plain
+from capgo_exporter.admin.values import given
 
 COLUMNS = (
     Column("ID", "id"),
@@ -108,9 +109,7 @@ async def get_channel(ctx: Context, args: argparse.Namespace) -> None:
 
 async def set_channel(ctx: Context, args: argparse.Namespace) -> None:
     body = settings_from_document(_read_json(args.from_json)) if args.from_json else {}
-    body |= {
-        api: getattr(args, dest) for dest, api in _FLAGS.items() if getattr(args, dest) is not None
-    }
+    body |= given(args, _FLAGS)
     if not body:
         raise UsageError("channel set: nothing to set — give a flag (see --help) or --from-json")
     answer = await ctx.capgo.channels.set(args.app_id, args.channel, **body)
@@ -169,16 +168,9 @@ def _set_flags(leaf: argparse.ArgumentParser) -> None:
 
 def register(group: GroupFactory) -> None:
     channel = group("channel", "channels: which bundle each device gets")
-    channel.command("list", list_channels, "every channel of an app").add_argument(
-        "app_id", metavar="APP_ID"
+    channel.command("list", list_channels, "every channel of an app", "app_id")
+    channel.command("get", get_channel, "show one channel", "app_id", "channel")
+    _set_flags(
+        channel.command("set", set_channel, "create or update a channel", "app_id", "channel")
     )
-    for name, handler, help in (
-        ("get", get_channel, "show one channel"),
-        ("set", set_channel, "create or update a channel"),
-        ("delete", delete_channel, "delete a channel (asks first)"),
-    ):
-        leaf = channel.command(name, handler, help)
-        leaf.add_argument("app_id", metavar="APP_ID")
-        leaf.add_argument("channel", metavar="CHANNEL")
-        if name == "set":
-            _set_flags(leaf)
+    channel.command("delete", delete_channel, "delete a channel (asks first)", "app_id", "channel")

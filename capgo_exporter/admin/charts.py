@@ -28,11 +28,13 @@ def require() -> None:
 
 
 def human_bytes(value: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    if abs(value) < 1000:
+        return f"{value:.0f} B"
+    for unit in ("kB", "MB", "GB"):
         value /= 1000
-    raise AssertionError("unreachable")
+        if abs(value) < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
 
 
 def draw(rows: Sequence[StatsRow], metric: str, out: Path, title: str) -> None:

@@ -45,18 +45,21 @@ async def unset_channel(ctx: Context, args: argparse.Namespace) -> None:
 
 def register(group: GroupFactory) -> None:
     device = group("device", "devices and their channel overrides")
-    listing = device.command("list", list_devices, "every device of an app (walks every page)")
-    listing.add_argument("app_id", metavar="APP_ID")
+    listing = device.command(
+        "list", list_devices, "every device of an app (walks every page)", "app_id"
+    )
     listing.add_argument(
         "--updated-since", type=moment, metavar="TIME", help="only devices seen after TIME (ISO)"
     )
-    for name, handler, help in (
-        ("get", get_device, "show one device"),
-        ("set-channel", set_channel, "force a device onto a (non-public) channel"),
-        ("unset-channel", unset_channel, "remove a device's channel override"),
-    ):
-        leaf = device.command(name, handler, help)
-        leaf.add_argument("app_id", metavar="APP_ID")
-        leaf.add_argument("device_id", metavar="DEVICE_ID")
-        if name == "set-channel":
-            leaf.add_argument("channel", metavar="CHANNEL")
+    device.command("get", get_device, "show one device", "app_id", "device_id")
+    device.command(
+        "set-channel",
+        set_channel,
+        "force a device onto a (non-public) channel",
+        "app_id",
+        "device_id",
+        "channel",
+    )
+    device.command(
+        "unset-channel", unset_channel, "remove a device's channel override", "app_id", "device_id"
+    )

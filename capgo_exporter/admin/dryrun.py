@@ -41,9 +41,7 @@ def describe(captured: DryRunCapturedError) -> dict[str, Any]:
 
 
 def show(captured: DryRunCapturedError, out: Output) -> None:
-    if out.format == "json":
-        out.document(describe(captured))
-        return
-    out.stdout.write(f"dry run, not sent: {captured.method} {captured.url}\n")
+    text = f"dry run, not sent: {captured.method} {captured.url}"
     if captured.body is not None:
-        out.stdout.write(json.dumps(captured.body, indent=2) + "\n")
+        text += "\n" + json.dumps(captured.body, indent=2)
+    out.done(text, describe(captured))

@@ -20,10 +20,15 @@ class Group:
         self._actions = self.parser.add_subparsers(dest="action", metavar="ACTION", required=True)
         self._common = common
 
-    def command(self, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
-        """A leaf command; it takes the common options (--output, --dry-run, --yes, --demo)."""
+    def command(
+        self, name: str, handler: Handler, help: str, *operands: str
+    ) -> argparse.ArgumentParser:
+        """A leaf command; it takes the common options (--output, --dry-run, --yes, --demo) and
+        ``operands``, positional arguments shown in capitals (``app_id`` is ``APP_ID``)."""
         leaf = self._actions.add_parser(name, help=help, description=help, parents=[self._common])
         leaf.set_defaults(handler=handler)
+        for operand in operands:
+            leaf.add_argument(operand, metavar=operand.upper())
         return leaf
 
 

@@ -35,13 +35,7 @@ async def remove(ctx: Context, args: argparse.Namespace) -> None:
 
 def register(group: GroupFactory) -> None:
     members = group("members", "organization members and invitations")
-    members.command("list", list_members, "members and pending invitations").add_argument(
-        "org_id", metavar="ORG_ID"
-    )
-    add = members.command("invite", invite, "invite a registered Capgo user")
-    add.add_argument("org_id", metavar="ORG_ID")
-    add.add_argument("email", metavar="EMAIL")
+    members.command("list", list_members, "members and pending invitations", "org_id")
+    add = members.command("invite", invite, "invite a registered Capgo user", "org_id", "email")
     add.add_argument("--role", choices=ROLES, default="org_member")
-    drop = members.command("remove", remove, "remove a member (asks first)")
-    drop.add_argument("org_id", metavar="ORG_ID")
-    drop.add_argument("email", metavar="EMAIL")
+    members.command("remove", remove, "remove a member (asks first)", "org_id", "email")

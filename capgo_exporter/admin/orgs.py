@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from capgo_exporter.admin.context import Context
 from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.output import Column, plain
+from capgo_exporter.admin.values import given
 
 COLUMNS = (
     Column("ID", "id"),
@@ -46,12 +46,7 @@ _UPDATABLE = {
 
 
 async def update_org(ctx: Context, args: argparse.Namespace) -> None:
-    fields: dict[str, Any] = {
-        api: getattr(args, dest)
-        for dest, api in _UPDATABLE.items()
-        if getattr(args, dest) is not None
-    }
-    answer = await ctx.capgo.organizations.update(args.org_id, **fields)
+    answer = await ctx.capgo.organizations.update(args.org_id, **given(args, _UPDATABLE))
     ctx.out.done(f"updated organization {args.org_id}", plain(answer))
 
 
@@ -64,16 +59,14 @@ async def delete_org(ctx: Context, args: argparse.Namespace) -> None:
 def register(group: GroupFactory) -> None:
     org = group("org", "organizations")
     org.command("list", list_orgs, "list every organization the key can see")
-    org.command("get", get_org, "show one organization").add_argument("org_id", metavar="ORG_ID")
+    org.command("get", get_org, "show one organization", "org_id")
 
-    create = org.command("create", create_org, "create an organization (prints its id)")
-    create.add_argument("name", metavar="NAME")
+    create = org.command("create", create_org, "create an organization (prints its id)", "name")
     create.add_argument("--email", help="management email (default: the owner's)")
     create.add_argument("--website")
     create.add_argument("--estimated-mau", type=int, help="picks the initial plan")
 
-    update = org.command("update", update_org, "change an organization's settings")
-    update.add_argument("org_id", metavar="ORG_ID")
+    update = org.command("update", update_org, "change an organization's settings", "org_id")
     update.add_argument("--name")
     update.add_argument("--email", help="management email")
     update.add_argument("--website")
@@ -85,5 +78,4 @@ def register(group: GroupFactory) -> None:
     update.add_argument("--enforce-hashed-api-keys", action=flag)
     update.add_argument("--enforce-2fa", action=flag)
 
-    delete = org.command("delete", delete_org, "delete an organization (asks first)")
-    delete.add_argument("org_id", metavar="ORG_ID")
+    org.command("delete", delete_org, "delete an organization (asks first)", "org_id")

@@ -111,15 +111,12 @@ class Output:
         self.stdout = stdout
         self.stderr = stderr
 
-    def document(self, doc: Row, fields: Sequence[str] | None = None) -> None:
+    def document(self, doc: Row, fields: Sequence[str] = ()) -> None:
         """One object: pretty JSON, or ``field  value`` lines (``fields`` first, then the rest)."""
         if self.format == "json":
             self.stdout.write(json.dumps(doc, indent=2) + "\n")
             return
-        names = [
-            *(f for f in fields or () if f in doc),
-            *(k for k in doc if k not in (fields or ())),
-        ]
+        names = [*(f for f in fields if f in doc), *(k for k in doc if k not in fields)]
         if names:
             self.stdout.write("\n".join(align([[n, cell(doc[n])] for n in names])) + "\n")
 

@@ -22,6 +22,7 @@ from capgo_exporter.admin.dryrun import (
 )
 from capgo_exporter.admin.output import Format, Output
 from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoError
+from capgo_exporter.logs import scrub
 from capgo_exporter.settings import Settings, fail
 
 NO_KEY = (
@@ -34,12 +35,11 @@ def _client(args: argparse.Namespace, settings: Settings) -> tuple[CapgoClient, 
     # Imported here, as cli.py does: building the parser must not load the daemon's stack.
     from capgo_exporter import daemon
 
+    transport = None
     if getattr(args, "demo", False):
-        demo = daemon.start_demo(settings, set())
-        settings = demo.settings
-        if not args.dry_run:
-            client = daemon.make_client(settings, None, demo.transport, api_key=daemon.DEMO_KEY)
-            return client, settings
+        # The demo settings point at the simulator and carry its key.
+        demo = daemon.start_demo(settings)
+        settings, transport = demo.settings, demo.transport
     if args.dry_run:
         # Retries off: the capture ends the operation at its first request.
         client = CapgoClient.create(
@@ -51,7 +51,7 @@ def _client(args: argparse.Namespace, settings: Settings) -> tuple[CapgoClient, 
         return client, settings
     if settings.api_key is None:
         fail(NO_KEY)
-    return daemon.make_client(settings, None), settings
+    return daemon.make_client(settings, None, transport), settings
 
 
 def api_error_line(error: CapgoAPIError) -> str:
@@ -70,13 +70,11 @@ async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> Non
 def run_admin(args: argparse.Namespace, settings: Settings) -> int:
     fmt: Format = args.output or ("table" if sys.stdout.isatty() else "json")
     out = Output(fmt, sys.stdout, sys.stderr)
-    secret = settings.api_key.get_secret_value() if settings.api_key else None
 
     def error(message: str) -> int:
-        # Capgo's messages never quote the key; scrubbing anyway costs nothing.
-        if secret:
-            message = message.replace(secret, "[REDACTED]")
-        print(f"capgo-exporter: {message}", file=sys.stderr)
+        # Capgo's messages never quote the key; scrubbing anyway costs nothing. The key was
+        # registered with logging when the settings were loaded.
+        print(f"capgo-exporter: {scrub(message)}", file=sys.stderr)
         return 1
 
     try:

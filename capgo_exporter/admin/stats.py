@@ -8,6 +8,7 @@ values are cumulative from ``--from``, as Capgo serves them; ``--daily`` asks fo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -44,14 +45,14 @@ def _check_graph(args: argparse.Namespace) -> None:
         charts.require()
 
 
-async def _show(
-    ctx: Context,
-    args: argparse.Namespace,
-    rows: list[StatsRow],
-    subject: str,
-    start: date,
-    last: date,
-) -> None:
+# (from, to) → rows: one of the client's statistics calls, its subject and --daily bound.
+Fetch = Callable[[date, date], Awaitable[list[StatsRow]]]
+
+
+async def _stats(ctx: Context, args: argparse.Namespace, subject: str, fetch: Fetch) -> None:
+    _check_graph(args)
+    start, last = _range(ctx, args)
+    rows = await fetch(start, last + timedelta(days=1))
     await ctx.out.rows(
         ({**plain(r), "date": r.date.date().isoformat()} for r in rows), COLUMNS, "statistics rows"
     )
@@ -62,28 +63,30 @@ async def _show(
 
 
 async def app_stats(ctx: Context, args: argparse.Namespace) -> None:
-    _check_graph(args)
-    start, last = _range(ctx, args)
-    rows = await ctx.capgo.statistics.app(
-        args.app_id, start, last + timedelta(days=1), daily=args.daily
+    await _stats(
+        ctx,
+        args,
+        args.app_id,
+        lambda start, end: ctx.capgo.statistics.app(args.app_id, start, end, daily=args.daily),
     )
-    await _show(ctx, args, rows, args.app_id, start, last)
 
 
 async def org_stats(ctx: Context, args: argparse.Namespace) -> None:
-    _check_graph(args)
-    start, last = _range(ctx, args)
-    rows = await ctx.capgo.statistics.org(
-        args.org_id, start, last + timedelta(days=1), daily=args.daily
+    await _stats(
+        ctx,
+        args,
+        f"organization {args.org_id}",
+        lambda start, end: ctx.capgo.statistics.org(args.org_id, start, end, daily=args.daily),
     )
-    await _show(ctx, args, rows, f"organization {args.org_id}", start, last)
 
 
 async def user_stats(ctx: Context, args: argparse.Namespace) -> None:
-    _check_graph(args)
-    start, last = _range(ctx, args)
-    rows = await ctx.capgo.statistics.user(start, last + timedelta(days=1), daily=args.daily)
-    await _show(ctx, args, rows, "everything this key reaches", start, last)
+    await _stats(
+        ctx,
+        args,
+        "everything this key reaches",
+        lambda start, end: ctx.capgo.statistics.user(start, end, daily=args.daily),
+    )
 
 
 def _range_flags(leaf: argparse.ArgumentParser) -> None:
@@ -102,10 +105,8 @@ def _range_flags(leaf: argparse.ArgumentParser) -> None:
 
 def register(group: GroupFactory) -> None:
     stats = group("stats", "usage statistics: MAU, storage, bandwidth, build time")
-    app = stats.command("app", app_stats, "one app, per day")
-    app.add_argument("app_id", metavar="APP_ID")
-    org = stats.command("org", org_stats, "one organization (its apps summed), per day")
-    org.add_argument("org_id", metavar="ORG_ID")
+    app = stats.command("app", app_stats, "one app, per day", "app_id")
+    org = stats.command("org", org_stats, "one organization (its apps summed), per day", "org_id")
     user = stats.command("user", user_stats, "everything the key reaches, per day")
     for leaf in (app, org, user):
         _range_flags(leaf)

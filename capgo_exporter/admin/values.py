@@ -1,9 +1,19 @@
-"""Argument types for dates and times; argparse turns their errors into exit status 2."""
+"""From the command line to request values: argument types for dates and times (argparse
+turns their errors into exit status 2), and the fields a command's flags set."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
+
+
+def given(args: argparse.Namespace, fields: Mapping[str, str]) -> dict[str, Any]:
+    """``fields`` maps flag dest → API field; the flags given (not ``None``) by API field."""
+    return {
+        api: getattr(args, dest) for dest, api in fields.items() if getattr(args, dest) is not None
+    }
 
 
 def day(text: str) -> date:

@@ -88,8 +88,8 @@ class CapgoHTTP:
         self._sleep = sleep
         self._clock = clock
         self._auth_failure_cooldown = auth_failure_cooldown
-        self._key_rejected_at: float | None = None
-        self._key_rejection: AuthenticationError | None = None
+        # When Capgo last rejected the key itself, and how: nothing is sent during the cooldown.
+        self._key_rejection: tuple[float, AuthenticationError] | None = None
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={
@@ -147,13 +147,13 @@ class CapgoHTTP:
 
     def _refuse_if_key_rejected(self, method: str, route: str) -> None:
         """After Capgo rejected the key, send nothing for a while: failures lead to a lockout."""
-        if self._key_rejected_at is None or self._key_rejection is None:
+        if self._key_rejection is None:
             return
-        since = self._clock() - self._key_rejected_at
+        rejected_at, previous = self._key_rejection
+        since = self._clock() - rejected_at
         if since >= self._auth_failure_cooldown:
-            self._key_rejected_at = self._key_rejection = None
+            self._key_rejection = None
             return
-        previous = self._key_rejection
         raise AuthenticationError(
             status=previous.status,
             code=previous.code,
@@ -230,8 +230,7 @@ class CapgoHTTP:
         if status >= 500 and method == "GET":
             raise _Retry("server_error", api_error)
         if isinstance(api_error, AuthenticationError) and api_error.key_rejected:
-            self._key_rejected_at = self._clock()
-            self._key_rejection = api_error
+            self._key_rejection = (self._clock(), api_error)
         raise api_error
 
     @staticmethod

@@ -52,7 +52,7 @@ class AccountCollector(GatedCollector):
             if key.expires_at is not None:
                 samples.set(
                     APIKEY_EXPIRY,
-                    labels.timestamp(key.expires_at),
+                    key.expires_at.timestamp(),
                     str(key.id),
                     labels.text(key.name),
                 )

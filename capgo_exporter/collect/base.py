@@ -64,12 +64,12 @@ class Collector(Protocol):
 
 
 class GatedCollector:
-    """A collector that holds settings and a permission gate, and nothing to close."""
+    """A collector that holds a permission gate, and nothing to close. Its settings come
+    with each run's context."""
 
     name: CollectorName
 
-    def __init__(self, settings: Settings, gate: PermissionGate | None = None) -> None:
-        self._settings = settings
+    def __init__(self, *, gate: PermissionGate | None = None) -> None:
         self._gate = gate or PermissionGate()
 
     def close(self) -> None:

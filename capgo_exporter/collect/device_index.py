@@ -120,7 +120,7 @@ def _epoch_ms(value: Any) -> int | None:
         return None
     if moment.tzinfo is None:  # "YYYY-MM-DD HH:MM:SS", Analytics Engine's form, is UTC
         moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MS
+    return to_ms(moment)
 
 
 def _text(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from capgo_exporter.api.models import Channel
-from capgo_exporter.collect.base import CollectContext, CollectResult, DiscoveryMissing
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
 from capgo_exporter.collect.device_index import AppDevices, DeviceIndex
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import SampleSet
@@ -37,7 +37,7 @@ from capgo_exporter.settings import Settings
 _SEEN = {"1d": APP_DEVICES_SEEN_1D, "7d": APP_DEVICES_SEEN_7D, "30d": APP_DEVICES_SEEN_30D}
 
 
-class DevicesCollector:
+class DevicesCollector(GatedCollector):
     """Every index call runs in a worker thread: the index lock may be held for milliseconds
     by another app's page, and the event loop must not wait on it."""
 
@@ -47,15 +47,14 @@ class DevicesCollector:
         self,
         settings: Settings,
         index: DeviceIndex | None = None,
+        *,
         gate: PermissionGate | None = None,
     ) -> None:
+        super().__init__(gate=gate)
         self._index = index if index is not None else DeviceIndex.open(settings.state_dir)
-        self._gate = gate or PermissionGate()
 
     async def collect(self, context: CollectContext) -> CollectResult:
-        discovery = context.discovery
-        if discovery is None:
-            raise DiscoveryMissing("the devices collector needs the apps inventory found")
+        discovery = self.discovery_of(context)
         app_ids = [app.app_id for app in discovery.apps]
         for gone in set(await asyncio.to_thread(self._index.app_ids)) - set(app_ids):
             await asyncio.to_thread(self._index.drop_app, gone)

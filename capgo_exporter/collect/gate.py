@@ -43,9 +43,6 @@ class PermissionGate:
             retry_in_seconds=int(self._retry_after),
         )
 
-    def allow(self, part: str) -> None:
-        self._closed_until.pop(part, None)
-
     @property
     def closed(self) -> list[str]:
         now = self._clock()

@@ -51,7 +51,7 @@ class InventoryCollector(GatedCollector):
     name: CollectorName = "inventory"
 
     async def collect(self, context: CollectContext) -> CollectResult:
-        client, settings = context.client, self._settings
+        client, settings = context.client, context.settings
         orgs = tuple(
             [org async for org in client.organizations.list() if settings.org_selected(org.id)]
         )
@@ -128,7 +128,7 @@ def _channel_samples(samples: SampleSet, app_id: str, channel: Channel) -> None:
         labels.text(channel.disable_auto_update),
     )
     if channel.updated_at is not None:
-        samples.set(CHANNEL_UPDATED, labels.timestamp(channel.updated_at), app_id, channel.name)
+        samples.set(CHANNEL_UPDATED, channel.updated_at.timestamp(), app_id, channel.name)
     if channel.rollout_enabled:
         samples.set(
             CHANNEL_ROLLOUT, (channel.rollout_percentage_bps or 0) / 10_000, app_id, channel.name
@@ -139,15 +139,11 @@ def _channel_samples(samples: SampleSet, app_id: str, channel: Channel) -> None:
 
 def _bundle_samples(samples: SampleSet, app_id: str, bundles: list[Bundle], newest: int) -> None:
     samples.set(APP_BUNDLES, len(bundles), app_id)
+    # Newest first; the id breaks ties between bundles uploaded in the same millisecond.
     dated = sorted(
-        (b for b in bundles if b.created_at is not None),
-        key=lambda b: (b.created_at, b.id),
-        reverse=True,
+        ((b.created_at, b.id, b.name) for b in bundles if b.created_at is not None), reverse=True
     )
-    if not dated:
-        return
-    assert dated[0].created_at is not None
-    samples.set(APP_LATEST_BUNDLE_CREATED, labels.timestamp(dated[0].created_at), app_id)
-    for bundle in dated[:newest]:
-        assert bundle.created_at is not None
-        samples.set(BUNDLE_CREATED, labels.timestamp(bundle.created_at), app_id, bundle.name)
+    if dated:
+        samples.set(APP_LATEST_BUNDLE_CREATED, dated[0][0].timestamp(), app_id)
+    for created_at, _, name in dated[:newest]:
+        samples.set(BUNDLE_CREATED, created_at.timestamp(), app_id, name)

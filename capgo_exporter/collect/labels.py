@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 UNKNOWN = "unknown"
 
 
@@ -18,7 +16,3 @@ def text(value: object) -> str:
     if value is None or value == "":
         return UNKNOWN
     return str(value)
-
-
-def timestamp(moment: datetime) -> float:
-    return moment.timestamp()

@@ -77,7 +77,7 @@ class StatisticsCollector(GatedCollector):
 
     async def collect(self, context: CollectContext) -> CollectResult:
         discovery = self.discovery_of(context)
-        settings, client, gate, log = self._settings, context.client, self._gate, context.log
+        settings, client, gate, log = context.settings, context.client, self._gate, context.log
         today = context.now().astimezone(UTC).date()
         start = billing_cycle_start(today, settings.billing_cycle_start_day)
         end = today + timedelta(days=1)

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from capgo_exporter.metrics import APP_DEVICES, CHANNEL_INFO
+from capgo_exporter.mixin import rules
+from capgo_exporter.settings import ENV_NAMES, Settings
+
 Json = dict[str, Any]
 
 DATASOURCE: Final[Json] = {"type": "prometheus", "uid": "${datasource}"}
@@ -57,8 +61,8 @@ class Config:
     """What a user may change when rendering their own dashboards."""
 
     # Usage against a plan limit turns orange, then red, at these ratios (the alerts' thresholds).
-    usage_warning: float = 0.8
-    usage_critical: float = 0.95
+    usage_warning: float = rules.Config.usage_warning
+    usage_critical: float = rules.Config.usage_critical
     refresh: str = "1m"
 
 
@@ -84,6 +88,11 @@ def with_org_name(expr: str) -> str:
 
 def with_app_name(expr: str) -> str:
     return with_info(expr, "capgo_app_info", "app_id", "app_name, org_id", ORG)
+
+
+def app_total(metric: str) -> str:
+    """``metric`` summed over the selected app's series."""
+    return f"sum({sel(metric, APP)})"
 
 
 def rate(metric: str, *matchers: str) -> str:
@@ -140,15 +149,16 @@ def usage_thresholds(config: Config) -> Json:
     return thresholds(("orange", config.usage_warning), ("red", config.usage_critical))
 
 
-UP_MAPPINGS: Final = [
-    {
-        "type": "value",
-        "options": {
-            "0": {"color": "red", "index": 0, "text": "down"},
-            "1": {"color": "green", "index": 1, "text": "up"},
-        },
+def value_mappings(*shown: tuple[str, str]) -> list[Json]:
+    """Values 0, 1, … shown as the (color, text) pairs given, in that order."""
+    options = {
+        str(value): {"color": color, "index": value, "text": text}
+        for value, (color, text) in enumerate(shown)
     }
-]
+    return [{"type": "value", "options": options}]
+
+
+UP_MAPPINGS: Final = value_mappings(("red", "down"), ("green", "up"))
 REDUCE_LAST: Final = {"calcs": ["lastNotNull"], "fields": "", "values": False}
 
 
@@ -252,28 +262,16 @@ def stat(
     )
 
 
-def bargauge(
-    title: str,
-    description: str,
-    *targets: Target,
-    unit: str,
-    size: tuple[int, int] = (8, 7),
-    defaults: Json | None = None,
-) -> Json:
-    return panel(
-        "bargauge",
+def date_stat(title: str, description: str, target: Target, *, size: tuple[int, int]) -> Json:
+    """A timestamp, as a date relative to now; ``target`` gives it in milliseconds (ms())."""
+    return stat(
         title,
         description,
-        targets,
-        unit=unit,
+        target,
+        unit="dateTimeFromNow",
         size=size,
-        defaults={"thresholds": thresholds(), "color": {"mode": "thresholds"}} | (defaults or {}),
-        options={
-            "displayMode": "gradient",
-            "orientation": "horizontal",
-            "reduceOptions": REDUCE_LAST,
-            "showUnfilled": True,
-        },
+        defaults={"decimals": 0},
+        sparkline=False,
     )
 
 
@@ -281,13 +279,20 @@ def ratio_bargauge(
     title: str, description: str, target: Target, steps: Json, size: tuple[int, int] = (8, 7)
 ) -> Json:
     """A bar per series on a 0-100 % scale."""
-    return bargauge(
+    return panel(
+        "bargauge",
         title,
         description,
-        target,
+        [target],
         unit="percentunit",
         size=size,
-        defaults={"min": 0, "max": 1, "thresholds": steps, "color": {"mode": "thresholds"}},
+        defaults={"thresholds": steps, "color": {"mode": "thresholds"}, "min": 0, "max": 1},
+        options={
+            "displayMode": "gradient",
+            "orientation": "horizontal",
+            "reduceOptions": REDUCE_LAST,
+            "showUnfilled": True,
+        },
     )
 
 
@@ -559,21 +564,21 @@ def _usage_panels(config: Config) -> list[Json]:
             "capgo_org_monthly_active_users",
             "capgo_org_monthly_active_users_limit",
             "short",
-            "CAPGO_EXPORTER_PLAN_MAU_LIMIT",
+            ENV_NAMES["plan_mau_limit"],
         ),
         (
             "Storage",
             "capgo_org_storage_bytes",
             "capgo_org_storage_limit_bytes",
             "bytes",
-            "CAPGO_EXPORTER_PLAN_STORAGE_LIMIT",
+            ENV_NAMES["plan_storage_limit_bytes"],
         ),
         (
             "Bandwidth",
             "capgo_org_bandwidth_bytes",
             "capgo_org_bandwidth_limit_bytes",
             "bytes",
-            "CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT",
+            ENV_NAMES["plan_bandwidth_limit_bytes"],
         ),
     ]
     ratios = [
@@ -625,7 +630,6 @@ def _cycle_panels() -> list[Json]:
 
     start = sel("capgo_org_billing_cycle_start_timestamp_seconds", ORG)
     end = sel("capgo_org_billing_cycle_end_timestamp_seconds", ORG)
-    date = {"decimals": 0}
     return [
         row("Billing cycle to date"),
         cycle_stat(
@@ -634,24 +638,18 @@ def _cycle_panels() -> list[Json]:
         cycle_stat("Storage", "capgo_org_storage_bytes", "bytes", "Bytes of bundles stored now"),
         cycle_stat("Bandwidth", "capgo_org_bandwidth_bytes", "bytes", "Bytes downloaded"),
         cycle_stat("Build time", "capgo_org_build_time_seconds", "s", "Native build time used"),
-        stat(
+        date_stat(
             "Cycle started",
             "Start of the billing cycle the figures count from "
-            "(CAPGO_EXPORTER_BILLING_CYCLE_START_DAY, UTC midnight).",
+            f"({ENV_NAMES['billing_cycle_start_day']}, UTC midnight).",
             Target(with_org_name(ms(start)), "{{org_name}}"),
-            unit="dateTimeFromNow",
             size=(8, 4),
-            defaults=date,
-            sparkline=False,
         ),
-        stat(
+        date_stat(
             "Cycle ends",
             "End of the current billing cycle, when usage figures restart from zero.",
             Target(with_org_name(ms(end)), "{{org_name}}"),
-            unit="dateTimeFromNow",
             size=(8, 4),
-            defaults=date,
-            sparkline=False,
         ),
         stat(
             "Cycle elapsed",
@@ -739,15 +737,12 @@ def _apps_panels() -> list[Json]:
             ],
             size=(14, 7),
         ),
-        stat(
+        date_stat(
             "API keys expire",
             "Expiry of the API keys that have one (needs a key allowed to list keys). "
             "Rotate a key before it expires, or the exporter stops.",
             Target(ms(sel("capgo_apikey_expiry_timestamp_seconds")), "{{apikey_name}}"),
-            unit="dateTimeFromNow",
             size=(10, 7),
-            defaults={"decimals": 0},
-            sparkline=False,
         ),
     ]
 
@@ -769,9 +764,13 @@ def _app_devices_panels() -> list[Json]:
     def devices(by: str, metric: str = "capgo_app_devices") -> str:
         return f"sum by ({by}) ({sel(metric, APP)})"
 
+    def app_stat(title: str, description: str, metric: str, legend: str, unit: str) -> Json:
+        return stat(title, description, Target(app_total(metric), legend), unit=unit, size=(4, 4))
+
+    windows = {"1d": "day", "7d": "7 days", "30d": "30 days"}
     seen = [
-        Target(f"sum({sel(f'capgo_app_devices_seen_{window}', APP)})", f"last {label}")
-        for window, label in (("1d", "day"), ("7d", "7 days"), ("30d", "30 days"))
+        Target(app_total(f"capgo_app_devices_seen_{window}"), f"last {label}")
+        for window, label in windows.items()
     ]
     return [
         row("Devices"),
@@ -783,33 +782,33 @@ def _app_devices_panels() -> list[Json]:
             unit="short",
             size=(8, 4),
         ),
-        stat(
+        app_stat(
             "Devices tracked",
             "Devices Capgo knows for the app, in the exporter's device index.",
-            Target(f"sum({sel('capgo_exporter_devices_tracked', APP)})", "devices"),
-            unit="short",
-            size=(4, 4),
+            "capgo_exporter_devices_tracked",
+            "devices",
+            "short",
         ),
-        stat(
+        app_stat(
             "Monthly active users",
             "Monthly active users of the app in the current billing cycle so far.",
-            Target(f"sum({sel('capgo_app_monthly_active_users', APP)})", "MAU"),
-            unit="short",
-            size=(4, 4),
+            "capgo_app_monthly_active_users",
+            "MAU",
+            "short",
         ),
-        stat(
+        app_stat(
             "Storage",
             "Bytes of bundles the app stores now.",
-            Target(f"sum({sel('capgo_app_storage_bytes', APP)})", "storage"),
-            unit="bytes",
-            size=(4, 4),
+            "capgo_app_storage_bytes",
+            "storage",
+            "bytes",
         ),
-        stat(
+        app_stat(
             "Bandwidth",
             "Bytes downloaded from the app in the current billing cycle so far.",
-            Target(f"sum({sel('capgo_app_bandwidth_bytes', APP)})", "bandwidth"),
-            unit="bytes",
-            size=(4, 4),
+            "capgo_app_bandwidth_bytes",
+            "bandwidth",
+            "bytes",
         ),
         timeseries(
             "Devices by bundle",
@@ -867,7 +866,7 @@ def _app_devices_panels() -> list[Json]:
                     devices("platform", f"capgo_app_devices_seen_{window}"),
                     f"{{{{platform}}}} {window}",
                 )
-                for window in ("1d", "7d", "30d")
+                for window in windows
             ),
             unit="short",
             size=(16, 8),
@@ -876,11 +875,14 @@ def _app_devices_panels() -> list[Json]:
 
 
 def _app_channel_panels() -> list[Json]:
-    # Every query joined onto the channel's settings, so the table's rows share one label set.
-    shown = "bundle, public, allow_device_self_set, disable_auto_update"
+    # Every query joined onto the channel's settings, so the table's rows share one label set;
+    # the info's other labels are dropped from its own row.
+    keys = ("app_id", "channel")
+    shown = ("bundle", "public", "allow_device_self_set", "disable_auto_update")
+    hidden = [label for label in CHANNEL_INFO.labels if label not in (*keys, *shown)]
 
     def channel_value(expr: str) -> str:
-        return with_info(expr, "capgo_channel_info", "app_id, channel", shown, APP)
+        return with_info(expr, "capgo_channel_info", ", ".join(keys), ", ".join(shown), APP)
 
     adoption = sel("capgo_channel_bundle_adoption_ratio", APP)
     return [
@@ -914,17 +916,7 @@ def _app_channel_panels() -> list[Json]:
             Target(sel("capgo_channel_rollout_paused", APP), "{{channel}}"),
             unit="none",
             size=(6, 7),
-            defaults={
-                "mappings": [
-                    {
-                        "type": "value",
-                        "options": {
-                            "0": {"color": "green", "index": 0, "text": "running"},
-                            "1": {"color": "orange", "index": 1, "text": "paused"},
-                        },
-                    }
-                ]
-            },
+            defaults={"mappings": value_mappings(("green", "running"), ("orange", "paused"))},
             sparkline=False,
         ),
         timeseries(
@@ -938,9 +930,7 @@ def _app_channel_panels() -> list[Json]:
             "Channels",
             "Each channel with its current bundle, settings, rollout and last change.",
             [
-                Target(
-                    without("allow_dev, allow_emulator, allow_prod", sel("capgo_channel_info", APP))
-                ),
+                Target(without(", ".join(hidden), sel("capgo_channel_info", APP))),
                 Target(channel_value(adoption)),
                 Target(channel_value(sel("capgo_channel_rollout_ratio", APP))),
                 Target(channel_value(sel("capgo_channel_rollout_paused", APP))),
@@ -964,7 +954,9 @@ def _app_channel_panels() -> list[Json]:
 
 
 # The labels of capgo_app_devices besides app_id and bundle.
-DEVICE_LABELS: Final = "platform, is_prod, is_emulator"
+DEVICE_LABELS: Final = ", ".join(
+    label for label in APP_DEVICES.labels if label not in ("app_id", "bundle")
+)
 
 
 def _app_bundle_panels() -> list[Json]:
@@ -973,21 +965,18 @@ def _app_bundle_panels() -> list[Json]:
         stat(
             "Live bundles",
             "Bundles of the app not deleted.",
-            Target(f"sum({sel('capgo_app_bundles', APP)})", "bundles"),
+            Target(app_total("capgo_app_bundles"), "bundles"),
             unit="short",
             size=(4, 8),
         ),
-        stat(
+        date_stat(
             "Latest bundle uploaded",
             "Creation time of the app's newest live bundle.",
             Target(
                 ms(f"max({sel('capgo_app_latest_bundle_created_timestamp_seconds', APP)})"),
                 "latest",
             ),
-            unit="dateTimeFromNow",
             size=(4, 8),
-            defaults={"decimals": 0},
-            sparkline=False,
         ),
         ratio_bargauge(
             "Update checks per bundle",
@@ -1044,7 +1033,7 @@ def _exporter_status_panels() -> list[Json]:
         stat(
             "Collectors",
             "Whether each collector's last run succeeded. A failed collector keeps serving its "
-            "last good data until CAPGO_EXPORTER_MAX_AGE.",
+            f"last good data until {ENV_NAMES['max_age']}.",
             Target(sel("capgo_exporter_collector_up"), "{{collector}}"),
             unit="none",
             size=(10, 5),
@@ -1093,7 +1082,7 @@ def _exporter_status_panels() -> list[Json]:
 def _exporter_api_panels() -> list[Json]:
     requests = "capgo_exporter_api_requests_total"
     # As the alerts count them: a 4xx is an answer (a permission the key lacks, an empty page).
-    errors = rate(requests, 'code=~"5..|timeout|connection_error"')
+    errors = rate(requests, rules.ERROR_CODES)
     buckets = "capgo_exporter_api_request_duration_seconds_bucket"
     quantiles = [
         Target(f"histogram_quantile({q}, sum by (le) ({rate(buckets)}))", f"p{round(q * 100)}")
@@ -1119,8 +1108,9 @@ def _exporter_api_panels() -> list[Json]:
         timeseries(
             "Request rate against the budget",
             "Requests per minute sent to Capgo. The exporter spends at most "
-            "CAPGO_EXPORTER_REQUESTS_PER_MINUTE (default 100) so it never causes a 429; a "
-            "line flat at the budget means collectors wait for it.",
+            f"{ENV_NAMES['requests_per_minute']} "
+            f"(default {Settings.model_fields['requests_per_minute'].default}) so it never "
+            "causes a 429; a line flat at the budget means collectors wait for it.",
             Target(f"sum({rate(requests)}) * 60", "requests per minute"),
             unit="short",
         ),

@@ -35,7 +35,7 @@ from typing import Any, Final, Literal
 
 import yaml
 
-from capgo_exporter.metrics import COLLECTORS
+from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS, COLLECTORS
 from capgo_exporter.settings import FLAG_NAMES, Settings, format_duration, parse_duration
 
 Severity = Literal["critical", "warning"]
@@ -82,13 +82,11 @@ class Config:
 
     def max_age_for(self, collector: str) -> float:
         """The exporter's own rule (three intervals unless set), so both agree."""
-        settings = Settings.model_construct(
-            statistics_interval=self.intervals["statistics"],
-            inventory_interval=self.intervals["inventory"],
-            devices_interval=self.intervals["devices"],
-            account_interval=self.intervals["account"],
-            max_age=self.max_age,
-        )
+        # Any: mypy cannot match keyword names built from COLLECTORS to the model's fields.
+        intervals: dict[str, Any] = {
+            f"{name}_interval": self.intervals[name] for name in COLLECTORS
+        }
+        settings = Settings.model_construct(max_age=self.max_age, **intervals)
         return settings.max_age_for(collector)
 
 
@@ -126,11 +124,11 @@ APP_DEVICES: Final = "app_id:capgo_app_devices:sum"
 REQUESTS_BY_CLASS: Final = "instance_code_class:capgo_exporter_api_requests:rate30m"
 ERROR_RATIO: Final = "instance:capgo_exporter_api_request_errors_per_requests:ratio_rate30m"
 
-LAST_SUCCESS: Final = "capgo_exporter_collector_last_success_timestamp_seconds"
 # Which exporter, in descriptions of the exporter's alerts.
 _WHERE: Final = "{{ $labels.instance }} (job {{ $labels.job }})"
-# Requests that got no useful answer: Capgo failing, or not answering at all.
-_ERROR_CODES: Final = 'code=~"5..|timeout|connection_error"'
+# Requests that got no useful answer: Capgo failing, or not answering at all. The exporter
+# dashboard's error share counts the same.
+ERROR_CODES: Final = 'code=~"5..|timeout|connection_error"'
 
 
 class Rules:
@@ -194,7 +192,7 @@ class Rules:
             Record(
                 ERROR_RATIO,
                 "(\n  sum by (job, instance) "
-                f"(rate({s('capgo_exporter_api_requests_total', _ERROR_CODES)}[30m]))\n"
+                f"(rate({s('capgo_exporter_api_requests_total', ERROR_CODES)}[30m]))\n"
                 "  or\n  sum by (job, instance) "
                 f"(rate({s('capgo_exporter_api_requests_total')}[30m])) * 0\n)\n/\n"
                 f"sum by (job, instance) (rate({s('capgo_exporter_api_requests_total')}[30m]))\n",
@@ -264,7 +262,7 @@ class Rules:
         # This also catches a collector whose runs hang instead of failing (its up stays 1);
         # "> 0" leaves out a collector that never succeeded, which CollectorFailing reports.
         age = self.config.max_age_for(collector)
-        last_success = self.s(LAST_SUCCESS, f'collector="{collector}"')
+        last_success = self.s(COLLECTOR_LAST_SUCCESS.name, f'collector="{collector}"')
         return Alert(
             "CapgoExporterDataStale",
             "warning",
@@ -405,11 +403,7 @@ class Rules:
         ]
 
 
-def rules_file(config: Config) -> Doc:
-    return {"groups": Rules(config).groups_doc()}
-
-
-def prometheus_rule(config: Config) -> Doc:
+def prometheus_rule(groups: list[Doc]) -> Doc:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -422,7 +416,7 @@ def prometheus_rule(config: Config) -> Doc:
                 "app.kubernetes.io/component": "exporter",
             },
         },
-        "spec": {"groups": Rules(config).groups_doc()},
+        "spec": {"groups": groups},
     }
 
 
@@ -452,9 +446,10 @@ def dump(doc: Doc) -> str:
 
 def render(config: Config) -> dict[Path, str]:
     """The rendered files, by path relative to the output directory."""
+    groups = Rules(config).groups_doc()
     return {
-        RULES_FILE: _HEADER + dump(rules_file(config)),
-        PROMETHEUS_RULE_FILE: _HEADER + _OPERATOR_NOTE + dump(prometheus_rule(config)),
+        RULES_FILE: _HEADER + dump({"groups": groups}),
+        PROMETHEUS_RULE_FILE: _HEADER + _OPERATOR_NOTE + dump(prometheus_rule(groups)),
     }
 
 

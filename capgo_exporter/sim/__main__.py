@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from capgo_exporter.sim.config import Knobs, SimConfig
@@ -16,7 +16,7 @@ from capgo_exporter.sim.simulator import Simulator
 log = logging.getLogger("capgo_exporter.sim")
 
 
-def _non_negative(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+def _non_negative(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     def parse(text: str) -> int | float:
         value = kind(text)
         if value < 0:

@@ -6,19 +6,22 @@ import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from capgo_exporter.sim.protocol import SimRequest, SimResponse, json_bytes
+from capgo_exporter.sim.protocol import (
+    SimRequest,
+    SimResponse,
+    bad_request,
+    error_response,
+    json_response,
+    not_found,
+)
 from capgo_exporter.sim.truth import GroundTruth
 
 if TYPE_CHECKING:
     from capgo_exporter.sim.simulator import Simulator
 
 
-def _reply(status: int, payload: Any) -> SimResponse:
-    return SimResponse(status, json_bytes(payload), {"Content-Type": "application/json"})
-
-
 def _error(message: str) -> SimResponse:
-    return _reply(400, {"error": "invalid_body", "message": message, "moreInfo": {}})
+    return error_response(bad_request("invalid_body", message))
 
 
 def truth_json(truth: GroundTruth) -> Any:
@@ -47,29 +50,29 @@ def handle_admin(sim: Simulator, request: SimRequest) -> SimResponse:
     body = request.json_body()
     body = body if isinstance(body, dict) else {}
     if route == ("GET", "/_sim/requests"):
-        return _reply(
+        return json_response(
             200, sim.status_counts() if params.get("by") == "status" else sim.request_counts()
         )
     if route == ("POST", "/_sim/requests/reset"):
         sim.reset_request_counts()
-        return _reply(200, {"status": "ok"})
+        return json_response(200, {"status": "ok"})
     if route == ("POST", "/_sim/config"):
         try:
             knobs = sim.configure(**body)
         except (TypeError, ValueError) as exc:
             return _error(str(exc))
-        return _reply(200, dataclasses.asdict(knobs))
+        return json_response(200, dataclasses.asdict(knobs))
     if route == ("GET", "/_sim/truth"):
         day = params.get("cycle_start_day", "1")
         top = params.get("max_bundles_per_app")
         if not day.isdigit() or not 1 <= int(day) <= 31 or (top is not None and not top.isdigit()):
             return _error("cycle_start_day must be 1..31, max_bundles_per_app an integer")
         truth = sim.truth(int(day), int(top) if top is not None else None)
-        return _reply(200, truth_json(truth))
+        return json_response(200, truth_json(truth))
     if route in (("POST", "/_sim/touch"), ("POST", "/_sim/add")):
         app_id, n = body.get("app_id"), body.get("n")
         if app_id not in sim.app_ids() or not isinstance(n, int) or n < 0:
             return _error("expected {app_id: <existing app>, n: <int >= 0>}")
         change = sim.touch_devices if route[1] == "/_sim/touch" else sim.add_devices
-        return _reply(200, {"device_ids": change(str(app_id), n)})
-    return _reply(404, {"error": "not_found", "message": "Not found"})
+        return json_response(200, {"device_ids": change(str(app_id), n)})
+    return not_found()

@@ -47,6 +47,15 @@ def _pick(table: Sequence[tuple[str, int]], roll: int) -> str:
     return table[-1][0]
 
 
+def _format_id(index: int, hashes: tuple[int, int, int]) -> str:
+    """A UUID-shaped device id that starts with `index` in hex (so ids sort by index)."""
+    h, _, tail = hashes
+    return (
+        f"{index:08x}-{h >> 48:04x}-4{(h >> 36) & 0xFFF:03x}-"
+        f"{8 | ((h >> 34) & 3):x}{(h >> 22) & 0xFFF:03x}-{tail & 0xFFFFFFFFFFFF:012x}"
+    )
+
+
 class Facts(NamedTuple):
     """What aggregates need from one device (current values, overlay applied)."""
 
@@ -86,7 +95,6 @@ class DeviceStore:
         forced_channels: Sequence[str],
     ) -> None:
         self._salt = mix(seed, salt, "devices")
-        self._base_count = base_count
         self._base_ms = base_ms
         self._count = base_count
         # Newest bundle first; weights halve down the list so most devices run recent bundles.
@@ -117,12 +125,7 @@ class DeviceStore:
         return self._versions
 
     def device_id(self, index: int) -> str:
-        h = splitmix64(self._salt ^ (index * 0x100000001B3))
-        tail = splitmix64(h ^ 0x5A5A)
-        return (
-            f"{index:08x}-{h >> 48:04x}-4{(h >> 36) & 0xFFF:03x}-"
-            f"{8 | ((h >> 34) & 3):x}{(h >> 22) & 0xFFF:03x}-{tail & 0xFFFFFFFFFFFF:012x}"
-        )
+        return _format_id(index, self._hashes(index))
 
     def index_of(self, device_id: str) -> int | None:
         try:
@@ -142,7 +145,10 @@ class DeviceStore:
         return h1, h2, h3
 
     def facts(self, index: int) -> Facts:
-        h1, h2, h3 = self._hashes(index)
+        return self._facts(index, self._hashes(index))
+
+    def _facts(self, index: int, hashes: tuple[int, int, int]) -> Facts:
+        h1, h2, h3 = hashes
         platform = _pick(_PLATFORMS, h1 % 1000)
         native = _pick(NATIVE_VERSIONS, (h1 >> 10) % 1000)
         if (h1 >> 20) % 1000 < _BUILTIN_PER_MILLE or not self._versions:
@@ -173,11 +179,12 @@ class DeviceStore:
 
     def record(self, index: int, view: AppView, *, single: bool = False) -> dict[str, Any]:
         """The device object GET /device returns (reference §3.5)."""
-        f = self.facts(index)
-        h2 = self._hashes(index)[1]
+        hashes = self._hashes(index)
+        f = self._facts(index, hashes)
+        h2 = hashes[1]
         row: dict[str, Any] = {
             "updated_at": ms_iso_z(f.updated_ms),
-            "device_id": self.device_id(index),
+            "device_id": _format_id(index, hashes),
             "custom_id": f.custom_id,
             "is_prod": f.is_prod,
             "is_emulator": f.is_emulator,

@@ -7,7 +7,13 @@ import threading
 from typing import Any
 
 from capgo_exporter.sim.config import Knobs
-from capgo_exporter.sim.protocol import SimResponse, json_bytes
+from capgo_exporter.sim.protocol import (
+    ApiError,
+    SimResponse,
+    error_response,
+    json_response,
+    unknown_error,
+)
 
 _PROXY_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center>"
@@ -33,24 +39,15 @@ class Faults:
         """A response that replaces the real one (error or hang), or None to proceed."""
         if self._roll(knobs.timeout_rate):
             # A hang the client gives up on; if it does wait, the edge answers 504.
-            return SimResponse(
-                504,
-                json_bytes(
-                    {"error": "gateway_timeout", "message": "Gateway timeout", "moreInfo": {}}
-                ),
-                {"Content-Type": "application/json"},
-                delay=knobs.hang_seconds,
-            )
+            hang = error_response(ApiError(504, "gateway_timeout", "Gateway timeout"))
+            hang.delay = knobs.hang_seconds
+            return hang
         if self._roll(knobs.fail_rate):
             with self._lock:
                 kind = self._rng.choice((500, 502, 503))
             if kind == 502:
                 return SimResponse(502, _PROXY_502, {"Content-Type": "text/html"})
-            return SimResponse(
-                kind,
-                json_bytes({"error": "unknown_error", "message": "Unknown error", "moreInfo": {}}),
-                {"Content-Type": "application/json"},
-            )
+            return json_response(kind, unknown_error().body())
         return None
 
     def malformed(self, knobs: Knobs, body: bytes) -> SimResponse | None:

@@ -124,34 +124,52 @@ def _app(world: World, org: Org, salt: int, app_index: int, now: datetime) -> No
         updated_at=created,
         salt=salt,
     )
-    world.apps.append(app)
     bundles = _bundles(world, app, now)
+    channels = _channels(world, app, _uploads(bundles), now)
+    _install(world, app, bundles, channels, now, config.devices_per_app)
+
+
+def _uploads(bundles: list[Bundle]) -> list[Bundle]:
+    """The live uploaded bundles (not the reserved rows), in creation order."""
+    return [b for b in bundles if b.name not in RESERVED_BUNDLES and not b.deleted]
+
+
+def _install(
+    world: World,
+    app: App,
+    bundles: list[Bundle],
+    channels: list[Channel],
+    now: datetime,
+    devices: int,
+) -> None:
+    """Add `app` and its per-app stores; devices draw from its uploads and private channels."""
+    world.apps.append(app)
     world.bundles[app.app_id] = bundles
-    live = [b for b in bundles if b.name not in RESERVED_BUNDLES and not b.deleted]
-    world.channels[app.app_id] = _channels(world, app, live, now)
-    forced = [c.name for c in world.channels[app.app_id] if not c.public]
+    world.channels[app.app_id] = channels
     world.devices[app.app_id] = DeviceStore(
-        seed=seed,
-        salt=salt,
-        base_count=config.devices_per_app,
+        seed=world.config.seed,
+        salt=app.salt,
+        base_count=devices,
         base_ms=to_ms(now),
-        version_names=[b.name for b in reversed(live)],
-        forced_channels=forced,
+        version_names=[b.name for b in reversed(_uploads(bundles))],
+        forced_channels=[c.name for c in channels if not c.public],
     )
     world.series[app.app_id] = AppSeries(
-        seed=seed,
-        salt=salt,
-        first_day=created.date(),
-        devices=config.devices_per_app,
-        bundles=bundles,
+        seed=world.config.seed,
+        salt=app.salt,
+        first_day=app.created_at.date(),
+        devices=devices,
+        bundles=bundles,  # the same list: deletions show up in storage at once
     )
+
+
+def _reserved_bundles(world: World, app: App) -> list[Bundle]:
+    return [_bundle(world, app, name, app.created_at, size=0) for name in ("builtin", "unknown")]
 
 
 def _bundles(world: World, app: App, now: datetime) -> list[Bundle]:
     count = world.config.bundles_per_app
-    rows = []
-    for reserved in ("builtin", "unknown"):
-        rows.append(_bundle(world, app, reserved, app.created_at, size=0))
+    rows = _reserved_bundles(world, app)
     span = timedelta(days=_HISTORY_DAYS - 10)
     for position in range(count):
         age = span * (count - position) / count + timedelta(days=2)
@@ -226,21 +244,26 @@ def _channels(world: World, app: App, live: list[Bundle], now: datetime) -> list
     return rows
 
 
+def _bindings(world: World, org: Org, role: str) -> list[Binding]:
+    """A key's bindings for `role` on `org`."""
+    if role in APP_ROLES:
+        # What Capgo's key migration does for app-limited keys (reference §2.3).
+        apps = world.live_apps(org.id)
+        return [Binding("apikey_org_reader", org.id), *(Binding(role, org.id, a.id) for a in apps)]
+    return [Binding(role, org.id)]
+
+
 def _configured_keys(world: World, now: datetime) -> None:
     for value, role in world.config.keys.items():
         if role not in ROLE_PERMISSIONS:
             raise ValueError(f"unknown role {role!r} for a configured key")
         org_indexes = world.config.key_orgs.get(value, frozenset(range(len(world.orgs))))
-        bindings: list[Binding] = []
-        for org in world.orgs:
-            if org.index not in org_indexes:
-                continue
-            if role in APP_ROLES:
-                # What Capgo's key migration does for app-limited keys (reference §2.3).
-                bindings.append(Binding("apikey_org_reader", org.id))
-                bindings += [Binding(role, org.id, a.id) for a in world.live_apps(org.id)]
-            else:
-                bindings.append(Binding(role, org.id))
+        bindings = [
+            binding
+            for org in world.orgs
+            if org.index in org_indexes
+            for binding in _bindings(world, org, role)
+        ]
         created = now - timedelta(days=30)
         world.keys.append(
             ApiKey(
@@ -269,11 +292,6 @@ def _generated_keys(world: World, org: Org, now: datetime) -> None:
     for name, role, expiry, hashed in specs:
         plain = stable_uuid(world.config.seed, "apikey", org.index, name)
         created = now - timedelta(days=90)
-        if role in APP_ROLES:
-            bindings = [Binding("apikey_org_reader", org.id)]
-            bindings += [Binding(role, org.id, a.id) for a in world.live_apps(org.id)]
-        else:
-            bindings = [Binding(role, org.id)]
         world.keys.append(
             ApiKey(
                 id=len(world.keys) + 1,
@@ -285,7 +303,7 @@ def _generated_keys(world: World, org: Org, now: datetime) -> None:
                 expires_at=None if expiry is None else now + expiry,
                 key=None if hashed else plain,
                 key_hash=hashlib.sha256(plain.encode()).hexdigest() if hashed else None,
-                bindings=bindings,
+                bindings=_bindings(world, org, role),
                 global_permissions=[],
             )
         )
@@ -305,19 +323,5 @@ def create_app(world: World, org: Org, app_id: str, name: str) -> App:
         updated_at=now,
         salt=salt,
     )
-    world.apps.append(app)
-    bundles = [_bundle(world, app, reserved, now, size=0) for reserved in ("builtin", "unknown")]
-    world.bundles[app_id] = bundles
-    world.channels[app_id] = []
-    world.devices[app_id] = DeviceStore(
-        seed=world.config.seed,
-        salt=salt,
-        base_count=0,
-        base_ms=to_ms(now),
-        version_names=[],
-        forced_channels=[],
-    )
-    world.series[app_id] = AppSeries(
-        seed=world.config.seed, salt=salt, first_day=now.date(), devices=0, bundles=bundles
-    )
+    _install(world, app, _reserved_bundles(world, app), [], now, devices=0)
     return app

@@ -79,6 +79,22 @@ def json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def json_response(
+    status: int, payload: Any, headers: Mapping[str, str] | None = None
+) -> SimResponse:
+    merged = {"Content-Type": "application/json", **(headers or {})}
+    return SimResponse(status, json_bytes(payload), merged)
+
+
+def error_response(error: ApiError) -> SimResponse:
+    return json_response(error.status, error.body(), error.headers)
+
+
+def not_found() -> SimResponse:
+    """The 404 for an unknown path (no `moreInfo`, unlike ApiError bodies)."""
+    return json_response(404, {"error": "not_found", "message": "Not found"})
+
+
 # -- where parameters come from (reference §1.2) ---------------------------------------------
 
 
@@ -88,7 +104,7 @@ def body_or_query(request: SimRequest) -> dict[str, Any]:
     if isinstance(body, dict) and body:
         params = body
     else:
-        params = dict(request.query_params())
+        params = request.query_params()
         if request.method != "GET" and not params:
             raise bad_request("invalid_json_parse_body", "Invalid JSON body")
     if isinstance(params.get("device_id"), str):

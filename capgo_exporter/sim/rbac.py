@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from capgo_exporter.sim.model import ApiKey
@@ -130,6 +129,3 @@ class Principal:
             if permission in ROLE_PERMISSIONS.get(binding.role, frozenset()):
                 return True
         return False
-
-    def orgs_with(self, permission: str, org_ids: Iterable[str]) -> list[str]:
-        return [org_id for org_id in org_ids if self.can(permission, org_id)]

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -20,19 +20,26 @@ from capgo_exporter.sim.generate import build_world
 from capgo_exporter.sim.hashing import mix
 from capgo_exporter.sim.limits import RateLimiter
 from capgo_exporter.sim.model import ApiKey
-from capgo_exporter.sim.protocol import ApiError, SimRequest, SimResponse, json_bytes
+from capgo_exporter.sim.protocol import (
+    ApiError,
+    SimRequest,
+    SimResponse,
+    error_response,
+    json_response,
+    not_found,
+    unknown_error,
+)
 from capgo_exporter.sim.rbac import Principal
 from capgo_exporter.sim.router import Match, Router
 from capgo_exporter.sim.routes.base import Ctx
 from capgo_exporter.sim.routes.table import ROUTES
 from capgo_exporter.sim.server import running_server
 from capgo_exporter.sim.state import RESERVED_BUNDLES, World
-from capgo_exporter.sim.timeutil import Clock, real_clock, to_ms
+from capgo_exporter.sim.timeutil import EPOCH, Clock, real_clock, to_ms
 from capgo_exporter.sim.transport import AsyncSimTransport, SyncSimTransport
 from capgo_exporter.sim.truth import GroundTruth, compute_truth
 
 log = logging.getLogger(__name__)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Routes without auth never look at the principal; this one can do nothing.
 _ANONYMOUS = Principal(
     ApiKey(
@@ -40,8 +47,8 @@ _ANONYMOUS = Principal(
         name="anonymous",
         user_id="",
         rbac_id="",
-        created_at=_EPOCH,
-        updated_at=_EPOCH,
+        created_at=EPOCH,
+        updated_at=EPOCH,
         expires_at=None,
         key=None,
         key_hash=None,
@@ -49,11 +56,6 @@ _ANONYMOUS = Principal(
         global_permissions=[],
     )
 )
-_JSON = "application/json"
-
-
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> SimResponse:
-    return SimResponse(status, json_bytes(payload), {"Content-Type": _JSON, **(headers or {})})
 
 
 class Simulator:
@@ -88,7 +90,7 @@ class Simulator:
 
     def _respond(self, request: SimRequest, match: Match | None, knobs: Knobs) -> SimResponse:
         if match is None:
-            return json_response(404, {"error": "not_found", "message": "Not found"})
+            return not_found()
         fault = self._faults.before(knobs)
         if fault is not None:
             return fault
@@ -97,15 +99,12 @@ class Simulator:
             with self._world.lock:
                 payload = match.route.handler(Ctx(self._world, request, principal, match.params))
         except ApiError as error:
-            return json_response(error.status, error.body(), error.headers)
+            return error_response(error)
         except Exception:  # the backend turns any crash into this 500
             log.exception("simulated handler crashed: %s %s", request.method, request.path)
-            return json_response(
-                500, {"error": "unknown_error", "message": "Unknown error", "moreInfo": {}}
-            )
-        body = json_bytes(self._faults.mangle(knobs, payload))
-        ok = SimResponse(200, body, {"Content-Type": _JSON})
-        return self._faults.malformed(knobs, body) or ok
+            return error_response(unknown_error())
+        ok = json_response(200, self._faults.mangle(knobs, payload))
+        return self._faults.malformed(knobs, ok.body) or ok
 
     def _authorize(self, request: SimRequest, kind: Middleware, knobs: Knobs) -> Principal:
         if kind is Middleware.NONE:

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 from capgo_exporter.sim.devices import NATIVE_VERSIONS
 from capgo_exporter.sim.hashing import mix
 from capgo_exporter.sim.model import Bundle
-
-
-@dataclass(frozen=True)
-class Day:
-    """One app's figures for one day; storage is the total stored at the end of that day."""
-
-    mau: int  # devices first seen that day
-    storage: int
-    bandwidth: int
-    build_time_seconds: int
 
 
 class AppSeries:
@@ -32,10 +21,8 @@ class AppSeries:
         self._daily_new = max(1, devices // 40)
         self._bundles = bundles  # the app's live list: deletions show up in storage at once
 
-    def day(self, day: date) -> Day:
-        return Day(self.new_mau(day), self.storage(day), self.bandwidth(day), self.build_time(day))
-
     def new_mau(self, day: date) -> int:
+        """Devices first seen that day."""
         if day < self._first_day:
             return 0
         h = mix(self._salt, day.toordinal(), 1)
@@ -55,6 +42,7 @@ class AppSeries:
         return 300 + h % 900 if h % 5 == 0 else 0
 
     def storage(self, day: date) -> int:
+        """Bytes stored at the end of that day."""
         total = 0
         for bundle in self._bundles:
             if bundle.created_at.date() > day:

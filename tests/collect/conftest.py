@@ -56,7 +56,7 @@ def context(
 
 
 async def discover(client: CapgoClient, settings: Settings) -> Discovery:
-    result = await InventoryCollector(settings).collect(context(client, settings, None))
+    result = await InventoryCollector().collect(context(client, settings, None))
     assert result.discovery is not None
     return result.discovery
 

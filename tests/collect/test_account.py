@@ -14,7 +14,7 @@ from .conftest import discover, make_settings, run, sim_client, values
 async def test_account_equals_ground_truth(sim: Simulator, client: CapgoClient) -> None:
     settings = make_settings()
     discovery = await discover(client, settings)
-    result = await run(AccountCollector(settings), client, settings, discovery)
+    result = await run(AccountCollector(), client, settings, discovery)
     truth = sim.truth()
     assert values(result.samples, ORG_MEMBERS) == {
         (o.id, role): n for o in truth.orgs for role, n in o.members_by_role.items()
@@ -37,7 +37,7 @@ async def test_a_removed_member_disappears_on_the_next_run(
     settings = make_settings()
     discovery = await discover(client, settings)
     org = discovery.orgs[0].id
-    collector = AccountCollector(settings)
+    collector = AccountCollector()
     before = values((await run(collector, client, settings, discovery)).samples, ORG_MEMBERS)
     member = next(
         m for m in await client.members.list(org) if not m.is_tmp and m.role != "org_super_admin"
@@ -59,7 +59,7 @@ async def test_key_that_may_not_list_keys_still_counts_members() -> None:
     settings = make_settings()
     discovery = await discover(client, settings)
     gate = PermissionGate()
-    result = await run(AccountCollector(settings, gate), client, settings, discovery)
+    result = await run(AccountCollector(gate=gate), client, settings, discovery)
     await client.aclose()
     assert gate.closed == ["apikeys"]
     assert APIKEY_EXPIRY not in result.samples

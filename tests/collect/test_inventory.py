@@ -30,7 +30,7 @@ def _flag(value: bool) -> str:
 
 async def test_inventory_equals_ground_truth(sim: Simulator, client: CapgoClient) -> None:
     settings = make_settings(bundles_per_app=3)
-    result = await run(InventoryCollector(settings), client, settings, None)
+    result = await run(InventoryCollector(), client, settings, None)
     truth = sim.truth()
     s = result.samples
 
@@ -81,7 +81,7 @@ async def test_inventory_equals_ground_truth(sim: Simulator, client: CapgoClient
 
 async def test_discovery_lists_orgs_apps_and_channels(sim: Simulator, client: CapgoClient) -> None:
     settings = make_settings()
-    result = await run(InventoryCollector(settings), client, settings, None)
+    result = await run(InventoryCollector(), client, settings, None)
     assert result.discovery is not None
     truth = sim.truth()
     assert {o.id for o in result.discovery.orgs} == {o.id for o in truth.orgs}
@@ -99,7 +99,7 @@ async def test_allow_and_deny_lists(sim: Simulator, client: CapgoClient) -> None
     first, second = truth.orgs
     denied_app = first.apps[0].app_id
     settings = make_settings(orgs_allow=first.id, apps_deny=denied_app)
-    result = await run(InventoryCollector(settings), client, settings, None)
+    result = await run(InventoryCollector(), client, settings, None)
     assert result.discovery is not None
     assert [o.id for o in result.discovery.orgs] == [first.id]
     listed = {a.app_id for a in result.discovery.apps}
@@ -110,7 +110,7 @@ async def test_allow_and_deny_lists(sim: Simulator, client: CapgoClient) -> None
 
 async def test_minimum_requests_per_poll(sim: Simulator, client: CapgoClient) -> None:
     settings = make_settings()
-    await run(InventoryCollector(settings), client, settings, None)
+    await run(InventoryCollector(), client, settings, None)
     apps = len(sim.app_ids())
     counts = sim.request_counts()
     # One request for orgs, one for apps, and per app one for channels, bundles and usage.
@@ -125,7 +125,7 @@ async def test_deleted_bundle_disappears_on_the_next_run(
     sim: Simulator, client: CapgoClient
 ) -> None:
     settings = make_settings(bundles_per_app=1000)
-    collector = InventoryCollector(settings)
+    collector = InventoryCollector()
     app = sim.truth().orgs[0].apps[0]
     first = await run(collector, client, settings, None)
     linked = {c.bundle for c in app.channels} | {None}
@@ -152,7 +152,7 @@ async def test_a_refused_part_is_skipped_logged_once_and_the_rest_collected() ->
     client = sim_client(sim)
     settings = make_settings()
     gate = PermissionGate()
-    collector = InventoryCollector(settings, gate)
+    collector = InventoryCollector(gate=gate)
     unpaid, paid = sim.truth().orgs
     first = await run(collector, client, settings, None)
     second = await run(collector, client, settings, None)

@@ -74,7 +74,7 @@ async def test_statistics_equal_ground_truth(
         plan_storage_limit_bytes="2GiB",
     )
     discovery = await discover(client, settings)
-    result = await run(StatisticsCollector(settings), client, settings, discovery)
+    result = await run(StatisticsCollector(), client, settings, discovery)
     truth = sim.truth(cycle_start_day=start_day)
     s = result.samples
     assert values(s, ORG_MAU) == {(o.id,): o.mau for o in truth.orgs}
@@ -102,7 +102,7 @@ async def test_one_request_per_org_and_app(sim: Simulator, client: CapgoClient) 
     settings = make_settings()
     discovery = await discover(client, settings)
     sim.reset_request_counts()
-    await run(StatisticsCollector(settings), client, settings, discovery)
+    await run(StatisticsCollector(), client, settings, discovery)
     counts = sim.request_counts()
     assert counts["GET /statistics/org/{org_id}"] == len(discovery.orgs)
     assert counts["GET /statistics/app/{app_id}"] == len(discovery.apps)
@@ -122,7 +122,7 @@ async def test_an_unpaid_org_is_paused_and_the_others_collected() -> None:
     client = sim_client(sim)
     settings = make_settings()
     discovery = await discover(client, settings)
-    collector = StatisticsCollector(settings)
+    collector = StatisticsCollector()
     sim.reset_request_counts()
     first = await run(collector, client, settings, discovery)
     second = await run(collector, client, settings, discovery)
@@ -139,13 +139,13 @@ async def test_an_unpaid_org_is_paused_and_the_others_collected() -> None:
 async def test_needs_a_discovery(client: CapgoClient) -> None:
     settings = make_settings()
     with pytest.raises(DiscoveryMissing):
-        await run(StatisticsCollector(settings), client, settings, None)
+        await run(StatisticsCollector(), client, settings, None)
 
 
 async def test_sends_cycle_start_and_tomorrow(client: CapgoClient, sim: Simulator) -> None:
     settings = make_settings(billing_cycle_start_day=20)
     discovery = await discover(client, settings)
-    collector = StatisticsCollector(settings)
+    collector = StatisticsCollector()
     fixed = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
     from .conftest import context
 

@@ -8,7 +8,14 @@ from typing import Any
 from capgo_exporter.sim.generate import create_app
 from capgo_exporter.sim.model import App
 from capgo_exporter.sim.protocol import ApiError, bad_request, body_or_query
-from capgo_exporter.sim.routes.base import PAGE_SIZE, Ctx, app_id_param
+from capgo_exporter.sim.routes.base import (
+    PAGE_SIZE,
+    Ctx,
+    app_id_param,
+    app_with,
+    org_with,
+    require,
+)
 from capgo_exporter.sim.state import RESERVED_BUNDLES, World
 from capgo_exporter.sim.timeutil import iso_z
 
@@ -63,34 +70,24 @@ def list_apps(ctx: Ctx) -> Any:
     page, limit = _parse_int(params.get("page"), 0), _parse_int(params.get("limit"), PAGE_SIZE)
     org_id = params.get("org_id")
     if org_id is not None:
-        org = ctx.world.org(org_id)
-        if org is None or not ctx.principal.can("org.read", org.id):
-            raise bad_request(
-                "user_does_not_have_access_to_this_organization",
-                "You don't have access to this organization",
-            )
+        denied = bad_request(
+            "user_does_not_have_access_to_this_organization",
+            "You don't have access to this organization",
+        )
+        org_with(ctx, org_id, "org.read", denied)
     apps = [
         a for a in ctx.world.live_apps(org_id) if ctx.principal.can("app.read", a.owner_org, a.id)
     ]
     return [app_json(ctx.world, a) for a in apps[page * limit : (page + 1) * limit]]
 
 
-def _app_for(ctx: Ctx, permission: str, error: ApiError) -> App:
-    app = ctx.world.app(ctx.path["id"])
-    if app is None or not ctx.principal.can(permission, app.owner_org, app.id):
-        raise error
-    return app
-
-
 def get_app(ctx: Ctx) -> Any:
-    return app_json(ctx.world, _app_for(ctx, "app.read", _cannot_access()))
+    return app_json(ctx.world, app_with(ctx, ctx.path["id"], "app.read", _cannot_access()))
 
 
 def post_app(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
-    for name in ("app_id", "name", "owner_org"):
-        if not params.get(name):
-            raise bad_request(f"missing_{name}", f"Missing {name}")
+    require(params, "app_id", "name", "owner_org")
     app_id = app_id_param(params)
     org = ctx.world.org(str(params["owner_org"]))
     if org is None or not ctx.principal.can("org.create_app", org.id):
@@ -102,7 +99,7 @@ def post_app(ctx: Ctx) -> Any:
 
 def put_app(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
-    app = _app_for(ctx, "app.update_settings", _cannot_access())
+    app = app_with(ctx, ctx.path["id"], "app.update_settings", _cannot_access())
     if "retention" in params:
         retention = params["retention"]
         if not isinstance(retention, int) or retention < 0:
@@ -118,6 +115,7 @@ def put_app(ctx: Ctx) -> Any:
 
 
 def delete_app(ctx: Ctx) -> Any:
-    app = _app_for(ctx, "app.delete", bad_request("cannot_delete_app", "You can't delete this app"))
+    denied = bad_request("cannot_delete_app", "You can't delete this app")
+    app = app_with(ctx, ctx.path["id"], "app.delete", denied)
     ctx.world.delete_app(app)
     return {"status": "ok"}

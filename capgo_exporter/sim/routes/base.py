@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capgo_exporter.sim.auth import Middleware
-from capgo_exporter.sim.model import App
+from capgo_exporter.sim.model import App, Org
 from capgo_exporter.sim.protocol import ApiError, SimRequest, bad_request, unknown_error
 from capgo_exporter.sim.rbac import Principal
 from capgo_exporter.sim.state import World
@@ -37,10 +37,16 @@ class Route:
     handler: Handler
 
 
-def app_id_param(params: dict[str, Any], missing: str = "missing_app_id") -> str:
-    value = params.get("app_id")
-    if not value:
-        raise bad_request(missing, "Missing app_id")
+def require(params: dict[str, Any], *names: str) -> None:
+    """`missing_<name>` for the first of `names` that is absent or empty."""
+    for name in names:
+        if not params.get(name):
+            raise bad_request(f"missing_{name}", f"Missing {name}")
+
+
+def app_id_param(params: dict[str, Any]) -> str:
+    require(params, "app_id")
+    value = params["app_id"]
     if not isinstance(value, str) or not _APP_ID.match(value):
         raise bad_request("invalid_app_id", "App ID must be a reverse domain string", app_id=value)
     return value
@@ -52,6 +58,14 @@ def app_with(ctx: Ctx, app_id: str, permission: str, error: ApiError) -> App:
     if app is None or not ctx.principal.can(permission, app.owner_org, app.id):
         raise error
     return app
+
+
+def org_with(ctx: Ctx, org_id: object, permission: str, error: ApiError) -> Org:
+    """The live org if the key holds `permission` on it; `error` otherwise (no existence oracle)."""
+    org = ctx.world.org(org_id) if isinstance(org_id, str) else None
+    if org is None or not ctx.principal.can(permission, org.id):
+        raise error
+    return org
 
 
 def no_app_access() -> ApiError:

@@ -7,7 +7,14 @@ from typing import Any
 
 from capgo_exporter.sim.model import Bundle
 from capgo_exporter.sim.protocol import bad_request, body_or_query
-from capgo_exporter.sim.routes.base import Ctx, app_id_param, app_with, no_app_access, page_window
+from capgo_exporter.sim.routes.base import (
+    Ctx,
+    app_id_param,
+    app_with,
+    no_app_access,
+    page_window,
+    require,
+)
 from capgo_exporter.sim.state import RESERVED_BUNDLES
 from capgo_exporter.sim.timeutil import iso_z
 
@@ -92,9 +99,7 @@ def delete_bundle(ctx: Ctx) -> Any:
 def post_bundle(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
     app_id = app_id_param(params)
-    for name in ("version", "external_url", "checksum"):
-        if not params.get(name):
-            raise bad_request(f"missing_{name}", f"Missing {name}")
+    require(params, "version", "external_url", "checksum")
     version, url = str(params["version"]), str(params["external_url"])
     if not _SEMVER.match(version):
         raise bad_request("invalid_version_format", "Version must be semver")

@@ -74,7 +74,6 @@ def channel_json(world: World, c: Channel) -> dict[str, Any]:
 def get_channel(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
     app = app_with(ctx, app_id_param(params), "app.read_channels", no_app_access())
-    channels = sorted(ctx.world.channels[app.app_id], key=lambda c: (c.created_at, c.id))
     if params.get("channel"):
         channel = ctx.world.channel(app.app_id, str(params["channel"]))
         if channel is None:
@@ -82,6 +81,7 @@ def get_channel(ctx: Ctx) -> Any:
             raise bad_request("cannot_find_version", "Cannot find channel")
         return channel_json(ctx.world, channel)
     start, stop = page_window(params.get("page"))
+    channels = sorted(ctx.world.channels[app.app_id], key=lambda c: (c.created_at, c.id))
     return [channel_json(ctx.world, c) for c in channels[start:stop]]
 
 

@@ -12,6 +12,7 @@ from capgo_exporter.sim.routes.base import (
     app_id_param,
     app_with,
     no_app_access,
+    require,
 )
 from capgo_exporter.sim.timeutil import parse_updated_at
 
@@ -105,8 +106,7 @@ def post_device(ctx: Ctx) -> Any:
 def delete_device(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
     app_id = app_id_param(params)
-    if not params.get("device_id"):
-        raise bad_request("missing_device_id", "Missing device_id")
+    require(params, "device_id")
     app = app_with(ctx, app_id, "app.manage_devices", no_app_access())
     store = ctx.world.devices[app.app_id]
     index = store.index_of(str(params["device_id"]))

@@ -8,7 +8,7 @@ from typing import Any
 from capgo_exporter.sim.model import Binding, Member, Org
 from capgo_exporter.sim.protocol import ApiError, bad_request, body_or_query, schema_error
 from capgo_exporter.sim.rbac import INVITE_ALIASES, ROLE_RANK
-from capgo_exporter.sim.routes.base import PAGE_SIZE, Ctx
+from capgo_exporter.sim.routes.base import PAGE_SIZE, Ctx, org_with
 from capgo_exporter.sim.timeutil import iso_z
 
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+/?$", re.IGNORECASE)
@@ -27,13 +27,6 @@ def org_json(org: Org) -> dict[str, Any]:
         "customer_id": org.customer_id,
         "website": org.website,
     }
-
-
-def _org_for(ctx: Ctx, org_id: Any, permission: str, error: ApiError) -> Org:
-    org = ctx.world.org(org_id) if isinstance(org_id, str) else None
-    if org is None or not ctx.principal.can(permission, org.id):
-        raise error
-    return org
 
 
 def _no_org_access() -> ApiError:
@@ -63,7 +56,7 @@ def get_organization(ctx: Ctx) -> Any:
         raise schema_error("page", "Expected number, received string")
     if params.get("orgId"):
         error = bad_request("invalid_org_id", "You can't access this organization")
-        return org_json(_org_for(ctx, params["orgId"], "org.read", error))
+        return org_json(org_with(ctx, params["orgId"], "org.read", error))
     visible = [o for o in ctx.world.live_orgs() if ctx.principal.can("org.read", o.id)]
     start = (page or 0) * PAGE_SIZE
     return [org_json(o) for o in visible[start : start + PAGE_SIZE]]
@@ -105,7 +98,7 @@ def put_organization(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
     if not params.get("orgId"):
         raise schema_error("orgId", "Required")
-    org = _org_for(ctx, params["orgId"], "org.update_settings", _no_org_access())
+    org = org_with(ctx, params["orgId"], "org.update_settings", _no_org_access())
     if "name" in params:
         if not isinstance(params["name"], str) or len(params["name"]) < 3:
             raise schema_error("name", "String must contain at least 3 character(s)")
@@ -123,7 +116,7 @@ def delete_organization(ctx: Ctx) -> Any:
     if not params.get("orgId"):
         raise bad_request("missing_org_id", "Missing orgId")
     error = ApiError(403, "invalid_org_id", "You can't delete this organization")
-    org = _org_for(ctx, params["orgId"], "org.delete", error)
+    org = org_with(ctx, params["orgId"], "org.delete", error)
     org.deleted = True
     for app in ctx.world.live_apps(org.id):
         ctx.world.delete_app(app)
@@ -138,7 +131,7 @@ def get_members(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
     if not params.get("orgId"):
         raise schema_error("orgId", "Required")
-    org = _org_for(ctx, params["orgId"], "org.read_members", _no_org_access())
+    org = org_with(ctx, params["orgId"], "org.read_members", _no_org_access())
     emails = _email_of(ctx)
     return [
         {"uid": m.uid, "email": emails[m.uid], "image_url": "", "role": m.role, "is_tmp": m.is_tmp}
@@ -155,7 +148,7 @@ def post_members(ctx: Ctx) -> Any:
     role = INVITE_ALIASES.get(str(params.get("invite_type")))
     if role is None:
         raise schema_error("invite_type", "Invalid enum value")
-    org = _org_for(ctx, params["orgId"], "org.invite_user", _no_org_access())
+    org = org_with(ctx, params["orgId"], "org.invite_user", _no_org_access())
     user = ctx.world.users.get(params["email"])
 
     def refused(reason: str) -> ApiError:
@@ -177,7 +170,7 @@ def delete_members(ctx: Ctx) -> Any:
     params = body_or_query(ctx.request)
     if not params.get("orgId") or not params.get("email"):
         raise schema_error("orgId" if not params.get("orgId") else "email", "Required")
-    org = _org_for(ctx, params["orgId"], "org.update_user_roles", _no_org_access())
+    org = org_with(ctx, params["orgId"], "org.update_user_roles", _no_org_access())
     user = ctx.world.users.get(str(params["email"]))
     if user is None:
         raise ApiError(404, "user_not_found", "User not found")

@@ -10,7 +10,7 @@ from typing import Any
 
 from capgo_exporter.sim.model import App, Org
 from capgo_exporter.sim.protocol import ApiError, schema_error
-from capgo_exporter.sim.routes.base import Ctx
+from capgo_exporter.sim.routes.base import Ctx, app_with, org_with
 from capgo_exporter.sim.stats import AppSeries
 from capgo_exporter.sim.timeutil import iso_z, parse_js_date
 
@@ -90,7 +90,7 @@ def _shape(
     return rows
 
 
-def _require_paying(ctx: Ctx, orgs: Sequence[Org]) -> None:
+def _require_paying(orgs: Sequence[Org]) -> None:
     if any(not org.paying for org in orgs):
         raise ApiError(
             402, "subscription_required", "You need a paying subscription to access statistics"
@@ -98,11 +98,10 @@ def _require_paying(ctx: Ctx, orgs: Sequence[Org]) -> None:
 
 
 def _stat_app(ctx: Ctx) -> App:
-    app = ctx.world.app(ctx.path["app_id"])
-    if app is None or not ctx.principal.can("app.read", app.owner_org, app.id):
-        raise ApiError(401, "no_access_to_app", "You can't access this app")
+    denied = ApiError(401, "no_access_to_app", "You can't access this app")
+    app = app_with(ctx, ctx.path["app_id"], "app.read", denied)
     org = ctx.world.org(app.owner_org)
-    _require_paying(ctx, [org] if org else [])
+    _require_paying([org] if org else [])
     return app
 
 
@@ -113,10 +112,9 @@ def app_stats(ctx: Ctx) -> Any:
 
 
 def org_stats(ctx: Ctx) -> Any:
-    org = ctx.world.org(ctx.path["org_id"])
-    if org is None or not ctx.principal.can("org.read", org.id):
-        raise ApiError(401, "no_access_to_organization", "You can't access this organization")
-    _require_paying(ctx, [org])
+    denied = ApiError(401, "no_access_to_organization", "You can't access this organization")
+    org = org_with(ctx, ctx.path["org_id"], "org.read", denied)
+    _require_paying([org])
     window = _window(ctx)
     days = _days(ctx, window)
     apps = [a for a in ctx.world.apps if a.owner_org == org.id]  # deleted apps included
@@ -136,7 +134,7 @@ def user_stats(ctx: Ctx) -> Any:
     orgs = [o for o in world.live_orgs() if ctx.principal.can("org.read", o.id)]
     if not orgs:
         raise ApiError(401, "no_organizations_found", "No organizations found")
-    _require_paying(ctx, orgs)
+    _require_paying(orgs)
     window = _window(ctx)
     apps = [a for a in world.live_apps() if ctx.principal.can("app.read", a.owner_org, a.id)]
     return _shape([world.series[a.app_id] for a in apps], _days(ctx, window), window.accumulate)
@@ -182,13 +180,11 @@ def native_usage(ctx: Ctx) -> Any:
     days = _label_days(ctx)
     series = ctx.world.series[app.app_id]
     today = ctx.world.now().date()
-    per_day = []
-    for d in days:
-        checks = series.native_checks(d) if d <= today else {}
-        per_day.append({f"{_PLATFORM_LABEL[p]} {v}": n for (p, v), n in checks.items()})
+    checks = [series.native_checks(d) if d <= today else {} for d in days]
+    per_day = [{f"{_PLATFORM_LABEL[p]} {v}": n for (p, v), n in c.items()} for c in checks]
     by_version: dict[str, int] = {}
-    for d in days:
-        for (_, version), n in (series.native_checks(d) if d <= today else {}).items():
+    for day_checks in checks:
+        for (_, version), n in day_checks.items():
             by_version[version] = by_version.get(version, 0) + n
     total = sum(by_version.values())
     latest = max(by_version, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
