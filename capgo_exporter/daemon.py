@@ -140,10 +140,15 @@ class Exporter:
 
 @contextlib.asynccontextmanager
 async def exporter(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    process_metrics: bool = True,
 ) -> AsyncIterator[Exporter]:
+    """``process_metrics=False`` for output that joins another exporter's (node_exporter's
+    textfile directory), which already has its own ``process_*`` series."""
     collectors = build_collectors(settings)
-    self_metrics = SelfMetrics(c.name for c in collectors)
+    self_metrics = SelfMetrics((c.name for c in collectors), process_metrics=process_metrics)
     client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
     scheduler = Scheduler(client, settings, collectors, holder, self_metrics)

@@ -21,6 +21,7 @@ _PROVIDERS = {
     "promtool": "apt-get install -y prometheus",
     "amtool": "apt-get install -y prometheus-alertmanager",
     "systemd-analyze": "apt-get install -y systemd",
+    "prometheus-node-exporter": "apt-get install -y prometheus-node-exporter",
 }
 
 

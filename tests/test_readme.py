@@ -1,0 +1,55 @@
+"""The README's first two commands: what a new user types first, and what CI runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+CI = ROOT / ".ci" / "run"
+
+
+def _sh_blocks(text: str) -> list[str]:
+    return re.findall(r"^```sh\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def _command(block: str) -> str:
+    lines = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert len(lines) == 1, f"a set-up block holds one command line: {block!r}"
+    return lines[0]
+
+
+def test_the_readme_starts_with_the_run_and_test_commands() -> None:
+    # Nothing but the title and the introduction comes before them.
+    before = README[: README.index("```sh")]
+    assert "```" not in before
+    run, test = (_command(block) for block in _sh_blocks(README)[:2])
+    assert run.endswith("capgo-exporter --demo")
+    assert test.endswith("python -m pytest")
+    for command in (run, test):
+        # Debian/Ubuntu's system Python refuses `pip install` (externally-managed-environment):
+        # both commands install into a virtual environment they create themselves.
+        assert "python3 -m venv .venv" in command
+        assert "python3-venv" in command  # Debian's python3 has no ensurepip without it
+        assert " pip install" not in command.replace(".venv/bin/pip install", "")
+    assert "prometheus-node-exporter" in test  # the textfile test needs the real one
+
+
+def _ci_readme_command(number: int) -> str:
+    script = f'source <(sed -n "/^readme_command()/,/^}}/p" {CI}); readme_command {number}'
+    result = subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_ci_runs_exactly_the_readme_commands() -> None:
+    run, test = (_command(block) for block in _sh_blocks(README)[:2])
+    assert _ci_readme_command(1) == run
+    assert _ci_readme_command(2) == test
+    script = CI.read_text()
+    assert 'bash -c "$run_command"' in script
+    assert 'bash -c "$test_command"' in script
+    assert "rm -rf .venv" in script  # a fresh environment, nothing preinstalled
