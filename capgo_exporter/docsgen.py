@@ -65,11 +65,12 @@ MEANINGS: dict[str, str] = {
     "`:port` for every interface.",
     "web_config_file": "TLS, client certificates and basic auth, in the Prometheus "
     "exporter-toolkit format (see below).",
-    "log_level": "`debug`, `info`, `warning` or `error`.",
-    "log_format": "`console` for people, `json` for log collectors.",
+    "log_level": "`debug` (every API request), `info`, `warn` (or `warning`) or `error`.",
+    "log_format": "`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
     "collectors": "Collectors to run, comma-separated: `inventory`, `statistics`, `devices`, "
     "`account`.",
-    "statistics_interval": "How often MAU, storage and bandwidth are polled.",
+    "statistics_interval": "How often MAU, storage and bandwidth are polled (at least 10s, as "
+    "for every interval).",
     "inventory_interval": "How often orgs, apps, channels and bundles are polled.",
     "devices_interval": "How often devices changed since the last poll are fetched.",
     "account_interval": "How often members, invitations and key expiries are polled.",

@@ -87,23 +87,48 @@ def _app_logger(*_args: object) -> logging.Logger:
     return logging.getLogger(_APP_LOGGER)
 
 
+# Prometheus exporters say "warn"; the stdlib says "warning".
+_LEVEL_NAMES = {"warn": "warning"}
+
+
+def _logfmt_names(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """The keys node_exporter and go-kit log use: ``ts``, ``level``, ``msg``."""
+    event_dict["ts"] = event_dict.pop("timestamp", None)
+    event_dict["msg"] = event_dict.pop("event", "")
+    if event_dict.get("level") == "warning":
+        event_dict["level"] = "warn"
+    return event_dict
+
+
+def _renderer(fmt: str, output: TextIO) -> Processor:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    if fmt == "console":
+        return structlog.dev.ConsoleRenderer(colors=output.isatty())
+    logfmt = structlog.processors.LogfmtRenderer(
+        key_order=["ts", "level", "logger", "msg"], drop_missing=True, bool_as_flag=False
+    )
+
+    def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+        return logfmt(logger, method, _logfmt_names(logger, method, event_dict))
+
+    return render
+
+
 def configure_logging(
     level: str, fmt: str, *, secrets: Iterable[str] = (), stream: TextIO | None = None
 ) -> None:
-    """Set up logging for the process: ``level`` debug|info|warning|error, ``fmt`` json|console,
+    """Set up logging for the process: ``level`` debug|info|warn|error (``warning`` too),
+    ``fmt`` logfmt|json|console (console: coloured on a terminal),
     output to ``stream`` (stderr by default). ``secrets`` join those already registered: calling
     this again (say, once the settings are known) never un-redacts anything."""
     for secret in secrets:
         add_secret(secret)
 
-    numeric_level = logging.getLevelNamesMapping()[level.upper()]
+    numeric_level = logging.getLevelNamesMapping()[_LEVEL_NAMES.get(level, level).upper()]
     output = stream if stream is not None else sys.stderr
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    renderer: Processor = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=output.isatty())
-    )
+    renderer = _renderer(fmt, output)
     handler = logging.StreamHandler(output)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

@@ -23,13 +23,26 @@ from typing import Annotated, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import annotated_types
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 COLLECTORS = ("statistics", "inventory", "devices", "account")
 
-LogLevel = Literal["debug", "info", "warning", "error"]
-LogFormat = Literal["json", "console"]
+LogLevel = Literal["debug", "info", "warn", "error"]
+LogFormat = Literal["logfmt", "json", "console"]
+# Accepted on input, stored as the canonical name.
+_LEVEL_ALIASES = {"warning": "warn"}
+
+# The shortest poll interval of a collector that calls Capgo: a shorter one would spend the
+# shared request budget (and Capgo's capacity) on figures that change more slowly than that.
+MIN_POLL_INTERVAL = 10.0
 
 
 class SettingsError(ValueError):
@@ -53,6 +66,8 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 def parse_duration(value: object) -> float:
     """``30s``, ``5m``, ``1h30m``, ``500ms``, ``1d`` or a bare number of seconds, as seconds."""
     text = value.strip() if isinstance(value, str) else ""
+    if text.startswith("-"):
+        raise ValueError(f"invalid duration {value!r} — it must be positive")
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif _NUMBER.fullmatch(text):
@@ -64,7 +79,28 @@ def parse_duration(value: object) -> float:
             f"invalid duration {value!r} — use a number with a unit: 500ms, 30s, 5m, 1h, 1d"
         )
     if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"invalid duration {value!r} — it must be greater than zero")
+        raise ValueError(f"invalid duration {value!r} — it must be positive")
+    return seconds
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _poll_interval(seconds: float, info: ValidationInfo) -> float:
+    # A Capgo on loopback is the simulator or a test double: nothing there needs sparing, and
+    # end-to-end tests poll it every few seconds. (api_url is declared first, so it is known.)
+    api_url = info.data.get("api_url")
+    local = isinstance(api_url, str) and _is_loopback(api_url)
+    if seconds < MIN_POLL_INTERVAL and not local:
+        raise ValueError(
+            f"invalid interval {format_duration(seconds)} — the shortest is "
+            f"{format_duration(MIN_POLL_INTERVAL)}, to spare Capgo's API"
+        )
     return seconds
 
 
@@ -130,10 +166,12 @@ def _parse_collectors(value: object) -> tuple[str, ...]:
     return tuple(c for c in COLLECTORS if c in names)
 
 
-def _choice(*allowed: str) -> Callable[[object], str]:
+def _choice(*allowed: str, aliases: Mapping[str, str] | None = None) -> Callable[[object], str]:
     def check(value: object) -> str:
-        if isinstance(value, str) and value.strip().lower() in allowed:
-            return value.strip().lower()
+        text = value.strip().lower() if isinstance(value, str) else ""
+        text = (aliases or {}).get(text, text)
+        if text in allowed:
+            return text
         raise ValueError(f"invalid value {value!r} — use one of: {', '.join(allowed)}")
 
     return check
@@ -194,8 +232,12 @@ def _existing_file(path: Path | None) -> Path | None:
 def _writable_dir(path: Path | None) -> Path | None:
     if path is None:
         return None
+    # The directory itself is created, not its parents: a typo in a parent would otherwise
+    # grow a tree somewhere unexpected (as root, under a service manager).
+    if not path.parent.is_dir():
+        raise ValueError(f"{str(path)!r}: its parent directory {str(path.parent)!r} does not exist")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True)
     except FileExistsError:
         raise ValueError(f"{str(path)!r} exists and is not a directory") from None
     except OSError as exc:
@@ -206,6 +248,7 @@ def _writable_dir(path: Path | None) -> Path | None:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+PollInterval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_poll_interval)]
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
 StrList = Annotated[tuple[str, ...], BeforeValidator(_parse_list)]
 
@@ -222,15 +265,17 @@ class Settings(BaseSettings):
 
     listen_address: Annotated[str, BeforeValidator(_check_listen_address)] = ":10180"
     web_config_file: Annotated[Path | None, AfterValidator(_existing_file)] = None
-    log_level: Annotated[LogLevel, BeforeValidator(_choice(*LogLevel.__args__))] = "info"
-    log_format: Annotated[LogFormat, BeforeValidator(_choice(*LogFormat.__args__))] = "console"
+    log_level: Annotated[
+        LogLevel, BeforeValidator(_choice(*LogLevel.__args__, aliases=_LEVEL_ALIASES))
+    ] = "info"
+    log_format: Annotated[LogFormat, BeforeValidator(_choice(*LogFormat.__args__))] = "logfmt"
 
     collectors: Annotated[tuple[str, ...], BeforeValidator(_parse_collectors)] = COLLECTORS
-    statistics_interval: Duration = 900.0
-    inventory_interval: Duration = 300.0
-    devices_interval: Duration = 300.0
-    account_interval: Duration = 3600.0
-    devices_full_resync_interval: Duration = 86400.0
+    statistics_interval: PollInterval = 900.0
+    inventory_interval: PollInterval = 300.0
+    devices_interval: PollInterval = 300.0
+    account_interval: PollInterval = 3600.0
+    devices_full_resync_interval: PollInterval = 86400.0
     max_age: Duration | None = None  # None: 3 times each collector's own interval
 
     requests_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 100

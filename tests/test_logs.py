@@ -1,6 +1,7 @@
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ import structlog
 from capgo_exporter.logs import REDACTED, add_secret, configure_logging, scrub
 
 KEY = "cgk-0d9e8f7a-6b5c-4d3e-logs-secret"
-FORMATS = ["json", "console"]
+FORMATS = ["logfmt", "json", "console"]
 
 
 @pytest.fixture(autouse=True)
@@ -184,3 +185,40 @@ def test_scrub_replaces_every_registered_secret_in_plain_text() -> None:
         f"bad key {REDACTED}, twice: {REDACTED}"
     )
     assert scrub("nothing secret") == "nothing secret"
+
+
+# logfmt as go-kit and logfmt parsers read it: key=value pairs, values bare or double-quoted.
+_LOGFMT_PAIR = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    pairs = _LOGFMT_PAIR.findall(line)
+    # Every character belongs to a pair or the single spaces between them: nothing unparsed.
+    assert " ".join(f"{key}={value}" for key, value in pairs) == line, line
+    return {key: json.loads(value) if value.startswith('"') else value for key, value in pairs}
+
+
+def test_logfmt_lines_parse_with_node_exporter_keys() -> None:
+    out = capture("logfmt", level="debug")
+    structlog.get_logger().info("capgo-exporter started", listen="http://localhost:10180/")
+    structlog.get_logger().warning('a "quoted" word', collectors=["a", "b"], count=3)
+    logging.getLogger("capgo_exporter.x").debug("from stdlib")
+    records = [parse_logfmt(line) for line in out.getvalue().splitlines()]
+    assert [(r["level"], r["msg"]) for r in records] == [
+        ("info", "capgo-exporter started"),
+        ("warn", 'a "quoted" word'),
+        ("debug", "from stdlib"),
+    ]
+    assert list(records[0])[:3] == ["ts", "level", "msg"]
+    assert records[0]["listen"] == "http://localhost:10180/"
+    assert records[1]["count"] == "3"
+    assert datetime.fromisoformat(records[0]["ts"]).tzinfo == UTC
+
+
+@pytest.mark.parametrize("level", ["warn", "warning"])
+def test_warn_level_hides_info_and_shows_warnings(level: str) -> None:
+    out = capture("logfmt", level=level)
+    structlog.get_logger().info("hidden-info")
+    structlog.get_logger().warning("shown-warning")
+    assert "hidden" not in out.getvalue()
+    assert "shown-warning" in out.getvalue()

@@ -167,7 +167,8 @@ async def test_rejected_key_backs_off_at_least_ten_minutes() -> None:
 
 async def test_run_loop_polls_at_the_interval_and_stops_cleanly() -> None:
     inventory = Scripted("inventory", org_result("o1", discovery=True))
-    scheduler, _, _ = make(inventory, inventory_interval="100ms")
+    # Below the 10 s floor, allowed because no real Capgo is polled (a loopback API URL).
+    scheduler, _, _ = make(inventory, inventory_interval="100ms", api_url="http://127.0.0.1:9")
     stop = asyncio.Event()
     task = asyncio.create_task(scheduler.run(stop))
     await asyncio.sleep(0.45)

@@ -49,7 +49,7 @@ def test_defaults(home: Path) -> None:
     assert settings.api_key_source is None
     assert settings.api_url == "https://api.capgo.app"
     assert (settings.listen_host, settings.listen_port) == ("", 10180)
-    assert (settings.log_level, settings.log_format) == ("info", "console")
+    assert (settings.log_level, settings.log_format) == ("info", "logfmt")
     assert settings.collectors == COLLECTORS
     assert [settings.interval_for(c) for c in COLLECTORS] == [900, 300, 300, 3600]
     assert settings.devices_full_resync_interval == 86400
@@ -91,8 +91,40 @@ def test_model_alone_ignores_the_process_environment(monkeypatch: pytest.MonkeyP
     ],
 )
 def test_duration(home: Path, text: str, seconds: float) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": text})
-    assert settings.devices_interval == seconds
+    settings = load(home, {"CAPGO_EXPORTER_REQUEST_TIMEOUT": text})
+    assert settings.request_timeout == seconds
+
+
+@pytest.mark.parametrize("field", ["STATISTICS", "INVENTORY", "DEVICES", "ACCOUNT"])
+def test_poll_intervals_below_10s_are_refused_for_a_real_capgo(home: Path, field: str) -> None:
+    name = f"CAPGO_EXPORTER_{field}_INTERVAL"
+    assert load(home, {name: "10s"}).interval_for(field.lower()) == 10
+    with pytest.raises(
+        SettingsError, match=rf"^{name}: invalid interval 9s500ms — the shortest is 10s"
+    ):
+        load(home, {name: "9.5s"})
+    with pytest.raises(SettingsError, match="shortest is 10s"):
+        load(home, {"CAPGO_EXPORTER_DEVICES_FULL_RESYNC_INTERVAL": "5s"})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"])
+def test_a_capgo_on_loopback_may_be_polled_faster(home: Path, url: str) -> None:
+    settings = load(home, {"CAPGO_API_URL": url, "CAPGO_EXPORTER_DEVICES_INTERVAL": "500ms"})
+    assert settings.devices_interval == 0.5
+
+
+@pytest.mark.parametrize("value", ["-5m", "-1", "0", "0s"])
+def test_a_negative_or_zero_duration_must_be_positive(home: Path, value: str) -> None:
+    with pytest.raises(SettingsError, match="must be positive") as caught:
+        load(home, {"CAPGO_EXPORTER_REQUEST_TIMEOUT": value})
+    assert "use a number with a unit" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"), [("warning", "warn"), ("WARN", "warn"), ("debug", "debug")]
+)
+def test_log_level_takes_warn_and_the_warning_alias(home: Path, given: str, stored: str) -> None:
+    assert load(home, {"CAPGO_EXPORTER_LOG_LEVEL": given}).log_level == stored
 
 
 @pytest.mark.parametrize(
@@ -215,9 +247,16 @@ def test_max_age_when_set_applies_to_every_collector(home: Path) -> None:
 
 
 def test_state_dir_is_created(home: Path, tmp_path: Path) -> None:
-    state = tmp_path / "a" / "b"
+    state = tmp_path / "a"
     assert load(home, {"CAPGO_EXPORTER_STATE_DIR": str(state)}).state_dir == state
     assert state.is_dir()
+
+
+def test_state_dir_whose_parent_is_missing_is_an_error(home: Path, tmp_path: Path) -> None:
+    state = tmp_path / "typo" / "state"
+    with pytest.raises(SettingsError, match=r"parent directory .* does not exist"):
+        load(home, {"CAPGO_EXPORTER_STATE_DIR": str(state)})
+    assert not (tmp_path / "typo").exists()
 
 
 # --- the API key ---
@@ -331,14 +370,14 @@ INVALID_ENV = [
     ("CAPGO_EXPORTER_LISTEN_ADDRESS", "::1:9000", "[ipv6]:port"),
     ("CAPGO_EXPORTER_LISTEN_ADDRESS", "[nope]:9000", "[ipv6]:port"),
     ("CAPGO_EXPORTER_WEB_CONFIG_FILE", "/nonexistent/web.yml", "not an existing file"),
-    ("CAPGO_EXPORTER_LOG_LEVEL", "verbose", "debug, info, warning, error"),
-    ("CAPGO_EXPORTER_LOG_FORMAT", "xml", "json, console"),
+    ("CAPGO_EXPORTER_LOG_LEVEL", "verbose", "debug, info, warn, error"),
+    ("CAPGO_EXPORTER_LOG_FORMAT", "xml", "logfmt, json, console"),
     ("CAPGO_EXPORTER_DEVICES_INTERVAL", "abc", "500ms, 30s, 5m, 1h, 1d"),
     ("CAPGO_EXPORTER_INVENTORY_INTERVAL", "5 minutes", "500ms, 30s, 5m, 1h, 1d"),
-    ("CAPGO_EXPORTER_STATISTICS_INTERVAL", "-5m", "500ms, 30s, 5m, 1h, 1d"),
-    ("CAPGO_EXPORTER_ACCOUNT_INTERVAL", "0s", "greater than zero"),
+    ("CAPGO_EXPORTER_STATISTICS_INTERVAL", "-5m", "must be positive"),
+    ("CAPGO_EXPORTER_ACCOUNT_INTERVAL", "0s", "must be positive"),
     ("CAPGO_EXPORTER_MAX_AGE", "soon", "invalid duration 'soon'"),
-    ("CAPGO_EXPORTER_REQUEST_TIMEOUT", "0", "greater than zero"),
+    ("CAPGO_EXPORTER_REQUEST_TIMEOUT", "0", "must be positive"),
     ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
     ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "many", "from 1 to 100000"),
     ("CAPGO_EXPORTER_CONCURRENCY", "65", "from 1 to 64"),
