@@ -13,9 +13,11 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 from capgo_exporter import __version__
+from capgo_exporter.docsgen import MEANINGS, default_text
 from capgo_exporter.logs import configure_logging
 from capgo_exporter.settings import (
     ENV_NAMES,
@@ -36,26 +38,59 @@ NO_KEY = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the error a Prometheus exporter user expects for a mistyped flag."""
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        words = list(sys.argv[1:] if args is None else args)
+        known = _every_flag(self)
+        for word in words:
+            if word == "--":
+                break
+            flag = word.split("=", 1)[0]
+            if flag.startswith("--") and flag not in known:
+                close = get_close_matches(flag, sorted(known), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                fail(f"unknown flag {flag}{hint}; see --help")
+        return super().parse_args(words, namespace)
+
+
+def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
+    """The flags of ``parser`` and of all its sub-commands, however deep (admin RESOURCE ACTION)."""
+    flags = set(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                flags |= _every_flag(sub)
+    return flags
+
+
+def _flag_help(field: str) -> str:
+    """One sentence, its environment variable, and the default as a person writes it."""
+    meaning = MEANINGS[field].replace("`", "")
+    default = "" if field == "api_key" else default_text(field).replace("`", "")
+    shown = f" Default: {default}." if default and default != "—" else ""
+    return f"{meaning} Env {ENV_NAMES[field]}.{shown}".replace("%", "%%")
+
+
 def _add_setting_flags(
     parser: argparse.ArgumentParser, fields: Sequence[str] = tuple(FLAG_NAMES)
 ) -> None:
     group = parser.add_argument_group("settings (each also read from its environment variable)")
     for field in fields:
-        flag = FLAG_NAMES[field]
-        env = ENV_NAMES.get(field, "")
-        default = Settings.model_fields[field].default
-        shown = "" if default in (None, ()) or field == "api_key" else f", default {default}"
         group.add_argument(
-            flag,
+            FLAG_NAMES[field],
             dest=field,
             metavar="VALUE",
             default=argparse.SUPPRESS,
-            help=f"env {env}{shown}" if env else f"{shown.lstrip(', ')}",
+            help=_flag_help(field),
         )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="capgo-exporter",
         description="Prometheus exporter for Capgo cloud. Serves /metrics; "
         "see `capgo-exporter check --help` to test a key.",
@@ -73,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(debugging; node_exporter's textfile collector)",
     )
     _add_setting_flags(parser)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
+    )
     check = commands.add_parser(
         "check",
         help="validate the configuration and the key; list what the key may read",
@@ -140,6 +177,8 @@ def _main(argv: Sequence[str] | None) -> int:
         demo = daemon.start_demo(settings)
         settings = demo.settings
     elif settings.api_key is None:
+        if "CAPGO_API_KEY" in os.environ:
+            fail("CAPGO_API_KEY is set but empty: put the key in it, or unset it")
         fail(NO_KEY)
 
     try:

@@ -101,7 +101,8 @@ MEANINGS: dict[str, str] = {
 }
 
 
-def _default(field: str) -> str:
+def default_text(field: str) -> str:
+    """The default as a person writes it: ``15m``, not ``900.0``; ``—`` when there is none."""
     value = Settings.model_fields[field].default
     if value is None:
         return "—"
@@ -131,7 +132,9 @@ def render_configuration() -> str:
     ]
     for field, flag in FLAG_NAMES.items():
         env = ENV_NAMES[field]
-        lines.append(f"| `{flag}` | `{env}` | `{field}` | {_default(field)} | {MEANINGS[field]} |")
+        lines.append(
+            f"| `{flag}` | `{env}` | `{field}` | {default_text(field)} | {MEANINGS[field]} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -444,6 +444,9 @@ class ExporterServer:
     @property
     def url(self) -> str:
         host = str(self._server.server_address[0])
+        # Every interface: localhost is an address a terminal can open (a click works there).
+        if host in ("0.0.0.0", "::", ""):
+            host = "localhost"
         if ":" in host:
             host = f"[{host}]"
         return f"{self._scheme}://{host}:{self.port}/"

@@ -368,3 +368,11 @@ def test_shutdown_lets_a_slow_request_finish_and_refuses_new_ones() -> None:
     assert responses[0].status_code == 200
     assert responses[0].text == "ready\n"
     idle.close()
+
+
+def test_every_interface_logs_a_localhost_address_a_terminal_can_open() -> None:
+    server = ExporterServer(
+        ExporterApp(SnapshotHolder(), SelfMetrics([], process_metrics=False), StubStatus()), "", 0
+    )
+    assert server.url == f"http://localhost:{server.port}/"
+    assert server.shutdown(timeout=1)
