@@ -205,12 +205,18 @@ def _web_config(settings: Settings) -> WebConfig | None:
 
 
 async def _once(settings: Settings, demo: Demo | None) -> int:
+    from capgo_exporter.collect.devices import DevicesCollector
     from capgo_exporter.daemon import exporter
+    from capgo_exporter.progress import TerminalProgress
 
     # No process_* series: they describe this short-lived process, and in node_exporter's
     # textfile directory they collide with node_exporter's own, failing every scrape.
     transport = demo.transport if demo else None
     async with exporter(settings, transport, process_metrics=False) as built:
+        progress = TerminalProgress(sys.stderr)
+        for collector in built.collectors:
+            if isinstance(collector, DevicesCollector):
+                collector.observe_walks(progress)
         succeeded = await built.scheduler.run_once()
         sys.stdout.buffer.write(built.holder.current.text + built.self_metrics.render())
         sys.stdout.flush()

@@ -149,6 +149,9 @@ async def exporter(
     textfile directory), which already has its own ``process_*`` series."""
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics((c.name for c in collectors), process_metrics=process_metrics)
+    for collector in collectors:
+        if isinstance(collector, DevicesCollector):
+            collector.observe_walks(self_metrics)
     client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
     scheduler = Scheduler(client, settings, collectors, holder, self_metrics)

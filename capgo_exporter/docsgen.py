@@ -90,7 +90,10 @@ MEANINGS: dict[str, str] = {
     "max_bundles_per_app": "Bundles per app with their own `capgo_app_devices` series; the rest "
     'fold into `bundle="other"`.',
     "bundles_per_app": "Newest bundles per app exposed with their creation time.",
-    "device_page_size": "Devices per request; keep it at most 999 for Capgo.",
+    "device_page_size": (
+        "Devices per request. Unset: 50,000, lowered to 999 (and remembered in the state"
+        " directory) where Capgo's storage cuts pages at 1,000. Set: always this size."
+    ),
     "billing_cycle_start_day": "Day of the month your billing cycle starts (UTC).",
     "plan_mau_limit": "Your plan's MAU limit: enables `capgo_org_monthly_active_users_limit` "
     "and the MAU alerts.",

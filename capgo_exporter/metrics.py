@@ -362,6 +362,28 @@ DEVICES_TRACKED = MetricSpec(
     "gauge",
     "devices",
 )
+DEVICE_WALK_IN_PROGRESS = _self(
+    "capgo_exporter_device_walk_in_progress",
+    "1 while a walk of the app's devices (full or incremental) is running, 0 once it ended. "
+    "The app's device metrics come only from complete walks.",
+    "app_id",
+)
+DEVICE_WALK_PAGES = _self(
+    "capgo_exporter_device_walk_pages",
+    "Pages of devices received by the app's current walk, or by its last one when none runs.",
+    "app_id",
+)
+DEVICE_WALK_DEVICES = _self(
+    "capgo_exporter_device_walk_devices",
+    "Devices received by the app's current walk, or by its last one when none runs; against "
+    "capgo_exporter_devices_tracked it shows how far a first or full walk has come.",
+    "app_id",
+)
+DEVICE_PAGE_SIZE = _self(
+    "capgo_exporter_device_page_size",
+    "Devices asked for per GET /device request: 50000 by default, 999 once Capgo proved to "
+    "cut pages at 1000, or the configured size.",
+)
 BUILD_INFO = _self(
     "capgo_exporter_build_info",
     "Version of capgo-exporter and of Python running it; always 1.",

@@ -34,6 +34,10 @@ from capgo_exporter.metrics import (
     COLLECTOR_DURATION,
     COLLECTOR_LAST_SUCCESS,
     COLLECTOR_UP,
+    DEVICE_PAGE_SIZE,
+    DEVICE_WALK_DEVICES,
+    DEVICE_WALK_IN_PROGRESS,
+    DEVICE_WALK_PAGES,
     UP,
 )
 
@@ -106,6 +110,22 @@ class SelfMetrics:
             API_RETRIES.labels,
             registry=r,
         )
+        self.walk_in_progress = Gauge(
+            DEVICE_WALK_IN_PROGRESS.name,
+            DEVICE_WALK_IN_PROGRESS.help,
+            DEVICE_WALK_IN_PROGRESS.labels,
+            registry=r,
+        )
+        self.walk_pages = Gauge(
+            DEVICE_WALK_PAGES.name, DEVICE_WALK_PAGES.help, DEVICE_WALK_PAGES.labels, registry=r
+        )
+        self.walk_devices = Gauge(
+            DEVICE_WALK_DEVICES.name,
+            DEVICE_WALK_DEVICES.help,
+            DEVICE_WALK_DEVICES.labels,
+            registry=r,
+        )
+        self.page_size = Gauge(DEVICE_PAGE_SIZE.name, DEVICE_PAGE_SIZE.help, registry=r)
         Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=r).labels(
             __version__, platform.python_version()
         ).set(1)
@@ -128,6 +148,17 @@ class SelfMetrics:
 
     def request_retried(self, endpoint: str, reason: str) -> None:
         self.retries.labels(endpoint, reason).inc()
+        self._version += 1
+
+    # The devices collector's reports (WalkObserver)
+    def device_walk_progress(self, app_id: str, *, pages: int, devices: int, walking: bool) -> None:
+        self.walk_in_progress.labels(app_id).set(1 if walking else 0)
+        self.walk_pages.labels(app_id).set(pages)
+        self.walk_devices.labels(app_id).set(devices)
+        self._version += 1
+
+    def device_page_size(self, size: int) -> None:
+        self.page_size.set(size)
         self._version += 1
 
     # The scheduler's reports

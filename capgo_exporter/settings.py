@@ -291,7 +291,8 @@ class Settings(BaseSettings):
 
     max_bundles_per_app: Annotated[int, Field(ge=1, le=1000)] = 20
     bundles_per_app: Annotated[int, Field(ge=0, le=1000)] = 10
-    device_page_size: Annotated[int, Field(ge=1, le=50_000)] = 999
+    # None: adaptive (50,000, down to 999 where Capgo's storage caps pages at 1,000).
+    device_page_size: Annotated[int | None, Field(ge=1, le=50_000)] = None
 
     billing_cycle_start_day: Annotated[int, Field(ge=1, le=31)] = 1
     plan_mau_limit: Annotated[int | None, Field(ge=0)] = None

@@ -56,7 +56,7 @@ def test_defaults(home: Path) -> None:
     assert (settings.request_timeout, settings.connect_timeout) == (30, 5)
     assert (settings.requests_per_minute, settings.concurrency, settings.max_retries) == (100, 4, 3)
     assert (settings.max_bundles_per_app, settings.bundles_per_app) == (20, 10)
-    assert (settings.device_page_size, settings.billing_cycle_start_day) == (999, 1)
+    assert (settings.device_page_size, settings.billing_cycle_start_day) == (None, 1)
     assert settings.plan_mau_limit is settings.plan_storage_limit_bytes is None
     assert settings.state_dir is settings.web_config_file is settings.config_file is None
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
 from capgo_exporter.admin.context import Context
 from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.output import Column, plain
 from capgo_exporter.admin.values import moment
+from capgo_exporter.api.devices import DEFAULT_PAGE_SIZE
+from capgo_exporter.progress import TerminalProgress
 
 COLUMNS = (
     Column("DEVICE_ID", "device_id"),
@@ -23,10 +28,24 @@ FIELDS = ("device_id", "app_id", "platform", "version_name", "version_build", "c
 
 
 async def list_devices(ctx: Context, args: argparse.Namespace) -> None:
-    devices = ctx.capgo.devices.list(
-        args.app_id, updated_after=args.updated_since, page_size=ctx.settings.device_page_size
-    )
-    await ctx.out.rows((plain(d) async for d in devices), COLUMNS, "devices")
+    progress = TerminalProgress(sys.stderr)
+
+    async def devices() -> AsyncIterator[dict[str, Any]]:
+        pages = count = 0
+        try:
+            async for page in ctx.capgo.devices.pages(
+                args.app_id,
+                updated_after=args.updated_since,
+                page_size=ctx.settings.device_page_size or DEFAULT_PAGE_SIZE,
+            ):
+                pages, count = pages + 1, count + len(page)
+                progress.device_walk_progress(args.app_id, pages=pages, devices=count, walking=True)
+                for device in page:
+                    yield plain(device)
+        finally:
+            progress.finish()
+
+    await ctx.out.rows(devices(), COLUMNS, "devices")
 
 
 async def get_device(ctx: Context, args: argparse.Namespace) -> None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
+import msgspec
 from pydantic import SecretStr
 
 from capgo_exporter import __version__
@@ -114,11 +115,14 @@ class CapgoHTTP:
         path: Params | None = None,
         params: Params | None = None,
         body: Params | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one operation (with its retries) and return the decoded JSON body.
 
         ``route`` is the template; ``path`` fills its ``{placeholders}``. ``params`` go to the
         query string (GET, DELETE) or the JSON body (POST, PUT); ``body`` forces a JSON body.
+        ``decode`` (a msgspec decoder) turns a successful body into typed values instead of
+        generic JSON; a body it rejects counts as malformed, like one that is not JSON.
         """
         url = route.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
         request_kwargs: dict[str, Any] = {}
@@ -132,7 +136,7 @@ class CapgoHTTP:
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, route, url, request_kwargs)
+                return await self._attempt(method, route, url, request_kwargs, decode)
             except _Retry as retry:
                 if attempt >= self.retry.max_retries:
                     raise retry.error from None
@@ -168,7 +172,12 @@ class CapgoHTTP:
         )
 
     async def _attempt(
-        self, method: str, route: str, url: str, request_kwargs: dict[str, Any]
+        self,
+        method: str,
+        route: str,
+        url: str,
+        request_kwargs: dict[str, Any],
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         async with self.budget.slot():
             started = time.perf_counter()
@@ -199,15 +208,30 @@ class CapgoHTTP:
             self.observer.request_finished(
                 route, str(response.status_code), time.perf_counter() - started
             )
-        return self._interpret(method, route, response)
+        return self._interpret(method, route, response, decode)
 
-    def _interpret(self, method: str, route: str, response: httpx.Response) -> Any:
+    def _interpret(
+        self,
+        method: str,
+        route: str,
+        response: httpx.Response,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
         request_id = response.headers.get("x-request-id")
         status = response.status_code
         try:
-            payload = response.json()
+            if decode is not None and 200 <= status < 300:
+                payload = decode(response.content)
+            else:
+                payload = response.json()
             decoded = True
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except msgspec.ValidationError as exc:  # JSON, but not the shape asked for
+            raise CapgoResponseError(
+                f"Capgo answered {method} {route} with an unexpected shape: {exc}",
+                endpoint=route,
+                request_id=request_id,
+            ) from None
+        except (json.JSONDecodeError, UnicodeDecodeError, msgspec.DecodeError):
             payload, decoded = None, False
         if 200 <= status < 300:
             if decoded:

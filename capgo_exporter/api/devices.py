@@ -1,25 +1,50 @@
-"""Devices (``/device``): cursor paging.
+"""Devices (``/device``): cursor paging, with a page size that adapts to Capgo's storage.
 
-Since 2025-12 the list is ``{data, nextCursor, hasMore}`` with ``limit`` (keep it ≤ 999: the
-Supabase-backed path breaks ``hasMore`` at 1000) and an opaque ``cursor``; the last page is the
-one with ``hasMore: false``. ``updated_at`` keeps only devices changed strictly after it — what
-makes incremental sync cheap. Older servers answered a bare array paged by ``page`` (50 a
-page); that shape is still walked, and ``updated_at`` is then applied here.
+Since 2025-12 the list is ``{data, nextCursor, hasMore}`` with ``limit`` and an opaque
+``cursor``; the last page is the one with ``hasMore: false``. ``updated_at`` keeps only devices
+changed strictly after it — what makes incremental sync cheap. Older servers answered a bare
+array paged by ``page`` (50 a page); that shape is still walked, and ``updated_at`` is then
+applied here.
+
+Page size (reference §3.5): the server fetches ``limit + 1`` rows to tell whether there is a
+next page, and each storage caps that fetch silently: Cloudflare Analytics Engine (production)
+at 50,001 rows, the Supabase path (self-hosted, fallback) at 1,000. A capped fetch answers a
+full-looking page — exactly 1,000 or 50,001 rows — with ``hasMore: false`` although more
+devices exist. So a walk asks for large pages (50,000: fifty times fewer requests than 999 where
+production paging works), and on that signature it throws the page away and re-reads from the
+same cursor with the storage's safe size (999 or 50,000): the signature can also be a genuine
+last page of exactly that many devices, and re-reading costs one request where concluding
+wrongly would lose every device after it. The walk tells its caller (``on_capped``) only once
+the re-read proved the page was cut short (more rows followed than the cap), so the caller
+can remember the size that works for this API.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
+
+import msgspec
 
 from capgo_exporter.api.core import CapgoHTTP
+from capgo_exporter.api.device_rows import (
+    DevicePage,
+    DeviceRow,
+    decode_device_page,
+    row_from_mapping,
+)
 from capgo_exporter.api.errors import CapgoResponseError
 from capgo_exporter.api.models import Device, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
 
-DEFAULT_PAGE_SIZE = 999
+# The largest page that production (Analytics Engine) answers without cutting it short.
+DEFAULT_PAGE_SIZE: Final = 50_000
+# Rows the storages fetch at most (limit + 1, capped): Supabase's PostgREST max_rows, then
+# Analytics Engine's LIMIT 50000 + 1. A page of exactly that many with hasMore:false is suspect.
+STORAGE_ROW_CAPS: Final = (1_000, 50_001)
 _LEGACY_PAGE_SIZE = 50
 
 
@@ -27,6 +52,16 @@ def format_updated_at(moment: datetime) -> str:
     """The form Capgo accepts, truncated to milliseconds (down: never skips a device)."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def capped_at(rows: int, limit: int, has_more: bool) -> int | None:
+    """The storage cap a page may have been cut at (its truncation signature), or None."""
+    if has_more:
+        return None
+    for cap in STORAGE_ROW_CAPS:
+        if rows == cap and limit >= cap:
+            return cap
+    return None
 
 
 def _rows(rows: Any) -> builtins.list[dict[str, Any]]:
@@ -37,9 +72,42 @@ def _rows(rows: Any) -> builtins.list[dict[str, Any]]:
     return [r for r in rows if isinstance(r, dict) and isinstance(r.get("device_id"), str)]
 
 
+@dataclass
+class _Page:
+    rows: builtins.list[Any]  # DeviceRow (typed walk) or dict (raw walk), device_id checked
+    size: int  # rows in the answer, before any was dropped
+    has_more: bool
+    next_cursor: Any
+
+
+@dataclass
+class _Suspicion:
+    """A page matched a cap's signature: count what follows its cursor to settle it."""
+
+    cap: int
+    rows_since: int = 0
+
+
 class Devices:
     def __init__(self, http: CapgoHTTP) -> None:
         self._http = http
+
+    async def rows(
+        self,
+        app_id: str,
+        *,
+        updated_after: datetime | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        on_capped: Callable[[int], None] | None = None,
+    ) -> AsyncIterator[builtins.list[DeviceRow]]:
+        """Every page of the app's devices, decoded into the fields the index keeps.
+
+        The bulk path (a million devices): msgspec decodes each body straight into
+        `DeviceRow`s. ``on_capped(safe_size)`` is called when a page proved cut short by the
+        storage (see the module's docstring); the walk itself goes on at the safe size.
+        """
+        async for page in self._walk(app_id, updated_after, page_size, on_capped, typed=True):
+            yield page
 
     async def raw_pages(
         self,
@@ -47,37 +115,63 @@ class Devices:
         *,
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        on_capped: Callable[[int], None] | None = None,
     ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
-        """Every page of the app's devices as decoded JSON rows, unvalidated.
+        """Every page of the app's devices as decoded JSON rows, every field kept, unvalidated.
 
-        For bulk ingestion (a million devices): validating every row with pydantic would cost
-        more than everything else the exporter does per device. Rows lacking a string
-        ``device_id`` are dropped here, so callers can index them without checks.
+        Rows lacking a string ``device_id`` are dropped here, so callers can use them without
+        checks. The same truncation handling as `rows`.
         """
-        params: dict[str, Any] = {"app_id": app_id, "limit": page_size}
+        async for page in self._walk(app_id, updated_after, page_size, on_capped, typed=False):
+            yield page
+
+    async def _walk(
+        self,
+        app_id: str,
+        updated_after: datetime | None,
+        page_size: int,
+        on_capped: Callable[[int], None] | None,
+        *,
+        typed: bool,
+    ) -> AsyncIterator[builtins.list[Any]]:
+        params: dict[str, Any] = {"app_id": app_id}
         if updated_after is not None:
             params["updated_at"] = format_updated_at(updated_after)
         cursor: str | None = None
+        size = page_size
+        suspicion: _Suspicion | None = None
         while True:
-            answer = await self._http.call("GET", "/device", params={**params, "cursor": cursor})
+            answer = await self._http.call(
+                "GET",
+                "/device",
+                params={**params, "limit": size, "cursor": cursor},
+                decode=decode_device_page if typed else None,
+            )
             if isinstance(answer, list):
-                async for legacy_page in self._legacy_pages(app_id, answer, updated_after):
+                async for legacy_page in self._legacy_pages(app_id, answer, updated_after, typed):
                     yield legacy_page
                 return
-            if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
-                raise CapgoResponseError(
-                    "Capgo answered GET /device without a data list", endpoint="/device"
-                )
-            yield _rows(answer["data"])
-            next_cursor = answer.get("nextCursor")
-            if not answer.get("hasMore") or not next_cursor:
+            page = _typed_page(answer) if typed else _raw_page(answer)
+            cap = capped_at(page.size, size, page.has_more)
+            if cap is not None:
+                # Maybe cut short: the same cursor again, at a size the storage answers whole.
+                size, suspicion = cap - 1, _Suspicion(cap)
+                continue
+            yield page.rows
+            if suspicion is not None:
+                suspicion.rows_since += page.size
+                if suspicion.rows_since > suspicion.cap:  # proved: the page was cut short
+                    if on_capped is not None:
+                        on_capped(suspicion.cap - 1)
+                    suspicion = None
+            if not page.has_more or not page.next_cursor:
                 return
-            if next_cursor == cursor:
+            if page.next_cursor == cursor:
                 raise CapgoResponseError(
                     "Capgo returned the same device cursor twice; stopping the walk",
                     endpoint="/device",
                 )
-            cursor = str(next_cursor)
+            cursor = str(page.next_cursor)
 
     async def pages(
         self,
@@ -102,8 +196,8 @@ class Devices:
                 yield device
 
     async def _legacy_pages(
-        self, app_id: str, first: builtins.list[Any], updated_after: datetime | None
-    ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
+        self, app_id: str, first: builtins.list[Any], updated_after: datetime | None, typed: bool
+    ) -> AsyncIterator[builtins.list[Any]]:
         async def fetch(page: int) -> builtins.list[dict[str, Any]]:
             rows = (
                 first
@@ -115,13 +209,15 @@ class Devices:
             return _rows(rows)
 
         since = format_updated_at(updated_after) if updated_after is not None else None
-        batch: builtins.list[dict[str, Any]] = []
+        batch: builtins.list[Any] = []
+        # The first answer was decoded typed when asked so: back to plain rows for paging.
+        first = [_as_mapping(row) for row in first]
         async for row in walk_offset_pages(
             fetch, lambda r: r["device_id"], page_size=_LEGACY_PAGE_SIZE
         ):
             # The old server had no updated_at filter: apply it here (same ISO form compares).
             if since is None or str(row.get("updated_at") or "") > since:
-                batch.append(row)
+                batch.append(row_from_mapping(row) if typed else row)
             if len(batch) >= _LEGACY_PAGE_SIZE:
                 yield batch
                 batch = []
@@ -147,3 +243,21 @@ class Devices:
             "DELETE", "/device", params={"app_id": app_id, "device_id": device_id}
         )
         return StatusResponse.model_validate(answer)
+
+
+def _as_mapping(row: Any) -> Any:
+    return msgspec.structs.asdict(row) if isinstance(row, DeviceRow) else row
+
+
+def _typed_page(answer: DevicePage) -> _Page:
+    rows = [row for row in answer.data if isinstance(row.device_id, str)]
+    return _Page(rows, len(answer.data), bool(answer.has_more), answer.next_cursor)
+
+
+def _raw_page(answer: Any) -> _Page:
+    if not isinstance(answer, dict) or not isinstance(answer.get("data"), list):
+        raise CapgoResponseError(
+            "Capgo answered GET /device without a data list", endpoint="/device"
+        )
+    data = answer["data"]
+    return _Page(_rows(data), len(data), bool(answer.get("hasMore")), answer.get("nextCursor"))

@@ -5,6 +5,10 @@ only for devices changed after the app's high-water mark (one request when nothi
 every ``devices_full_resync_interval`` a full walk again deletes the devices Capgo forgot.
 A walk that fails leaves what it stored (each page is one transaction) but neither deletes nor
 moves the mark, so the next run repeats it.
+
+Pages are large (50,000 devices) unless Capgo's storage proves to cut them at 1,000; see
+`DevicePageSize`. A walk reports its progress (pages and devices so far) to a `WalkObserver`
+as it goes: the metrics themselves come only from complete walks, published when the run ends.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from capgo_exporter.api.models import Channel
 from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
 from capgo_exporter.collect.device_index import AppDevices, DeviceIndex
+from capgo_exporter.collect.device_page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.metrics import (
@@ -37,6 +43,16 @@ from capgo_exporter.settings import Settings
 _SEEN = {"1d": APP_DEVICES_SEEN_1D, "7d": APP_DEVICES_SEEN_7D, "30d": APP_DEVICES_SEEN_30D}
 
 
+class WalkObserver(Protocol):
+    """Who wants to see a long device walk advance (self-metrics, a terminal)."""
+
+    def device_walk_progress(
+        self, app_id: str, *, pages: int, devices: int, walking: bool
+    ) -> None: ...
+
+    def device_page_size(self, size: int) -> None: ...
+
+
 class DevicesCollector(GatedCollector):
     """Every index call runs in a worker thread: the index lock may be held for milliseconds
     by another app's page, and the event loop must not wait on it."""
@@ -49,9 +65,29 @@ class DevicesCollector(GatedCollector):
         index: DeviceIndex | None = None,
         *,
         gate: PermissionGate | None = None,
+        page_size: DevicePageSize | None = None,
     ) -> None:
         super().__init__(gate=gate)
         self._index = index if index is not None else DeviceIndex.open(settings.state_dir)
+        self.page_size = page_size or DevicePageSize(
+            configured=settings.device_page_size,
+            state_dir=settings.state_dir,
+            base_url=settings.api_url,
+        )
+        self._observers: list[WalkObserver] = []
+
+    def observe_walks(self, observer: WalkObserver) -> None:
+        self._observers.append(observer)
+        observer.device_page_size(self.page_size.current)
+
+    def _progress(self, app_id: str, pages: int, devices: int, *, walking: bool) -> None:
+        for observer in self._observers:
+            observer.device_walk_progress(app_id, pages=pages, devices=devices, walking=walking)
+
+    def _capped(self, safe_size: int) -> None:
+        self.page_size.capped(safe_size)
+        for observer in self._observers:
+            observer.device_page_size(self.page_size.current)
 
     async def collect(self, context: CollectContext) -> CollectResult:
         discovery = self.discovery_of(context)
@@ -96,14 +132,23 @@ class DevicesCollector(GatedCollector):
         )
         if full:
             await asyncio.to_thread(index.begin_full_sync, app_id)
-        devices = 0
-        async for rows in context.client.devices.raw_pages(
-            app_id, updated_after=None if full else mark, page_size=settings.device_page_size
-        ):
-            # A full page is 2-4 ms of CPU: in a thread, the loop goes on reading the other
-            # apps' responses meanwhile. The hop costs nothing measurable (benchmarked inline).
-            await asyncio.to_thread(index.upsert_rows, app_id, rows)
-            devices += len(rows)
+        devices = pages = 0
+        self._progress(app_id, pages, devices, walking=True)
+        try:
+            async for rows in context.client.devices.rows(
+                app_id,
+                updated_after=None if full else mark,
+                page_size=self.page_size.current,
+                on_capped=self._capped,
+            ):
+                # A page of 50,000 is about 0.1 s of CPU: in a thread, the loop goes on
+                # serving scrapes and reading the other apps' responses meanwhile.
+                await asyncio.to_thread(index.upsert_devices, app_id, rows)
+                devices += len(rows)
+                pages += 1
+                self._progress(app_id, pages, devices, walking=True)
+        finally:
+            self._progress(app_id, pages, devices, walking=False)
         if full:
             deleted = await asyncio.to_thread(index.finish_full_sync, app_id, started)
             context.log.info("full device walk", app_id=app_id, devices=devices, deleted=deleted)

@@ -52,6 +52,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout-rate", type=_rate, default=0.0)
     p.add_argument("--malformed-rate", type=_rate, default=0.0)
     p.add_argument("--legacy-device-paging", action="store_true")
+    p.add_argument(
+        "--device-row-cap",
+        type=count,
+        default=50_001,
+        help="rows GET /device fetches at most, capped silently: 50001 (Analytics Engine, "
+        "production), 1000 (Supabase path), 0 for none",
+    )
     return p.parse_args(argv)
 
 
@@ -77,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         members_per_org=args.members_per_org,
         keys={args.key: "org_super_admin"},
         legacy_device_paging=args.legacy_device_paging,
+        device_row_cap=args.device_row_cap,
         knobs=knobs,
     )
     stop = threading.Event()

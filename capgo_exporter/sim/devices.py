@@ -287,8 +287,15 @@ class DeviceStore:
         after_ms: int | None,
         order: str | None,
         custom_only: bool,
+        row_cap: int | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One cursor page: rows and the next cursor (None on the last page)."""
+        """One cursor page: rows and the next cursor (None on the last page).
+
+        Like Capgo, it fetches ``limit + 1`` rows to tell whether a next page exists; with
+        `row_cap` that fetch is capped silently as the storages do (reference §3.5), so a large
+        ``limit`` answers ``row_cap`` rows and no next page although more devices exist.
+        """
+        fetch = limit + 1 if row_cap is None else min(limit + 1, row_cap)
         if order is None:
             start = 0 if cursor is None else self._cursor_index(cursor) + 1
             indices = self._by_id(start, after_ms)
@@ -303,7 +310,7 @@ class DeviceStore:
             if custom_only and not self.facts(index).custom_id:
                 continue
             picked.append(index)
-            if len(picked) > limit:  # one extra row tells whether there is a next page
+            if len(picked) >= fetch:  # one extra row tells whether there is a next page
                 break
         rows = [self.record(i, view) for i in picked[:limit]]
         if len(picked) <= limit:

@@ -79,7 +79,7 @@ CASES: list[tuple[list[str], str, str, dict[str, str], Any, Any]] = [
     (["channel", "delete", APP, "beta", "--yes"], "DELETE", "/channel",
      {"app_id": APP, "channel": "beta"}, None, OK),
     (["device", "list", APP, "--updated-since", "2026-11-01T10:00:00Z"], "GET", "/device",
-     {"app_id": APP, "limit": "999", "updated_at": "2026-11-01T10:00:00.000Z"}, None,
+     {"app_id": APP, "limit": "50000", "updated_at": "2026-11-01T10:00:00.000Z"}, None,
      {"data": [DEVICE], "hasMore": False}),
     (["device", "get", APP, "dev1"], "GET", "/device", {"app_id": APP, "device_id": "dev1"},
      None, DEVICE),

@@ -86,9 +86,9 @@ class Failing(httpx.AsyncBaseTransport):
 class Fleet:
     """A simulated account of two apps, a client on it, and collectors sharing one index."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, config: SimConfig | None = None) -> None:
         self.clock = Clock()
-        config = SimConfig(seed=1, orgs=1, apps_per_org=2, devices_per_app=DEVICES)
+        config = config or SimConfig(seed=1, orgs=1, apps_per_org=2, devices_per_app=DEVICES)
         self.sim = Simulator(config, clock=self.clock)
         self.transport = Failing(self.sim.transport())
         self.settings = settings

@@ -56,8 +56,9 @@ def get_device(ctx: Ctx) -> Any:
             cursor=str(cursor) if cursor else None,
             after_ms=after_ms,
             order=order,
-            custom_only=bool(params.get("customIdMode")),
-        )  # quirk: "false" is truthy
+            custom_only=bool(params.get("customIdMode")),  # quirk: "false" is truthy
+            row_cap=ctx.world.config.device_row_cap or None,
+        )
     except BadCursor as exc:
         raise bad_request("invalid_cursor", "Invalid cursor") from exc
     if next_cursor is None:
