@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
 import math
 import re
 import resource
@@ -34,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +45,7 @@ from typing import Any, Protocol
 import httpx
 
 from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
 from capgo_exporter.collect.base import CollectContext, Discovery
 from capgo_exporter.collect.device_index import FILE_NAME, DeviceIndex
 from capgo_exporter.collect.devices import DevicesCollector
@@ -83,10 +86,10 @@ class MeteredIndex(DeviceIndex):
 
     spent = 0.0
 
-    def upsert_rows(self, app_id: str, rows: list[dict[str, Any]]) -> None:
+    def upsert_devices(self, app_id: str, rows: Sequence[DeviceRow]) -> None:
         started = time.thread_time()
         try:
-            super().upsert_rows(app_id, rows)
+            super().upsert_devices(app_id, rows)
         finally:
             self.spent += time.thread_time() - started
 
@@ -94,9 +97,14 @@ class MeteredIndex(DeviceIndex):
 class InProcess:
     base_url = "http://sim"
 
-    def __init__(self, devices: int) -> None:
+    def __init__(self, devices: int, cap: int) -> None:
         config = SimConfig(
-            seed=1, orgs=1, apps_per_org=1, devices_per_app=devices, keys={KEY: "org_admin"}
+            seed=1,
+            orgs=1,
+            apps_per_org=1,
+            devices_per_app=devices,
+            keys={KEY: "org_admin"},
+            device_row_cap=cap,
         )
         self.sim = MeteredSimulator(config)
         self.transport: httpx.AsyncBaseTransport | None = AsyncSimTransport(self.sim)
@@ -135,9 +143,10 @@ class OverTcp:
 
 
 @contextmanager
-def child_simulator(devices: int) -> Iterator[OverTcp]:
+def child_simulator(devices: int, cap: int) -> Iterator[OverTcp]:
     command = [sys.executable, "-m", "capgo_exporter.sim", "--port", "0", "--key", KEY]
     command += ["--orgs", "1", "--apps-per-org", "1", "--devices-per-app", str(devices)]
+    command += ["--device-row-cap", str(cap)]
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stderr is not None
@@ -177,7 +186,8 @@ async def measure(
     context: CollectContext,
     label: str,
     devices: int,
-) -> None:
+    quiet: bool,
+) -> dict[str, float]:
     sim.reset_requests()
     index_before = index.spent
     sim_before, cpu_before, wall_before = sim.cpu_seconds(), cpu(), time.perf_counter()
@@ -186,6 +196,15 @@ async def measure(
     process = cpu() - cpu_before
     simulator = sim.cpu_seconds() - sim_before
     exporter = process - simulator
+    figures = {
+        "requests": sim.device_requests(),
+        "wall_s": wall,
+        "cpu_s": exporter,
+        "cpu_us_per_device": exporter / devices * 1e6 if devices else 0.0,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    if quiet:
+        return figures
     print(f"\n{label}")
     print(f"  GET /device requests   {sim.device_requests()}")
     print(f"  wall time              {wall:.2f} s")
@@ -198,13 +217,42 @@ async def measure(
         upserts = (index.spent - index_before) / devices * 1e6
         print(f"    index upserts        {upserts:.2f} µs per device (thread CPU in upsert_rows)")
         print("    the rest             HTTP client, JSON decoding, row checks, aggregation")
+    return figures
 
 
-async def bench(args: argparse.Namespace, sim: Sim, state_dir: Path | None) -> None:
+def rss_mb() -> float:
+    """Current (not peak) resident set size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class StdlibJsonCollector(DevicesCollector):
+    """The walk as it was before msgspec: every page decoded by the standard library's JSON
+    decoder into dicts, then indexed from them (for the before/after figures)."""
+
+    async def _sync(self, context: CollectContext, app_id: str) -> bool:
+        devices = context.client.devices
+        original = devices.rows
+
+        async def rows(app: str, **kwargs: Any) -> Any:
+            async for page in devices.raw_pages(app, **kwargs):
+                yield [row for row in map(row_from_mapping, page) if row is not None]
+
+        devices.rows = rows  # type: ignore[method-assign,assignment]
+        try:
+            return await super()._sync(context, app_id)
+        finally:
+            devices.rows = original  # type: ignore[method-assign]
+
+
+async def bench(args: argparse.Namespace, sim: Sim, state_dir: Path | None) -> dict[str, Any]:
     overrides: dict[str, object] = {"device_page_size": args.page_size, "state_dir": state_dir}
     settings: Settings = load_settings(overrides, environ={}, home=None)
     index = MeteredIndex(state_dir / FILE_NAME if state_dir else None)
-    collector = DevicesCollector(settings, index)
+    kind = StdlibJsonCollector if args.decoder == "stdlib" else DevicesCollector
+    collector = kind(settings, index)
     client = CapgoClient.create(
         KEY,
         base_url=sim.base_url,
@@ -212,27 +260,34 @@ async def bench(args: argparse.Namespace, sim: Sim, state_dir: Path | None) -> N
         requests_per_minute=1_000_000,
         timeout=600,
     )
+    quiet = args.json
+    say = (lambda _: None) if quiet else print
     try:
         discovery = await discover(client)
         (app_id,) = (app.app_id for app in discovery.apps)
         context = CollectContext(client=client, settings=settings, discovery=discovery)
-        print(f"peak RSS before          {peak_rss_mb():.1f} MB (interpreter, libraries)")
+        say(f"peak RSS before          {peak_rss_mb():.1f} MB (interpreter, libraries)")
 
         label = f"full walk of {args.devices:,} devices"
-        await measure(sim, index, collector, context, label, args.devices)
-        print(f"  expected requests      {math.ceil(args.devices / args.page_size)}")
-        print(f"  peak RSS               {peak_rss_mb():.1f} MB")
+        first = await measure(sim, index, collector, context, label, args.devices, quiet)
+        size = collector.page_size.current
+        say(f"  page size after        {size}")
+        say(f"  peak RSS               {peak_rss_mb():.1f} MB")
         where = "in memory" if state_dir is None else "file"
-        print(f"  index size             {index.size_bytes() / 1e6:.1f} MB ({where})")
+        say(f"  index size             {index.size_bytes() / 1e6:.1f} MB ({where})")
         started = time.process_time()
         index.summarize(app_id, datetime.now(UTC))
-        print(f"  aggregation (again)    {time.process_time() - started:.2f} s CPU")
+        say(f"  aggregation (again)    {time.process_time() - started:.2f} s CPU")
+        gc.collect()
+        at_rest = rss_mb()
+        say(f"  RSS at rest            {at_rest:.1f} MB")
 
         sim.touch(app_id, args.touch)
         label = f"incremental run, {args.touch:,} touched"
-        await measure(sim, index, collector, context, label, 0)
-        print(f"  expected requests      {max(1, math.ceil(args.touch / args.page_size))}")
-        print(f"  peak RSS               {peak_rss_mb():.1f} MB")
+        poll = await measure(sim, index, collector, context, label, 0, quiet)
+        say(f"  expected requests      {max(1, math.ceil(args.touch / size))}")
+        say(f"  peak RSS               {peak_rss_mb():.1f} MB")
+        return {"first": first, "poll": poll, "rest_rss_mb": at_rest, "page_size": size}
     finally:
         await client.aclose()
         collector.close()
@@ -241,11 +296,30 @@ async def bench(args: argparse.Namespace, sim: Sim, state_dir: Path | None) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=1_000_000)
-    parser.add_argument("--page-size", type=int, default=999)
+    parser.add_argument("--page-size", type=int, default=None, help="default: adaptive")
+    parser.add_argument(
+        "--cap",
+        type=int,
+        default=50_001,
+        help="rows the simulator fetches at most: 50001 (production), 1000 (Supabase path)",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=("msgspec", "stdlib"),
+        default="msgspec",
+        help="stdlib: the walk before msgspec, for comparison",
+    )
+    parser.add_argument("--json", action="store_true", help="print only the figures, as JSON")
     parser.add_argument("--touch", type=int, default=1000, help="devices changed before run 2")
     parser.add_argument("--in-memory", action="store_true", help="no state directory")
     parser.add_argument("--tcp", action="store_true", help="simulator in a child process")
     args = parser.parse_args()
+    if args.json:
+        with tempfile.TemporaryDirectory(prefix="bench-devices-") as directory:
+            state_dir = None if args.in_memory else Path(directory)
+            with child_simulator(args.devices, args.cap) as remote:
+                print(json.dumps(asyncio.run(bench(args, remote, state_dir))))
+        return
     print("reproduce: " + " ".join(["python", "benchmarks/bench_devices.py", *sys.argv[1:]]))
     print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}")
     method = "simulator in a child process, over TCP" if args.tcp else "in-process simulator"
@@ -253,10 +327,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-devices-") as directory:
         state_dir = None if args.in_memory else Path(directory)
         if args.tcp:
-            with child_simulator(args.devices) as remote:
+            with child_simulator(args.devices, args.cap) as remote:
                 asyncio.run(bench(args, remote, state_dir))
         else:
-            asyncio.run(bench(args, InProcess(args.devices), state_dir))
+            asyncio.run(bench(args, InProcess(args.devices, args.cap), state_dir))
 
 
 if __name__ == "__main__":
