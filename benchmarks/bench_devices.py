@@ -310,7 +310,7 @@ def main() -> None:
         help="stdlib: the walk before msgspec, for comparison",
     )
     parser.add_argument("--json", action="store_true", help="print only the figures, as JSON")
-    parser.add_argument("--touch", type=int, default=1000, help="devices changed before run 2")
+    parser.add_argument("--touch", type=int, default=2000, help="devices changed before run 2")
     parser.add_argument("--in-memory", action="store_true", help="no state directory")
     parser.add_argument("--tcp", action="store_true", help="simulator in a child process")
     args = parser.parse_args()

@@ -191,11 +191,13 @@ class Scheduler:
                 )
             else:
                 self._log.warning("collector run failed", collector=name, error=_one_line(error))
+        # Published first: /readyz (from the statuses) must not say ready before /metrics
+        # serves what made it so.
+        await self._publish()
         self._statuses[name] = status
         self._metrics.set_up(all(s.up for s in self._statuses.values()))
         if name == "inventory":
             self._inventory_ran.set()
-        await self._publish()
         return error is None
 
     async def _publish(self) -> None:

@@ -1076,6 +1076,26 @@ def _exporter_status_panels() -> list[Json]:
             unit="s",
             size=(12, 8),
         ),
+        timeseries(
+            "Device walk progress",
+            "Devices received by each app's current device walk (its last one when none runs). "
+            "During a first walk of a large fleet it climbs towards the fleet's size; the app's "
+            "device metrics appear only once its walk is complete.",
+            Target(sel("capgo_exporter_device_walk_devices"), "{{app_id}}"),
+            unit="short",
+            size=(12, 8),
+        ),
+        stat(
+            "Device walks",
+            "Whether each app's device walk is running, the pages it has received, and the "
+            "devices asked for per request (50000, or 999 where Capgo cuts pages at 1000).",
+            Target(sel("capgo_exporter_device_walk_in_progress"), "{{app_id}} running"),
+            Target(sel("capgo_exporter_device_walk_pages"), "{{app_id}} pages"),
+            Target(sel("capgo_exporter_device_page_size"), "page size"),
+            unit="none",
+            size=(12, 8),
+            sparkline=False,
+        ),
     ]
 
 
