@@ -212,7 +212,7 @@ async def _once(settings: Settings, demo: Demo | None) -> int:
     # No process_* series: they describe this short-lived process, and in node_exporter's
     # textfile directory they collide with node_exporter's own, failing every scrape.
     transport = demo.transport if demo else None
-    async with exporter(settings, transport, process_metrics=False) as built:
+    async with exporter(settings, transport, process_metrics=False, demo=demo is not None) as built:
         progress = TerminalProgress(sys.stderr)
         for collector in built.collectors:
             if isinstance(collector, DevicesCollector):

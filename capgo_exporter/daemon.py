@@ -144,11 +144,14 @@ async def exporter(
     transport: httpx.AsyncBaseTransport | None = None,
     *,
     process_metrics: bool = True,
+    demo: bool = False,
 ) -> AsyncIterator[Exporter]:
     """``process_metrics=False`` for output that joins another exporter's (node_exporter's
     textfile directory), which already has its own ``process_*`` series."""
     collectors = build_collectors(settings)
-    self_metrics = SelfMetrics((c.name for c in collectors), process_metrics=process_metrics)
+    self_metrics = SelfMetrics(
+        (c.name for c in collectors), process_metrics=process_metrics, demo=demo
+    )
     for collector in collectors:
         if isinstance(collector, DevicesCollector):
             collector.observe_walks(self_metrics)
@@ -178,8 +181,16 @@ async def serve(
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT: poll, serve, then stop cleanly."""
     stop = asyncio.Event()
-    async with exporter(settings, demo.transport if demo else None) as built:
-        app = ExporterApp(built.holder, built.self_metrics, built.scheduler, web_config=web_config)
+    transport = demo.transport if demo else None
+    async with exporter(settings, transport, demo=demo is not None) as built:
+        app = ExporterApp(
+            built.holder,
+            built.self_metrics,
+            built.scheduler,
+            web_config=web_config,
+            telemetry_path=settings.telemetry_path,
+            demo=demo is not None,
+        )
         server = ExporterServer(
             app, settings.listen_host, settings.listen_port, web_config=web_config
         )

@@ -22,7 +22,7 @@ Generated from `capgo_exporter/metrics.py` by `python -m capgo_exporter.docsgen`
 
 Every Capgo figure is a gauge served from a cache that the collectors refresh in the background;
 a scrape never waits for Capgo. When a collector fails, its last good values are served until
-they are older than `CAPGO_EXPORTER_MAX_AGE` (default: three times the collector's interval),
+they are older than `--collector.max-age` (default: three times the collector's interval),
 then they disappear; `capgo_exporter_collector_up` and `capgo_up` show the failure at once.
 Series of apps, channels and bundles that are gone disappear on the next run.
 
@@ -65,6 +65,7 @@ MEANINGS: dict[str, str] = {
     "`:port` for every interface.",
     "web_config_file": "TLS, client certificates and basic auth, in the Prometheus "
     "exporter-toolkit format (see below).",
+    "telemetry_path": "The path the metrics are served on.",
     "log_level": "`debug` (every API request), `info`, `warn` (or `warning`) or `error`.",
     "log_format": "`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
     "collectors": "Collectors to run, comma-separated: `inventory`, `statistics`, `devices`, "

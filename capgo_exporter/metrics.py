@@ -80,7 +80,7 @@ ORG_CYCLE_START = _capgo(
     "statistics",
     "capgo_org_billing_cycle_start_timestamp_seconds",
     "Start of the billing cycle the organization's figures are counted from "
-    "(CAPGO_EXPORTER_BILLING_CYCLE_START_DAY, UTC midnight).",
+    "(--plan.billing-cycle-start-day, UTC midnight).",
     "org_id",
 )
 ORG_CYCLE_END = _capgo(
@@ -93,14 +93,14 @@ ORG_CYCLE_END = _capgo(
 ORG_MAU_LIMIT = _capgo(
     "statistics",
     "capgo_org_monthly_active_users_limit",
-    "Monthly active users allowed by the plan, from configuration (CAPGO_EXPORTER_PLAN_MAU_LIMIT); "
+    "Monthly active users allowed by the plan, from configuration (--plan.mau-limit); "
     "absent when not configured.",
     "org_id",
 )
 ORG_STORAGE_LIMIT = _capgo(
     "statistics",
     "capgo_org_storage_limit_bytes",
-    "Storage allowed by the plan, from configuration (CAPGO_EXPORTER_PLAN_STORAGE_LIMIT); "
+    "Storage allowed by the plan, from configuration (--plan.storage-limit); "
     "absent when not configured.",
     "org_id",
 )
@@ -108,7 +108,7 @@ ORG_BANDWIDTH_LIMIT = _capgo(
     "statistics",
     "capgo_org_bandwidth_limit_bytes",
     "Bandwidth per billing cycle allowed by the plan, from configuration "
-    "(CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT); absent when not configured.",
+    "(--plan.bandwidth-limit); absent when not configured.",
     "org_id",
 )
 ORG_MEMBERS = _capgo(
@@ -173,8 +173,8 @@ APP_LATEST_BUNDLE_CREATED = _capgo(
 BUNDLE_CREATED = _capgo(
     "inventory",
     "capgo_bundle_created_timestamp_seconds",
-    "Creation time of the app's newest bundles, at most CAPGO_EXPORTER_BUNDLES_PER_APP per app "
-    "(bundle field created_at). " + _CACHED.format("inventory"),
+    "Creation time of the app's newest bundles, at most --collector.inventory.bundles-per-app "
+    "per app (bundle field created_at). " + _CACHED.format("inventory"),
     "app_id",
     "bundle",
 )
@@ -193,7 +193,7 @@ APP_DEVICES = _capgo(
     "devices",
     "capgo_app_devices",
     f"{_DEVICES}, by the bundle they run (version_name); bundles past "
-    'CAPGO_EXPORTER_MAX_BUNDLES_PER_APP (fewest devices first) fold into bundle="other". '
+    '--collector.devices.max-bundles-per-app (fewest devices first) fold into bundle="other". '
     + _CACHED.format("devices"),
     "app_id",
     "platform",
@@ -320,7 +320,7 @@ UP = _self(
 COLLECTOR_UP = _self(
     "capgo_exporter_collector_up",
     "1 when the collector's last run succeeded. A failed collector keeps serving its last good "
-    "data until CAPGO_EXPORTER_MAX_AGE.",
+    "data until --collector.max-age.",
     "collector",
 )
 COLLECTOR_LAST_SUCCESS = _self(
@@ -383,6 +383,10 @@ DEVICE_PAGE_SIZE = _self(
     "capgo_exporter_device_page_size",
     "Devices asked for per GET /device request: 50000 by default, 999 once Capgo proved to "
     "cut pages at 1000, or the configured size.",
+)
+DEMO_MODE = _self(
+    "capgo_exporter_demo_mode",
+    "1 when every figure comes from the built-in simulated Capgo (--demo), 0 against a real one.",
 )
 BUILD_INFO = _self(
     "capgo_exporter_build_info",

@@ -34,6 +34,7 @@ from capgo_exporter.metrics import (
     COLLECTOR_DURATION,
     COLLECTOR_LAST_SUCCESS,
     COLLECTOR_UP,
+    DEMO_MODE,
     DEVICE_PAGE_SIZE,
     DEVICE_WALK_DEVICES,
     DEVICE_WALK_IN_PROGRESS,
@@ -71,7 +72,9 @@ _EOF = b"# EOF\n"
 
 
 class SelfMetrics:
-    def __init__(self, collectors: Iterable[str], *, process_metrics: bool = True) -> None:
+    def __init__(
+        self, collectors: Iterable[str], *, process_metrics: bool = True, demo: bool = False
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self._process = CollectorRegistry(auto_describe=False)
         # Bumped on every change; a cached rendering is valid while the version is the same.
@@ -129,6 +132,7 @@ class SelfMetrics:
         Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=r).labels(
             __version__, platform.python_version()
         ).set(1)
+        Gauge(DEMO_MODE.name, DEMO_MODE.help, registry=r).set(1 if demo else 0)
         if process_metrics:
             ProcessCollector(registry=self._process)
         for name in collectors:

@@ -15,14 +15,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import html
 import socket
 import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import IO, cast
 from wsgiref.headers import Headers
@@ -38,29 +36,23 @@ from capgo_exporter.exposition import (
     TEXT_CONTENT_TYPE,
     wants_openmetrics,
 )
+from capgo_exporter.landing import DOCS, STYLE, render_landing_page
 from capgo_exporter.selfmetrics import SelfMetrics
-from capgo_exporter.settings import format_duration
 from capgo_exporter.snapshot import SnapshotHolder
-from capgo_exporter.status import CollectorStatus, ExporterStatus
+from capgo_exporter.status import ExporterStatus
 from capgo_exporter.webconfig import WebConfig
 
 log = structlog.get_logger("capgo_exporter.server")
 
-DOCS_URL = "https://pypi.org/project/capgo-exporter/"
 _SOFTWARE = f"capgo-exporter/{__version__}"
 # An idle kept-alive connection is closed after this long (Prometheus simply reconnects);
 # it also bounds how long a client may take to send a request or finish a TLS handshake.
 _IDLE_TIMEOUT_SECONDS = 120.0
 
-_STYLE = (
-    "body{font-family:sans-serif;margin:2em;max-width:80em}"
-    "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-    ".down{color:#b00}"
-)
 # No script, no external anything; the one inline stylesheet is allowed by its hash.
 _CSP = (
     "default-src 'none'; "
-    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()}'; "
+    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()}'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _SECURITY_HEADERS = (
@@ -111,13 +103,15 @@ class ExporterApp:
         status: ExporterStatus,
         *,
         web_config: WebConfig | None = None,
-        docs_url: str = DOCS_URL,
+        telemetry_path: str = "/metrics",
+        demo: bool = False,
     ) -> None:
         self._holder = holder
         self._self_metrics = self_metrics
         self._status = status
         self._web_config = web_config or WebConfig()
-        self._docs_url = docs_url
+        self._telemetry_path = telemetry_path
+        self._demo = demo
         # Configured headers replace our defaults of the same name.
         configured = {name.lower() for name, _ in self._web_config.headers}
         self._headers = tuple(
@@ -125,7 +119,8 @@ class ExporterApp:
         ) + tuple(self._web_config.headers)
         self._routes: dict[str, Callable[[WSGIEnvironment], _Response]] = {
             "/": self._landing,
-            "/metrics": self._metrics,
+            telemetry_path: self._metrics,
+            **dict.fromkeys(DOCS, self._doc),
             "/healthz": self._healthz,
             "/readyz": self._readyz,
         }
@@ -206,54 +201,17 @@ class ExporterApp:
         return _text(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready{detail}\n")
 
     def _landing(self, environ: WSGIEnvironment) -> _Response:
-        page = render_landing_page(self._status.collector_statuses(), self._docs_url, time.time())
+        page = render_landing_page(
+            self._status.collector_statuses(),
+            time.time(),
+            telemetry_path=self._telemetry_path,
+            demo=self._demo,
+        )
         return _Response(HTTPStatus.OK, _HTML, (page.encode(),))
 
-
-def render_landing_page(statuses: Iterable[CollectorStatus], docs_url: str, now: float) -> str:
-    rows = "".join(_collector_row(status, now) for status in statuses)
-    e = html.escape
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>capgo-exporter</title><style>{_STYLE}</style></head><body>"
-        f"<h1>capgo-exporter</h1><p>Prometheus exporter for Capgo cloud, version {e(__version__)}."
-        "</p><ul>"
-        # Relative links keep working behind a reverse proxy that adds a path prefix.
-        '<li><a href="metrics">/metrics</a> — the metrics</li>'
-        '<li><a href="healthz">/healthz</a> — liveness</li>'
-        '<li><a href="readyz">/readyz</a> — readiness</li>'
-        f'<li><a href="{e(docs_url)}">documentation</a></li></ul>'
-        "<h2>Collectors</h2><table><tr><th>collector</th><th>interval</th><th>up</th>"
-        "<th>last success</th><th>last duration</th><th>last error</th><th>next run</th></tr>"
-        f"{rows}</table></body></html>\n"
-    )
-
-
-def _collector_row(status: CollectorStatus, now: float) -> str:
-    if not status.finished_first_run:
-        up = "pending"
-    else:
-        up = "yes" if status.up else '<span class="down">no</span>'
-    duration = status.last_duration_seconds
-    cells = (
-        html.escape(status.name),
-        html.escape(format_duration(status.interval_seconds)),
-        up,
-        _when(status.last_success, now, "never"),
-        "—" if duration is None else f"{duration:.2f} s",
-        html.escape(status.last_error or ""),
-        _when(status.next_run, now, "—"),
-    )
-    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-
-
-def _when(timestamp: float | None, now: float, missing: str) -> str:
-    if timestamp is None:
-        return missing
-    iso = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    delta = format_duration(round(abs(now - timestamp)))
-    relative = f"{delta} ago" if timestamp <= now else f"in {delta}"
-    return f'<time datetime="{iso}">{iso}</time> ({relative})'
+    def _doc(self, environ: WSGIEnvironment) -> _Response:
+        _, render = DOCS[environ.get("PATH_INFO", "")]
+        return _Response(HTTPStatus.OK, "text/markdown; charset=utf-8", (render().encode(),))
 
 
 class _Connections:

@@ -223,6 +223,22 @@ def _check_api_url(value: object) -> str:
     return text.rstrip("/")
 
 
+# Paths the exporter serves itself; the telemetry path may not shadow them.
+_RESERVED_PATHS = ("/", "/healthz", "/readyz")
+
+
+def _check_telemetry_path(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", text) or text in _RESERVED_PATHS:
+        raise ValueError(
+            f"invalid path {value!r} — use an absolute URL path such as /metrics, other than "
+            f"{', '.join(_RESERVED_PATHS)}"
+        )
+    if text.startswith("/docs/"):
+        raise ValueError(f"invalid path {value!r} — /docs/ holds the served documentation")
+    return text
+
+
 def _existing_file(path: Path | None) -> Path | None:
     if path is not None and not path.is_file():
         raise ValueError(f"{str(path)!r} is not an existing file")
@@ -265,6 +281,7 @@ class Settings(BaseSettings):
 
     listen_address: Annotated[str, BeforeValidator(_check_listen_address)] = ":10180"
     web_config_file: Annotated[Path | None, AfterValidator(_existing_file)] = None
+    telemetry_path: Annotated[str, BeforeValidator(_check_telemetry_path)] = "/metrics"
     log_level: Annotated[
         LogLevel, BeforeValidator(_choice(*LogLevel.__args__, aliases=_LEVEL_ALIASES))
     ] = "info"
@@ -379,6 +396,7 @@ FLAG_NAMES: dict[str, str] = {
     "api_url": "--capgo.api-url",
     "listen_address": "--web.listen-address",
     "web_config_file": "--web.config.file",
+    "telemetry_path": "--web.telemetry-path",
     "log_level": "--log.level",
     "log_format": "--log.format",
     "collectors": "--collectors.enabled",

@@ -23,14 +23,10 @@ from structlog.testing import capture_logs
 
 from capgo_exporter import __version__, snapshot
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.landing import render_landing_page
 from capgo_exporter.metrics import APP_DEVICES, APP_INFO
 from capgo_exporter.selfmetrics import SelfMetrics
-from capgo_exporter.server import (
-    ExporterApp,
-    ExporterServer,
-    gzip_accepted,
-    render_landing_page,
-)
+from capgo_exporter.server import ExporterApp, ExporterServer, gzip_accepted
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder
 from capgo_exporter.status import CollectorStatus
 from capgo_exporter.webconfig import WebConfig
@@ -250,7 +246,7 @@ def test_landing_page_lists_links_and_collectors_escaped(
     response = client.get("/")
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     page = response.text
-    for link in ('href="metrics"', 'href="healthz"', 'href="readyz"', "documentation"):
+    for link in ('href="metrics"', 'href="healthz"', 'href="readyz"', 'href="docs/metrics.md"'):
         assert link in page
     assert __version__ in page
     assert "<script>" not in page
@@ -264,7 +260,7 @@ def test_landing_page_times_are_iso_with_an_age() -> None:
         CollectorStatus("statistics", 90.0, runs=1, up=True, last_success=NOW - 75),
         CollectorStatus("devices", 300.0, next_run=NOW + 30),
     ]
-    page = render_landing_page(statuses, "https://docs.example/", NOW)
+    page = render_landing_page(statuses, NOW)
     assert '<time datetime="2025-10-09T08:52:05Z">2025-10-09T08:52:05Z</time> (1m15s ago)' in page
     assert "(in 30s)" in page
     assert "<td>1m30s</td><td>yes</td>" in page

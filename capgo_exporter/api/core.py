@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 import msgspec
+import structlog
 from pydantic import SecretStr
 
 from capgo_exporter import __version__
@@ -38,6 +39,10 @@ from capgo_exporter.api.errors import (
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
 from capgo_exporter.api.retry import RetryPolicy, retry_after_seconds
+
+# --log.level debug: one line per request sent. It names the route template, never the URL
+# with its ids filled in, the query or the headers (the key is in a header).
+_log = structlog.get_logger("capgo_exporter.api")
 
 DEFAULT_API_URL: Final = "https://api.capgo.app"
 
@@ -136,7 +141,7 @@ class CapgoHTTP:
         attempt = 0
         while True:
             try:
-                return await self._attempt(method, route, url, request_kwargs, decode)
+                return await self._attempt(method, route, url, request_kwargs, attempt, decode)
             except _Retry as retry:
                 if attempt >= self.retry.max_retries:
                     raise retry.error from None
@@ -177,14 +182,28 @@ class CapgoHTTP:
         route: str,
         url: str,
         request_kwargs: dict[str, Any],
+        retry: int,
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         async with self.budget.slot():
             started = time.perf_counter()
+
+            def finished(status: str) -> None:
+                seconds = time.perf_counter() - started
+                self.observer.request_finished(route, status, seconds)
+                _log.debug(
+                    "capgo request",
+                    method=method,
+                    route=route,
+                    status=status,
+                    duration_ms=round(seconds * 1000, 1),
+                    retry=retry,
+                )
+
             try:
                 response = await self._http.request(method, url, **request_kwargs)
             except httpx.TimeoutException as exc:
-                self.observer.request_finished(route, "timeout", time.perf_counter() - started)
+                finished("timeout")
                 error = CapgoTimeoutError(
                     f"Capgo did not answer in time ({method} {route}): {type(exc).__name__}",
                     endpoint=route,
@@ -195,9 +214,7 @@ class CapgoHTTP:
                     raise _Retry("timeout", error) from exc
                 raise error from exc
             except httpx.TransportError as exc:
-                self.observer.request_finished(
-                    route, "connection_error", time.perf_counter() - started
-                )
+                finished("connection_error")
                 failure = CapgoTransportError(
                     f"cannot reach Capgo ({method} {route}): {exc or type(exc).__name__}",
                     endpoint=route,
@@ -205,9 +222,7 @@ class CapgoHTTP:
                 if method == "GET" or isinstance(exc, httpx.ConnectError):
                     raise _Retry("connection_error", failure) from exc
                 raise failure from exc
-            self.observer.request_finished(
-                route, str(response.status_code), time.perf_counter() - started
-            )
+            finished(str(response.status_code))
         return self._interpret(method, route, response, decode)
 
     def _interpret(

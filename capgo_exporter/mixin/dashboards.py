@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from capgo_exporter.metrics import APP_DEVICES, CHANNEL_INFO
 from capgo_exporter.mixin import rules
-from capgo_exporter.settings import ENV_NAMES, Settings
+from capgo_exporter.settings import FLAG_NAMES, Settings
 
 Json = dict[str, Any]
 
@@ -564,21 +564,21 @@ def _usage_panels(config: Config) -> list[Json]:
             "capgo_org_monthly_active_users",
             "capgo_org_monthly_active_users_limit",
             "short",
-            ENV_NAMES["plan_mau_limit"],
+            FLAG_NAMES["plan_mau_limit"],
         ),
         (
             "Storage",
             "capgo_org_storage_bytes",
             "capgo_org_storage_limit_bytes",
             "bytes",
-            ENV_NAMES["plan_storage_limit_bytes"],
+            FLAG_NAMES["plan_storage_limit_bytes"],
         ),
         (
             "Bandwidth",
             "capgo_org_bandwidth_bytes",
             "capgo_org_bandwidth_limit_bytes",
             "bytes",
-            ENV_NAMES["plan_bandwidth_limit_bytes"],
+            FLAG_NAMES["plan_bandwidth_limit_bytes"],
         ),
     ]
     ratios = [
@@ -641,7 +641,7 @@ def _cycle_panels() -> list[Json]:
         date_stat(
             "Cycle started",
             "Start of the billing cycle the figures count from "
-            f"({ENV_NAMES['billing_cycle_start_day']}, UTC midnight).",
+            f"({FLAG_NAMES['billing_cycle_start_day']}, UTC midnight).",
             Target(with_org_name(ms(start)), "{{org_name}}"),
             size=(8, 4),
         ),
@@ -1033,11 +1033,20 @@ def _exporter_status_panels() -> list[Json]:
         stat(
             "Collectors",
             "Whether each collector's last run succeeded. A failed collector keeps serving its "
-            f"last good data until {ENV_NAMES['max_age']}.",
+            f"last good data until {FLAG_NAMES['max_age']}.",
             Target(sel("capgo_exporter_collector_up"), "{{collector}}"),
             unit="none",
             size=(10, 5),
             defaults={"mappings": UP_MAPPINGS},
+            sparkline=False,
+        ),
+        stat(
+            "Data",
+            "Whether the figures come from a real Capgo or the built-in simulator (--demo).",
+            Target(sel("capgo_exporter_demo_mode"), "{{instance}}"),
+            unit="none",
+            size=(4, 5),
+            defaults={"mappings": value_mappings(("green", "Capgo"), ("orange", "simulated"))},
             sparkline=False,
         ),
         stat(
@@ -1128,7 +1137,7 @@ def _exporter_api_panels() -> list[Json]:
         timeseries(
             "Request rate against the budget",
             "Requests per minute sent to Capgo. The exporter spends at most "
-            f"{ENV_NAMES['requests_per_minute']} "
+            f"{FLAG_NAMES['requests_per_minute']} "
             f"(default {Settings.model_fields['requests_per_minute'].default}) so it never "
             "causes a 429; a line flat at the budget means collectors wait for it.",
             Target(f"sum({rate(requests)}) * 60", "requests per minute"),
