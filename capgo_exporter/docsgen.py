@@ -90,6 +90,11 @@ MEANINGS: dict[str, str] = {
     "apps_deny": "Never these app ids (globs work).",
     "max_bundles_per_app": "Bundles per app with their own `capgo_app_devices` series; the rest "
     'fold into `bundle="other"`.',
+    "native_versions_per_app": "Native builds per app with their own "
+    '`capgo_app_devices_by_native_version` series; the rest fold into `native_version="other"` '
+    "per platform.",
+    "plugin_versions_per_app": "Updater plugin versions per app with their own "
+    '`capgo_app_devices_by_plugin_version` series; the rest fold into `plugin_version="other"`.',
     "bundles_per_app": "Newest bundles per app exposed with their creation time.",
     "device_page_size": (
         "Devices per request. Unset: 50,000, lowered to 999 (and remembered in the state"

@@ -204,7 +204,10 @@ APP_DEVICES = _capgo(
 APP_DEVICES_BY_NATIVE = _capgo(
     "devices",
     "capgo_app_devices_by_native_version",
-    f"{_DEVICES}, by native build (version_build). " + _CACHED.format("devices"),
+    f"{_DEVICES}, by native build (version_build). Builds past the "
+    "--collector.devices.max-native-versions-per-app most common (10) fold into "
+    'native_version="other" per platform: at most that many series per app, plus one per '
+    "platform. " + _CACHED.format("devices"),
     "app_id",
     "platform",
     "native_version",
@@ -212,7 +215,10 @@ APP_DEVICES_BY_NATIVE = _capgo(
 APP_DEVICES_BY_PLUGIN = _capgo(
     "devices",
     "capgo_app_devices_by_plugin_version",
-    f"{_DEVICES}, by updater plugin version (plugin_version). " + _CACHED.format("devices"),
+    f"{_DEVICES}, by updater plugin version (plugin_version). Versions past the "
+    "--collector.devices.max-plugin-versions-per-app most common (10) fold into "
+    'plugin_version="other": at most that many series per app, plus one. '
+    + _CACHED.format("devices"),
     "app_id",
     "plugin_version",
 )

@@ -307,6 +307,8 @@ class Settings(BaseSettings):
     apps_deny: StrList = ()
 
     max_bundles_per_app: Annotated[int, Field(ge=1, le=1000)] = 20
+    native_versions_per_app: Annotated[int, Field(ge=1, le=1000)] = 10
+    plugin_versions_per_app: Annotated[int, Field(ge=1, le=1000)] = 10
     bundles_per_app: Annotated[int, Field(ge=0, le=1000)] = 10
     # None: adaptive (50,000, down to 999 where Capgo's storage caps pages at 1,000).
     device_page_size: Annotated[int | None, Field(ge=1, le=50_000)] = None
@@ -416,6 +418,8 @@ FLAG_NAMES: dict[str, str] = {
     "apps_allow": "--apps.allow",
     "apps_deny": "--apps.deny",
     "max_bundles_per_app": "--collector.devices.max-bundles-per-app",
+    "native_versions_per_app": "--collector.devices.max-native-versions-per-app",
+    "plugin_versions_per_app": "--collector.devices.max-plugin-versions-per-app",
     "bundles_per_app": "--collector.inventory.bundles-per-app",
     "device_page_size": "--collector.devices.page-size",
     "billing_cycle_start_day": "--plan.billing-cycle-start-day",

@@ -27,14 +27,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import blake2b
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import structlog
 
@@ -43,6 +43,7 @@ from capgo_exporter.collect.labels import flag, text
 
 FILE_NAME: Final = "devices.sqlite3"
 OTHER: Final = "other"
+_K = TypeVar("_K", bound=Hashable)
 # version_name values Capgo uses for "the bundle inside the binary" (reference §3.5).
 BUILTIN_NAMES: Final = frozenset({"builtin", "unknown"})
 SEEN_WINDOWS: Final = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -177,16 +178,39 @@ class AppDevices:
     running: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
 
     def folded_by_bundle(self, max_bundles: int) -> dict[tuple[str, str, str, str], int]:
-        """`by_bundle` with every bundle past the `max_bundles` most used (ties by name) as
-        "other", so a long tail of old bundles cannot blow up cardinality."""
-        per_bundle: Counter[str] = Counter()
-        for (_, bundle, _, _), count in self.by_bundle.items():
-            per_bundle[bundle] += count
-        kept = set(sorted(per_bundle, key=lambda b: (-per_bundle[b], b))[:max_bundles])
-        folded: Counter[tuple[str, str, str, str]] = Counter()
-        for (platform, bundle, prod, emulator), count in self.by_bundle.items():
-            folded[(platform, bundle if bundle in kept else OTHER, prod, emulator)] += count
-        return dict(folded)
+        """`by_bundle` with every bundle past the `max_bundles` most used as "other", so a long
+        tail of old bundles cannot blow up cardinality."""
+        return fold_rare(
+            self.by_bundle, max_bundles, lambda k: k[1], lambda k: (k[0], OTHER, k[2], k[3])
+        )
+
+    def folded_by_native(self, keep: int) -> dict[tuple[str, str], int]:
+        """`by_native` with the `keep` most common (platform, build) pairs; the rest become
+        (platform, "other"): at most ``keep`` + one per platform series."""
+        return fold_rare(self.by_native, keep, lambda k: k, lambda k: (k[0], OTHER))
+
+    def folded_by_plugin(self, keep: int) -> dict[str, int]:
+        """`by_plugin` with the `keep` most common versions; the rest become "other"."""
+        return fold_rare(self.by_plugin, keep, lambda k: k, lambda k: OTHER)
+
+
+def fold_rare(
+    counts: Mapping[_K, int],
+    keep: int,
+    label: Callable[[_K], Hashable],
+    folded: Callable[[_K], _K],
+) -> dict[_K, int]:
+    """``counts`` with the ``keep`` values of ``label`` that count most (ties by name, so the
+    choice is stable from one run to the next) kept as they are, and every other key replaced
+    by ``folded(key)``, its counts summed."""
+    per_label: Counter[Hashable] = Counter()
+    for key, count in counts.items():
+        per_label[label(key)] += count
+    kept = set(sorted(per_label, key=lambda v: (-per_label[v], str(v)))[:keep])
+    result: Counter[_K] = Counter()
+    for key, count in counts.items():
+        result[key if label(key) in kept else folded(key)] += count
+    return dict(result)
 
 
 def _aggregate(rows: Iterable[tuple[Profile, int, int, int, int]]) -> AppDevices:

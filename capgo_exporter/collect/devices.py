@@ -117,7 +117,7 @@ class DevicesCollector(GatedCollector):
             # Off the event loop: a million devices take about half a second to aggregate.
             summary = await asyncio.to_thread(self._index.summarize, app_id, now)
             channels = discovery.channels.get(app_id)
-            _app_samples(samples, app_id, summary, context.settings.max_bundles_per_app)
+            _app_samples(samples, app_id, summary, context.settings)
             _channel_samples(samples, app_id, summary, channels)
         return CollectResult(samples.freeze())
 
@@ -165,12 +165,13 @@ def _resync_due(last_full: datetime | None, now: datetime, interval: float) -> b
     return last_full is None or (now - last_full).total_seconds() >= interval
 
 
-def _app_samples(samples: SampleSet, app_id: str, summary: AppDevices, max_bundles: int) -> None:
-    for (platform, bundle, prod, emulator), n in summary.folded_by_bundle(max_bundles).items():
+def _app_samples(samples: SampleSet, app_id: str, summary: AppDevices, settings: Settings) -> None:
+    by_bundle = summary.folded_by_bundle(settings.max_bundles_per_app)
+    for (platform, bundle, prod, emulator), n in by_bundle.items():
         samples.set(APP_DEVICES, n, app_id, platform, bundle, prod, emulator)
-    for (platform, native), n in summary.by_native.items():
+    for (platform, native), n in summary.folded_by_native(settings.native_versions_per_app).items():
         samples.set(APP_DEVICES_BY_NATIVE, n, app_id, platform, native)
-    for plugin, n in summary.by_plugin.items():
+    for plugin, n in summary.folded_by_plugin(settings.plugin_versions_per_app).items():
         samples.set(APP_DEVICES_BY_PLUGIN, n, app_id, plugin)
     for platform, n in summary.on_builtin.items():
         samples.set(APP_DEVICES_ON_BUILTIN, n, app_id, platform)
