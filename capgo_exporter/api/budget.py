@@ -5,6 +5,13 @@ A token bucket refilled at ``requests_per_minute / 60`` tokens a second, holding
 token. When Capgo does answer 429, :meth:`RequestBudget.pause` holds *all* callers until the
 ``Retry-After`` time instead of letting each concurrent request discover the limit on its own.
 
+One rule for pauses: a request is sent only if no pause is running at the moment it leaves,
+whenever it started waiting. A pause voids every token reserved before it (the bucket is
+emptied to one token and refills from the pause's end), so callers already sleeping for a
+token wake, see the pause, wait it out and queue again, spread at the budget's rate instead of
+rushing out together when it ends. The check is repeated after the concurrency slot is taken,
+the last wait before the request is sent.
+
 Tokens are reserved, not polled: a caller takes its token at once (the balance may go
 negative) and sleeps for its share of the deficit, so waiters are served in arrival order and
 the long-run rate never exceeds the budget.
@@ -60,6 +67,8 @@ class RequestBudget:
         self._tokens = self.capacity
         self._updated = clock()
         self._paused_until = 0.0
+        # Bumped by every pause that extends the hold: tokens reserved before it are void.
+        self._epoch = 0
         self._in_flight = asyncio.Semaphore(concurrency)
 
     @property
@@ -70,25 +79,59 @@ class RequestBudget:
 
     def _refill(self) -> None:
         now = self._clock()
+        if now <= self._updated:  # during a pause the bucket refills from the pause's end
+            return
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
 
-    async def acquire(self) -> None:
-        """Wait for the pause (if any) and for one token."""
-        while (wait := self._paused_until - self._clock()) > 0:
+    @property
+    def paused_for(self) -> float:
+        """Seconds left in the current pause (0 when none)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    async def _wait_out_pause(self) -> None:
+        while (wait := self.paused_for) > 0:
             await self._sleep(wait)
-        self._refill()
-        self._tokens -= 1.0
-        if self._tokens < 0:
-            await self._sleep(-self._tokens / self._rate)
+
+    async def acquire(self) -> int:
+        """Wait for the pause (if any) and one token; returns the epoch the token is valid in."""
+        while True:
+            await self._wait_out_pause()
+            epoch = self._epoch
+            self._refill()
+            self._tokens -= 1.0
+            if self._tokens < 0:
+                await self._sleep(-self._tokens / self._rate)
+            if self.valid(epoch):
+                return epoch
+            # A pause started while we slept: that token is void, queue again after it.
+
+    def valid(self, epoch: int) -> bool:
+        """True when a token from ``epoch`` may be spent now: no pause since, none running."""
+        return epoch == self._epoch and self.paused_for == 0
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller for ``seconds`` (Capgo said 429 / Retry-After)."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
+        """Hold every caller, queued ones included, for ``seconds`` (429 / Retry-After)."""
+        until = self._clock() + seconds
+        if until <= self._paused_until:
+            return
+        self._paused_until = until
+        self._epoch += 1
+        # One request may leave when the pause ends (Capgo allows it); the rest at the rate.
+        self._tokens = 1.0
+        self._updated = until
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """One request in flight: a token, then a concurrency slot for the exchange itself."""
-        await self.acquire()
-        async with self._in_flight:
+        """One request in flight: a token, then a concurrency slot, then a last pause check."""
+        while True:
+            epoch = await self.acquire()
+            await self._in_flight.acquire()
+            if self.valid(epoch):
+                break
+            # Paused while waiting for the slot: give it back and queue again.
+            self._in_flight.release()
+        try:
             yield
+        finally:
+            self._in_flight.release()

@@ -149,8 +149,10 @@ class CapgoHTTP:
                 attempt += 1
                 self.observer.request_retried(route, retry.reason)
                 if retry.reason == "rate_limited":
-                    # Everyone waits, not just this caller: the limit is per key.
-                    self.budget.pause(wait)
+                    # The budget holds everyone for ``wait`` (paused when the 429 was read);
+                    # a 429 without Retry-After pauses for the backoff instead.
+                    if retry.wait is None:
+                        self.budget.pause(wait)
                 else:
                     await self._sleep(wait)
 
@@ -186,6 +188,9 @@ class CapgoHTTP:
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         async with self.budget.slot():
+            # Checked again here, the last moment before sending: the key may have been
+            # rejected while this request waited for its token.
+            self._refuse_if_key_rejected(method, route)
             started = time.perf_counter()
 
             def finished(status: str) -> None:
@@ -263,6 +268,10 @@ class CapgoHTTP:
         api_error = self._api_error(method, route, response, payload, request_id)
         if isinstance(api_error, RateLimitedError):
             wait = api_error.retry_after
+            if wait is not None:
+                # Everyone waits, queued requests included, even when this one gives up:
+                # the limit is per key, and each request sent early pushes its reset back.
+                self.budget.pause(wait)
             if api_error.lockout or (wait is not None and wait > self.retry.max_retry_after):
                 raise api_error
             raise _Retry("rate_limited", api_error, wait)
