@@ -21,7 +21,7 @@ from capgo_exporter.api.models import ApiKey
 COLUMNS = (
     Column("ID", "id"),
     Column("NAME", "name"),
-    Column("EXPIRES_AT", "expires_at"),
+    Column("EXPIRES", "expires_at", "date"),
     Column("HASHED", "is_hashed_key"),
     Column("GLOBAL_PERMISSIONS", "global_permissions"),
 )

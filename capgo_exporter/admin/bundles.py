@@ -11,7 +11,7 @@ from capgo_exporter.admin.output import Column, plain
 COLUMNS = (
     Column("ID", "id"),
     Column("VERSION", "name"),
-    Column("CREATED_AT", "created_at"),
+    Column("CREATED", "created_at", "date"),
     Column("STORAGE", "storage_provider"),
     Column("COMMENT", "comment"),
 )
@@ -30,12 +30,25 @@ async def delete_bundles(ctx: Context, args: argparse.Namespace) -> None:
         )
     if args.all:
         ctx.confirm(f"delete every bundle of {args.app_id} that no channel uses")
+        # Capgo answers only {"status":"ok"}: the count comes from listing before and after.
+        before = await _live_bundles(ctx, args.app_id)
         answer = await ctx.capgo.bundles.delete_all(args.app_id)
-        ctx.out.done(f"deleted every unused bundle of {args.app_id}", plain(answer))
+        after = await _live_bundles(ctx, args.app_id)
+        deleted = max(0, before - after)
+        ctx.out.done(
+            f"deleted {deleted} unused bundles of {args.app_id}; {after} remain, used by a channel",
+            {**plain(answer), "deleted": deleted, "remaining": after},
+        )
         return
     ctx.confirm(f"delete bundle {args.version} of {args.app_id}")
     answer = await ctx.capgo.bundles.delete(args.app_id, args.version)
     ctx.out.done(f"deleted bundle {args.version} of {args.app_id}", plain(answer))
+
+
+async def _live_bundles(ctx: Context, app_id: str) -> int:
+    if ctx.dry_run:  # a dry run sends nothing, listing included
+        return 0
+    return len([bundle async for bundle in ctx.capgo.bundles.list(app_id)])
 
 
 async def _channel_id(ctx: Context, app_id: str, channel: str) -> int:

@@ -28,7 +28,7 @@ COLUMNS = (
     Column("ROLLOUT_BUNDLE", "rollout_version_info.name"),
     Column("ROLLOUT_BPS", "rolloutPercentageBps"),
     Column("ROLLOUT_ON", "rolloutEnabled"),
-    Column("PAUSED_AT", "rolloutPausedAt"),
+    Column("PAUSED", "rolloutPausedAt", "date"),
 )
 FIELDS = ("id", "name", "app_id", "version", "public", "disableAutoUpdate", "rolloutEnabled")
 AUTO_UPDATE = ("major", "minor", "patch", "version_number", "none")

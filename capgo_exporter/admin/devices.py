@@ -22,7 +22,7 @@ COLUMNS = (
     Column("CHANNEL", "channel"),
     Column("PROD", "is_prod"),
     Column("EMULATOR", "is_emulator"),
-    Column("UPDATED_AT", "updated_at"),
+    Column("UPDATED", "updated_at", "date"),
 )
 FIELDS = ("device_id", "app_id", "platform", "version_name", "version_build", "channel")
 

@@ -1,10 +1,12 @@
 """Output: ``table`` for people, ``json`` for programs (the default when stdout is not a
 terminal).
 
-JSON shapes, chosen so ``jq`` and the next command can consume them:
-- a get or a change prints one JSON document;
-- a list prints JSON Lines, one object per line, written as each page arrives, so a walk of a
-  million devices streams instead of waiting for the last page.
+JSON shapes, chosen so ``jq`` and the next command can consume them: always JSON Lines, one
+compact object per line.
+- a get or a change prints one line, one object;
+- a list prints one line per item, written as each page arrives, so a walk of a million devices
+  streams instead of waiting for the last page.
+JSON keeps Capgo's raw values (bytes, ISO timestamps); tables show sizes and dates for people.
 
 Objects are printed with Capgo's own field names (``disableAutoUpdate``, ``rolloutPercentageBps``)
 so what a get prints is what a set accepts. Tables need every row to align their columns, so
@@ -18,6 +20,7 @@ import json
 import time
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel
@@ -35,16 +38,61 @@ def plain(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True)
 
 
+Kind = Literal["text", "bytes", "date"]
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
     path: str  # dotted, e.g. "version.name"
+    kind: Kind = "text"  # how a table shows it; JSON always has the raw value
 
     def value(self, row: Row) -> Any:
         value: Any = row
         for part in self.path.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
         return value
+
+
+_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(value: float) -> str:
+    """1536 → ``1.5 KiB``: binary units, three significant digits at most."""
+    size, unit = float(value), 0
+    while abs(size) >= 1024 and unit < len(_BYTE_UNITS) - 1:
+        size, unit = size / 1024, unit + 1
+    if unit == 0:
+        return f"{int(size)} B"
+    return f"{size:.3g} {_BYTE_UNITS[unit]}"
+
+
+def human_date(value: str) -> str:
+    """An ISO timestamp as ``2025-10-28 05:46 UTC``; a plain date, or text that is not one, as
+    it is."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if len(value) <= 10:  # a date without a time
+        return value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def shown(value: Any, kind: Kind) -> str:
+    """A table cell: sizes and dates for people, the rest as `cell` writes it."""
+    if kind == "bytes" and isinstance(value, int | float) and not isinstance(value, bool):
+        return human_bytes(value)
+    if kind == "date" and isinstance(value, str):
+        return human_date(value)
+    return cell(value)
+
+
+def _kind_of_field(name: str) -> Kind:
+    # Capgo names its timestamps *_at (created_at, expires_at, updated_at).
+    return "date" if name.endswith(("_at", "At")) else "text"
 
 
 def cell(value: Any) -> str:
@@ -112,13 +160,15 @@ class Output:
         self.stderr = stderr
 
     def document(self, doc: Row, fields: Sequence[str] = ()) -> None:
-        """One object: pretty JSON, or ``field  value`` lines (``fields`` first, then the rest)."""
+        """One object: one JSON line, or ``field  value`` lines (``fields`` first, then the
+        rest)."""
         if self.format == "json":
-            self.stdout.write(json.dumps(doc, indent=2) + "\n")
+            self.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")
             return
         names = [*(f for f in fields if f in doc), *(k for k in doc if k not in fields)]
         if names:
-            self.stdout.write("\n".join(align([[n, cell(doc[n])] for n in names])) + "\n")
+            pairs = [[n, shown(doc[n], _kind_of_field(n))] for n in names]
+            self.stdout.write("\n".join(align(pairs)) + "\n")
 
     async def rows(
         self, items: AsyncIterable[Row] | Iterable[Row], columns: Sequence[Column], noun: str
@@ -133,7 +183,7 @@ class Output:
                 if self.format == "json":
                     self.stdout.write(json.dumps(item, separators=(",", ":")) + "\n")
                 else:
-                    table.append([cell(c.value(item)) for c in columns])
+                    table.append([shown(c.value(item), c.kind) for c in columns])
                 progress.update(count)
         finally:
             progress.finish()

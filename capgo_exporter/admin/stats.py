@@ -23,8 +23,8 @@ from capgo_exporter.collect.statistics import billing_cycle_start
 COLUMNS = (
     Column("DATE", "date"),
     Column("MAU", "mau"),
-    Column("STORAGE_BYTES", "storage"),
-    Column("BANDWIDTH_BYTES", "bandwidth"),
+    Column("STORAGE", "storage", "bytes"),
+    Column("BANDWIDTH", "bandwidth", "bytes"),
     Column("BUILD_SECONDS", "build_time_seconds"),
 )
 

@@ -199,8 +199,13 @@ def test_bundle_delete_one_then_all(sim: Simulator, admin: Admin) -> None:
     refused = admin("bundle", "delete", APP, bundles[0]["name"], "--yes")  # newest: linked
     assert refused.code == 1
     assert "cannot_delete_linked_version" in refused.err
-    admin.ok("bundle", "delete", APP, "--all", "--yes")
+    before = len(admin.ok("bundle", "list", APP).lines())
+    table = admin.ok("bundle", "delete", APP, "--all", "--yes", "-o", "table").out
     assert {b["id"] for b in _uploaded(admin)} == linked
+    after = len(admin.ok("bundle", "list", APP).lines())
+    # A bulk delete says how many it deleted, counted by Capgo's own list.
+    assert before > after
+    assert table.startswith(f"deleted {before - after} unused bundles of {APP}; {after} remain")
 
 
 @pytest.mark.parametrize("scope", ["app", "org", "user"])

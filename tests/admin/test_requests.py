@@ -90,7 +90,6 @@ CASES: list[tuple[list[str], str, str, dict[str, str], Any, Any]] = [
     (["bundle", "list", APP], "GET", "/bundle", {"app_id": APP, "page": "0"}, None, [BUNDLE]),
     (["bundle", "delete", APP, "1.2.3", "--yes"], "DELETE", "/bundle",
      {"app_id": APP, "version": "1.2.3"}, None, OK),
-    (["bundle", "delete", APP, "--all", "--yes"], "DELETE", "/bundle", {"app_id": APP}, None, OK),
     (["bundle", "set-channel", APP, "12", "34"], "PUT", "/bundle", {},
      {"app_id": APP, "version_id": 12, "channel_id": 34},
      {"status": "success", "message": "Bundle 1.2.3 set to channel beta"}),
