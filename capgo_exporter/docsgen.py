@@ -77,8 +77,8 @@ MEANINGS: dict[str, str] = {
     "account_interval": "How often members, invitations and key expiries are polled.",
     "devices_full_resync_interval": "How often every device is walked again, which also drops "
     "devices Capgo forgot.",
-    "max_age": "Age past which a failing collector's last values stop being served (default: "
-    "three times its interval).",
+    "max_age": "Age past which a collector's last values stop being served, failing or still "
+    "running, and its collector_up and capgo_up go to 0 (default: three times its interval).",
     "requests_per_minute": "The request budget shared by all collectors (a token bucket).",
     "concurrency": "Requests in flight at most.",
     "request_timeout": "Timeout of one request to Capgo.",

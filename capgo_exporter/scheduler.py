@@ -7,6 +7,11 @@ other collectors start from what it discovered, and wait for its first run.
 Failure semantics, per collector:
 - a failed run keeps the collector's last good samples, served until they are older than its
   ``max_age``; ``capgo_exporter_collector_up`` goes to 0 and so does ``capgo_up``;
+- health and data tell the same story: when a collector's samples pass ``max_age`` and are
+  dropped (a run that fails, or one still in progress because Capgo is slow), its
+  ``capgo_exporter_collector_up`` and ``capgo_up`` go to 0 in the same snapshot swap, and stay 0
+  until a run succeeds. Series never vanish while every health gauge says 1. The data's age is
+  ``time() - capgo_exporter_collector_last_success_timestamp_seconds``;
 - a rejected key (401 ``invalid_apikey``) backs the collector off for at least 10 minutes,
   because 20 failed authentications lock the exporter's IP out of Capgo;
 - permission refusals of one part (an org's statistics, the key list) are handled inside the
@@ -203,9 +208,22 @@ class Scheduler:
     async def _publish(self) -> None:
         """Render the parts still within their max age and swap the snapshot in."""
         async with self._render_lock:
-            for name in self._expired():
+            expired = self._expired()
+            for name, status in self._statuses.items():
+                if name not in expired:
+                    continue
                 del self._parts[name]
+                max_age = self._settings.max_age_for(name)
+                # Down with its data: a scrape must not see series gone and health still 1.
+                self._statuses[name] = replace(
+                    status,
+                    up=False,
+                    last_error=f"no successful run for longer than the max age ({max_age:g}s)",
+                )
+                self._metrics.collector_down(name)
                 self._log.warning("collector data too old; its series are dropped", collector=name)
+            if expired:
+                self._metrics.set_up(all(s.up for s in self._statuses.values()))
             # Rendering 20,000 series takes a while: keep it off the event loop.
             self._holder.current = await asyncio.to_thread(Snapshot.render, dict(self._parts))
 

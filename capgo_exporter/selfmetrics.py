@@ -175,6 +175,11 @@ class SelfMetrics:
             self.collector_last_success.labels(name).set(finished_at)
         self._version += 1
 
+    def collector_down(self, name: str) -> None:
+        """The collector's data passed their max age and were dropped (no run has ended)."""
+        self.collector_up.labels(name).set(0)
+        self._version += 1
+
     def set_up(self, up: bool) -> None:
         self.up.set(1 if up else 0)
         self._version += 1

@@ -138,6 +138,54 @@ async def test_data_older_than_max_age_disappears() -> None:
     assert b"capgo_org_info" in holder.current.text
 
 
+class Slow(Scripted):
+    """A collector whose second run hangs until released: Capgo answering very slowly."""
+
+    def __init__(self, name: CollectorName, *outcomes: CollectResult | Exception) -> None:
+        super().__init__(name, *outcomes)
+        self.release = asyncio.Event()
+
+    async def collect(self, context: CollectContext) -> CollectResult:
+        if self.runs >= 1:
+            await self.release.wait()
+        return await super().collect(context)
+
+
+def mau_series(holder: SnapshotHolder) -> bool:
+    return b"capgo_org_monthly_active_users" in holder.current.text
+
+
+async def test_series_never_vanish_while_health_says_up() -> None:
+    inventory = Scripted("inventory", org_result("o1", discovery=True))
+    statistics = Slow("statistics", org_result("o1", mau=10), org_result("o1", mau=11))
+    clock = Clock()
+    scheduler, holder, metrics = make(inventory, statistics, clock=clock, max_age="10m")
+    await scheduler.run_once()
+    slow_run = asyncio.create_task(scheduler.run_collector(statistics))
+    await asyncio.sleep(0)
+    clock.now += 9 * 60
+    await scheduler.run_collector(inventory)  # publishes; the run in progress is 9 min old
+    assert mau_series(holder)
+    assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 1
+    clock.now += 2 * 60
+    await scheduler.run_collector(inventory)  # the data pass their max age mid-run
+    assert not mau_series(holder)
+    # The drop and the health gauges go together.
+    assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 0
+    assert value(metrics, "capgo_up") == 0
+    status = {s.name: s for s in scheduler.collector_statuses()}["statistics"]
+    assert not status.up
+    assert status.last_error == "no successful run for longer than the max age (600s)"
+    # A later run of another collector does not bring health back on its own.
+    await scheduler.run_collector(inventory)
+    assert value(metrics, "capgo_up") == 0
+    statistics.release.set()
+    assert await slow_run
+    assert 'org_id="o1"} 11.0' in holder.current.text.decode()
+    assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 1
+    assert value(metrics, "capgo_up") == 1
+
+
 async def test_collectors_wait_for_the_first_inventory_run() -> None:
     inventory = Scripted(
         "inventory", ServerError(status=500, code="x", message="x", endpoint="/organization")

@@ -233,6 +233,8 @@ class Rules:
             ),
             # One rule per collector: each has its own interval, which Prometheus cannot see.
             *(self._stale(name) for name in COLLECTORS),
+            # ...and one that warns while the figures are still served.
+            *(self._aging(name) for name in COLLECTORS),
             # Retries, not requests with code 429: retry series start at 0, so the first 429
             # counts; a request series is created by its first answer and that one is missed.
             Alert(
@@ -272,6 +274,23 @@ class Rules:
             "{{ $value | humanizeDuration }} ago, longer than its max age of "
             f"{format_duration(age)}: the exporter has dropped its figures, so dashboards miss "
             "them and alerts on them cannot fire.",
+            labels={"collector": collector},
+        )
+
+    def _aging(self, collector: str) -> Alert:
+        # Two thirds of the max age (two intervals by default): one run has been missed and
+        # there is still a run's worth of time to act before the figures are dropped.
+        max_age = self.config.max_age_for(collector)
+        age = max_age * 2 / 3
+        last_success = self.s(COLLECTOR_LAST_SUCCESS.name, f'collector="{collector}"')
+        return Alert(
+            "CapgoExporterDataAging",
+            "warning",
+            f"time() - ({last_success} > 0) > {age:g}",
+            "capgo-exporter will soon drop a collector's figures.",
+            "The {{ $labels.collector }} collector of " + _WHERE + " last succeeded "
+            "{{ $value | humanizeDuration }} ago; its figures are dropped (and its "
+            f"collector_up goes to 0) when they are {format_duration(max_age)} old.",
             labels={"collector": collector},
         )
 

@@ -146,6 +146,7 @@ def test_the_alerts_the_design_asks_for_exist() -> None:
         "CapgoExporterAbsent": {"critical"},
         "CapgoExporterCollectorFailing": {"warning"},
         "CapgoExporterDataStale": {"warning"},
+        "CapgoExporterDataAging": {"warning"},
         "CapgoApiRateLimited": {"warning"},
         "CapgoApiErrors": {"warning"},
         "CapgoMonthlyActiveUsersNearLimit": two_levels,
