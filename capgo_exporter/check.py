@@ -11,103 +11,44 @@ Capgo rejected the key or could not be reached.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TextIO
 
 from capgo_exporter.api import AuthenticationError, CapgoClient, CapgoError, is_permission_denied
 from capgo_exporter.api.models import App, Organization
+from capgo_exporter.collectors import REGISTRY, Probe
+
+# The collector that lists organizations and apps, which every probe needs first.
+_DISCOVERING = next(spec.name for spec in REGISTRY.values() if spec.discovers)
 
 
-@dataclass(frozen=True)
-class Probe:
-    endpoint: str
-    collector: str
-    run: Callable[[], Awaitable[str]]
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
-async def _count(iterator: Any, noun: str) -> str:
-    total = 0
-    async for _ in iterator:
-        total += 1
-    return f"{total} {noun}"
-
-
-def _probes(client: CapgoClient, org: Organization | None, app: App | None) -> list[Probe]:
-    today = datetime.now(UTC).date()
-    # Yesterday and today: the smallest range that answers whatever the time of day.
-    start, end = today - timedelta(days=1), today + timedelta(days=1)
-    probes: list[Probe] = []
-    if app is not None:
-        app_id = app.app_id
-        probes += [
-            Probe(
-                "GET /channel",
-                "inventory",
-                lambda: _count(client.channels.list(app_id), "channels"),
-            ),
-            Probe(
-                "GET /bundle", "inventory", lambda: _count(client.bundles.list(app_id), "bundles")
-            ),
-            Probe(
-                "GET /device",
-                "devices",
-                lambda: _first_device_page(client, app_id),
-            ),
-            Probe(
-                "GET /statistics/app/{app_id}",
-                "statistics",
-                lambda: _rows(client.statistics.app(app_id, start, end)),
-            ),
-        ]
-    if org is not None:
-        org_id = org.id
-        probes += [
-            Probe(
-                "GET /statistics/org/{org_id}",
-                "statistics",
-                lambda: _rows(client.statistics.org(org_id, start, end)),
-            ),
-            Probe(
-                "GET /organization/members",
-                "account",
-                lambda: _members(client, org_id),
-            ),
-        ]
-    probes.append(Probe("GET /apikey", "account", lambda: _keys(client)))
-    return probes
-
-
-async def _first_device_page(client: CapgoClient, app_id: str) -> str:
-    async for page in client.devices.raw_pages(app_id, page_size=1):
-        return "devices readable" if page else "no devices yet"
-    return "no devices yet"
-
-
-async def _rows(rows: Awaitable[list[Any]]) -> str:
-    return f"{len(await rows)} days of statistics"
-
-
-async def _members(client: CapgoClient, org_id: str) -> str:
-    return f"{len(await client.members.list(org_id))} members and invitations"
-
-
-async def _keys(client: CapgoClient) -> str:
-    return f"{len(await client.apikeys.list())} API keys (expiries)"
+def _probes(
+    client: CapgoClient, org: Organization | None, app: App | None, today: date
+) -> list[Probe]:
+    """Each collector's own probes (declared by its module), in the registry's order."""
+    return [
+        probe for spec in REGISTRY.values() for probe in spec.load().probes(client, org, app, today)
+    ]
 
 
 def _line(out: TextIO, ok: str, endpoint: str, outcome: str, collector: str) -> None:
     print(f"{ok:<5} {endpoint:<30} {collector:<11} {outcome}", file=out)
 
 
-async def run_check(client: CapgoClient, where: str, out: TextIO) -> int:
+async def run_check(
+    client: CapgoClient, where: str, out: TextIO, *, today: Callable[[], date] = utc_today
+) -> int:
     print(f"Capgo API: {where}", file=out)
     try:
         orgs = [org async for org in client.organizations.list()]
-        _line(out, "ok", "GET /organization", f"{len(orgs)} organizations", "inventory")
+        _line(out, "ok", "GET /organization", f"{len(orgs)} organizations", _DISCOVERING)
         apps = [app async for app in client.apps.list()]
-        _line(out, "ok", "GET /app", f"{len(apps)} apps", "inventory")
+        _line(out, "ok", "GET /app", f"{len(apps)} apps", _DISCOVERING)
     except AuthenticationError as error:
         _line(out, "FAIL", "GET /organization", str(error), "all")
         if error.key_rejected:
@@ -117,7 +58,8 @@ async def run_check(client: CapgoClient, where: str, out: TextIO) -> int:
         _line(out, "FAIL", "GET /organization", str(error), "all")
         return 1
     refused: set[str] = set()
-    for probe in _probes(client, orgs[0] if orgs else None, apps[0] if apps else None):
+    first_org, first_app = (orgs[0] if orgs else None), (apps[0] if apps else None)
+    for probe in _probes(client, first_org, first_app, today()):
         try:
             outcome = await probe.run()
         except CapgoError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +20,9 @@ import structlog
 from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient
-from capgo_exporter.collect.account import AccountCollector
 from capgo_exporter.collect.base import Collector
 from capgo_exporter.collect.devices import DevicesCollector
-from capgo_exporter.collect.inventory import InventoryCollector
-from capgo_exporter.collect.statistics import StatisticsCollector
+from capgo_exporter.collectors import spec_of
 from capgo_exporter.scheduler import Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
@@ -53,14 +51,8 @@ log = structlog.get_logger("capgo_exporter")
 
 
 def build_collectors(settings: Settings) -> list[Collector]:
-    factories: dict[str, Callable[[], Collector]] = {
-        "inventory": InventoryCollector,
-        "statistics": StatisticsCollector,
-        # The device index lives in the state directory, known only from the settings.
-        "devices": lambda: DevicesCollector(settings),
-        "account": AccountCollector,
-    }
-    return [make() for name, make in factories.items() if name in settings.collectors]
+    """The enabled collectors, in the registry's order."""
+    return [spec_of(name).build(settings) for name in settings.collectors]
 
 
 @dataclass

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from capgo_exporter.metrics import CATALOGUE, COLLECTORS, MetricSpec
+from capgo_exporter.collectors import COLLECTORS, REGISTRY
+from capgo_exporter.metrics import CATALOGUE, MetricSpec
 from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, format_duration
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -68,13 +69,13 @@ MEANINGS: dict[str, str] = {
     "telemetry_path": "The path the metrics are served on.",
     "log_level": "`debug` (every API request), `info`, `warn` (or `warning`) or `error`.",
     "log_format": "`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
-    "collectors": "Collectors to run, comma-separated: `inventory`, `statistics`, `devices`, "
-    "`account`.",
-    "statistics_interval": "How often MAU, storage and bandwidth are polled (at least 10s, as "
-    "for every interval).",
-    "inventory_interval": "How often orgs, apps, channels and bundles are polled.",
-    "devices_interval": "How often devices changed since the last poll are fetched.",
-    "account_interval": "How often members, invitations and key expiries are polled.",
+    "collectors": "Collectors to run, comma-separated: "
+    + ", ".join(f"`{name}`" for name in COLLECTORS)
+    + ".",
+    **{
+        spec.interval_field: f"How often {spec.polls} are polled (at least 10s)."
+        for spec in REGISTRY.values()
+    },
     "devices_full_resync_interval": "How often every device is walked again, which also drops "
     "devices Capgo forgot.",
     "max_age": "Age past which a collector's last values stop being served, failing or still "

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-MetricType = Literal["gauge", "counter", "histogram"]
-Collector = Literal["inventory", "statistics", "devices", "account"]
+from capgo_exporter.collectors import CollectorName as Collector
 
-COLLECTORS: Final[tuple[Collector, ...]] = ("inventory", "statistics", "devices", "account")
+MetricType = Literal["gauge", "counter", "histogram"]
 
 
 @dataclass(frozen=True)

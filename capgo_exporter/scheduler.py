@@ -1,8 +1,8 @@
 """The poll loop: one interval per collector, one shared request budget, one snapshot swap.
 
 Each enabled collector runs in its own task, first at start-up and then every interval
-(±10 % jitter, so collectors and exporters do not poll in step). Inventory runs first: the
-other collectors start from what it discovered, and wait for its first run.
+(±10 % jitter, so collectors and exporters do not poll in step). The discovering collector
+(inventory, per the registry) runs first: those that need its discovery wait for its first run.
 
 Failure semantics, per collector:
 - a failed run keeps the collector's last good samples, served until they are older than its
@@ -41,6 +41,7 @@ from capgo_exporter.collect.base import (
     Discovery,
     DiscoveryMissing,
 )
+from capgo_exporter.collectors import spec_of
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.settings import Settings
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder
@@ -84,13 +85,14 @@ class Scheduler:
             c.name: CollectorStatus(c.name, settings.interval_for(c.name)) for c in collectors
         }
         self._discovery: Discovery | None = None
-        self._inventory_ran = asyncio.Event()
+        # Set after the discovering collector's first run (or at once when it is disabled).
+        self._discovery_ran = asyncio.Event()
         self._render_lock = asyncio.Lock()
         self._heartbeat: float | None = None
         # Collectors whose last run failed because Capgo rejected the key itself.
         self._key_rejected: set[str] = set()
-        if not any(c.name == "inventory" for c in collectors):
-            self._inventory_ran.set()
+        if not any(spec_of(c.name).discovers for c in collectors):
+            self._discovery_ran.set()
 
     # --- ExporterStatus -----------------------------------------------------------------------
     def collector_statuses(self) -> list[CollectorStatus]:
@@ -117,14 +119,14 @@ class Scheduler:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run_once(self) -> bool:
-        """Run every collector once, inventory first; True when all succeeded."""
-        ordered = sorted(self._collectors, key=lambda c: c.name != "inventory")
+        """Run every collector once, the discovering one first; True when all succeeded."""
+        ordered = sorted(self._collectors, key=lambda c: not spec_of(c.name).discovers)
         results = [await self.run_collector(collector) for collector in ordered]
         return all(results)
 
     async def _loop(self, collector: Collector, stop: asyncio.Event) -> None:
-        if collector.name != "inventory":
-            await self._inventory_ran.wait()
+        if spec_of(collector.name).needs_inventory:
+            await self._discovery_ran.wait()
         while not stop.is_set():
             succeeded = await self.run_collector(collector)
             delay = self._next_delay(collector, succeeded)
@@ -201,8 +203,8 @@ class Scheduler:
         await self._publish()
         self._statuses[name] = status
         self._metrics.set_up(all(s.up for s in self._statuses.values()))
-        if name == "inventory":
-            self._inventory_ran.set()
+        if spec_of(name).discovers:
+            self._discovery_ran.set()
         return error is None
 
     async def _publish(self) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 from urllib.parse import urlsplit
 
 import annotated_types
@@ -30,10 +30,11 @@ from pydantic import (
     SecretStr,
     ValidationError,
     ValidationInfo,
+    create_model,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-COLLECTORS = ("statistics", "inventory", "devices", "account")
+from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorName, spec_of
 
 LogLevel = Literal["debug", "info", "warn", "error"]
 LogFormat = Literal["logfmt", "json", "console"]
@@ -155,7 +156,7 @@ def _parse_list(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kept))
 
 
-def _parse_collectors(value: object) -> tuple[str, ...]:
+def _parse_collectors(value: object) -> tuple[CollectorName, ...]:
     names = _parse_list(value)
     valid = ", ".join(sorted(COLLECTORS))
     for name in names:
@@ -269,8 +270,8 @@ ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
 StrList = Annotated[tuple[str, ...], BeforeValidator(_parse_list)]
 
 
-class Settings(BaseSettings):
-    """The exporter's configuration. Build it with `load_settings`, which knows the sources."""
+class _DeclaredSettings(BaseSettings):
+    """Every setting but the collectors' intervals, which `Settings` adds from the registry."""
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
 
@@ -287,11 +288,9 @@ class Settings(BaseSettings):
     ] = "info"
     log_format: Annotated[LogFormat, BeforeValidator(_choice(*LogFormat.__args__))] = "logfmt"
 
-    collectors: Annotated[tuple[str, ...], BeforeValidator(_parse_collectors)] = COLLECTORS
-    statistics_interval: PollInterval = 900.0
-    inventory_interval: PollInterval = 300.0
-    devices_interval: PollInterval = 300.0
-    account_interval: PollInterval = 3600.0
+    collectors: Annotated[tuple[CollectorName, ...], BeforeValidator(_parse_collectors)] = (
+        COLLECTORS
+    )
     devices_full_resync_interval: PollInterval = 86400.0
     max_age: Duration | None = None  # None: 3 times each collector's own interval
 
@@ -336,6 +335,21 @@ class Settings(BaseSettings):
         # is given.
         return (init_settings,)
 
+
+# One poll interval per collector (``inventory_interval``...), declared by the registry. They
+# come after every declared field: their validator reads api_url, validated before them.
+_INTERVAL_FIELDS: dict[str, Any] = {
+    spec.interval_field: (PollInterval, spec.default_interval) for spec in REGISTRY.values()
+}
+if TYPE_CHECKING:  # mypy sees the intervals through interval_for only
+    _WithIntervals = _DeclaredSettings
+else:
+    _WithIntervals = create_model("_WithIntervals", __base__=_DeclaredSettings, **_INTERVAL_FIELDS)
+
+
+class Settings(_WithIntervals):
+    """The exporter's configuration. Build it with `load_settings`, which knows the sources."""
+
     @property
     def listen_host(self) -> str:
         """Host part of `listen_address`, brackets removed; "" means every interface."""
@@ -347,16 +361,11 @@ class Settings(BaseSettings):
 
     def interval_for(self, collector: str) -> float:
         """Poll interval of a collector, in seconds. KeyError for an unknown collector."""
-        return {
-            "statistics": self.statistics_interval,
-            "inventory": self.inventory_interval,
-            "devices": self.devices_interval,
-            "account": self.account_interval,
-        }[collector]
+        return float(getattr(self, spec_of(collector).interval_field))
 
     def max_age_for(self, collector: str) -> float:
         """Age in seconds past which a collector's series are dropped rather than served."""
-        return self.max_age if self.max_age is not None else 3 * self.interval_for(collector)
+        return max_age(self.interval_for(collector), self.max_age)
 
     def org_selected(self, org_id: str) -> bool:
         """An empty allow list allows every org; the deny list wins over it."""
@@ -369,6 +378,12 @@ class Settings(BaseSettings):
             return any(fnmatch.fnmatchcase(app_id, p) for p in patterns)
 
         return (not self.apps_allow or matches(self.apps_allow)) and not matches(self.apps_deny)
+
+
+def max_age(interval: float, configured: float | None) -> float:
+    """The max age of a collector's data: as configured, else three of its intervals (so one
+    or two failed runs do not blank the dashboards)."""
+    return configured if configured is not None else 3 * interval
 
 
 def _env_name(field: str) -> str:
@@ -385,6 +400,7 @@ ENV_NAMES: dict[str, str] = {
         for field in Settings.model_fields
         if field not in ("api_key", "api_key_source", "api_key_file", "api_url")
     },
+    **{spec.interval_field: spec.interval_env for spec in REGISTRY.values()},
     "plan_storage_limit_bytes": "CAPGO_EXPORTER_PLAN_STORAGE_LIMIT",
     "plan_bandwidth_limit_bytes": "CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT",
 }
@@ -402,10 +418,7 @@ FLAG_NAMES: dict[str, str] = {
     "log_level": "--log.level",
     "log_format": "--log.format",
     "collectors": "--collectors.enabled",
-    "statistics_interval": "--collector.statistics.interval",
-    "inventory_interval": "--collector.inventory.interval",
-    "devices_interval": "--collector.devices.interval",
-    "account_interval": "--collector.account.interval",
+    **{spec.interval_field: spec.interval_flag for spec in REGISTRY.values()},
     "devices_full_resync_interval": "--collector.devices.full-resync-interval",
     "max_age": "--collector.max-age",
     "requests_per_minute": "--capgo.requests-per-minute",

@@ -12,8 +12,8 @@ from capgo_exporter.api import AuthenticationError, CapgoClient, ServerError
 from capgo_exporter.collect.base import CollectContext, CollectResult, Discovery
 from capgo_exporter.collect.inventory import InventoryCollector
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import APP_INFO, ORG_INFO, ORG_MAU
-from capgo_exporter.metrics import Collector as CollectorName
 from capgo_exporter.scheduler import AUTH_BACKOFF_SECONDS, Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.settings import load_settings

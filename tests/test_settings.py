@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.settings import (
-    COLLECTORS,
     ENV_NAMES,
     FLAG_NAMES,
     Settings,
@@ -51,7 +51,7 @@ def test_defaults(home: Path) -> None:
     assert (settings.listen_host, settings.listen_port) == ("", 10180)
     assert (settings.log_level, settings.log_format) == ("info", "logfmt")
     assert settings.collectors == COLLECTORS
-    assert [settings.interval_for(c) for c in COLLECTORS] == [900, 300, 300, 3600]
+    assert [settings.interval_for(c) for c in COLLECTORS] == [300, 900, 300, 3600]
     assert settings.devices_full_resync_interval == 86400
     assert (settings.request_timeout, settings.connect_timeout) == (30, 5)
     assert (settings.requests_per_minute, settings.concurrency, settings.max_retries) == (100, 4, 3)
@@ -110,7 +110,7 @@ def test_poll_intervals_below_10s_are_refused_for_a_real_capgo(home: Path, field
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"])
 def test_a_capgo_on_loopback_may_be_polled_faster(home: Path, url: str) -> None:
     settings = load(home, {"CAPGO_API_URL": url, "CAPGO_EXPORTER_DEVICES_INTERVAL": "500ms"})
-    assert settings.devices_interval == 0.5
+    assert settings.interval_for("devices") == 0.5
 
 
 @pytest.mark.parametrize("value", ["-5m", "-1", "0", "0s"])
@@ -323,10 +323,10 @@ def test_precedence_flag_over_env_over_toml_over_default(home: Path, tmp_path: P
         "CAPGO_EXPORTER_ACCOUNT_INTERVAL": "4h",
     }
     settings = load(home, env, account_interval="5h")
-    assert settings.statistics_interval == 900  # default
-    assert settings.devices_interval == 600  # TOML
-    assert settings.inventory_interval == 180  # env over TOML
-    assert settings.account_interval == 5 * 3600  # flag over env and TOML
+    assert settings.interval_for("statistics") == 900  # default
+    assert settings.interval_for("devices") == 600  # TOML
+    assert settings.interval_for("inventory") == 180  # env over TOML
+    assert settings.interval_for("account") == 5 * 3600  # flag over env and TOML
 
 
 def test_toml_values_and_relative_paths(home: Path, tmp_path: Path) -> None:

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import date
 
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
 from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collectors import CollectorName, Probe
 from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
-from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.settings import Settings
 
 
 class AccountCollector(GatedCollector):
@@ -57,3 +61,28 @@ class AccountCollector(GatedCollector):
                     labels.text(key.name),
                 )
         return CollectResult(samples.freeze())
+
+
+def build(settings: Settings) -> AccountCollector:
+    return AccountCollector()
+
+
+def probes(
+    client: CapgoClient, org: Organization | None, app: App | None, today: date
+) -> list[Probe]:
+    found: list[Probe] = []
+    if org is not None:
+        org_id = org.id
+        found.append(
+            Probe("GET /organization/members", "account", lambda: _members(client, org_id))
+        )
+    found.append(Probe("GET /apikey", "account", lambda: _keys(client)))
+    return found
+
+
+async def _members(client: CapgoClient, org_id: str) -> str:
+    return f"{len(await client.members.list(org_id))} members and invitations"
+
+
+async def _keys(client: CapgoClient) -> str:
+    return f"{len(await client.apikeys.list())} API keys (expiries)"

@@ -3,7 +3,7 @@ clock) and its output (samples, plus the discovery itself for the inventory coll
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -14,8 +14,16 @@ from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
 from capgo_exporter.collect.gate import PermissionGate
 from capgo_exporter.collect.samples import Samples
-from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.collectors import CollectorName
 from capgo_exporter.settings import Settings
+
+
+async def count(items: AsyncIterator[object], noun: str) -> str:
+    """A probe's outcome: how many items an endpoint listed ("12 channels")."""
+    total = 0
+    async for _ in items:
+        total += 1
+    return f"{total} {noun}"
 
 
 def utc_now() -> datetime:

@@ -16,15 +16,17 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from capgo_exporter.api.models import Channel
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.models import App, Channel, Organization
 from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
 from capgo_exporter.collect.device_index import AppDevices, DeviceIndex
 from capgo_exporter.collect.device_page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collectors import CollectorName, Probe
 from capgo_exporter.metrics import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
@@ -36,7 +38,6 @@ from capgo_exporter.metrics import (
     APP_DEVICES_SEEN_30D,
     CHANNEL_ADOPTION,
     DEVICES_TRACKED,
-    Collector,
 )
 from capgo_exporter.settings import Settings
 
@@ -57,7 +58,7 @@ class DevicesCollector(GatedCollector):
     """Every index call runs in a worker thread: the index lock may be held for milliseconds
     by another app's page, and the event loop must not wait on it."""
 
-    name: Collector = "devices"
+    name: CollectorName = "devices"
 
     def __init__(
         self,
@@ -221,3 +222,23 @@ def _served(
             served[serving] += n
             by_bundle[(serving, bundle)] += n
     return served, by_bundle
+
+
+def build(settings: Settings) -> DevicesCollector:
+    # The device index lives in the state directory, known only from the settings.
+    return DevicesCollector(settings)
+
+
+def probes(
+    client: CapgoClient, org: Organization | None, app: App | None, today: date
+) -> list[Probe]:
+    if app is None:
+        return []
+    app_id = app.app_id
+    return [Probe("GET /device", "devices", lambda: _first_page(client, app_id))]
+
+
+async def _first_page(client: CapgoClient, app_id: str) -> str:
+    async for page in client.devices.raw_pages(app_id, page_size=1):
+        return "devices readable" if page else "no devices yet"
+    return "no devices yet"

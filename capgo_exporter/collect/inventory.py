@@ -17,19 +17,22 @@ Exposition (one app, one channel with a 25 % rollout)::
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from capgo_exporter.api.models import App, Bundle, Channel
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.models import App, Bundle, Channel, Organization
 from capgo_exporter.collect import labels
 from capgo_exporter.collect.base import (
     CollectContext,
     CollectResult,
     Discovery,
     GatedCollector,
+    count,
 )
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collectors import CollectorName, Probe
 from capgo_exporter.metrics import (
     APP_BUNDLE_USAGE,
     APP_BUNDLES,
@@ -42,7 +45,7 @@ from capgo_exporter.metrics import (
     CHANNEL_UPDATED,
     ORG_INFO,
 )
-from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.settings import Settings
 
 NO_BUNDLE = "none"
 
@@ -147,3 +150,20 @@ def _bundle_samples(samples: SampleSet, app_id: str, bundles: list[Bundle], newe
         samples.set(APP_LATEST_BUNDLE_CREATED, dated[0][0].timestamp(), app_id)
     for created_at, _, name in dated[:newest]:
         samples.set(BUNDLE_CREATED, created_at.timestamp(), app_id, name)
+
+
+def build(settings: Settings) -> InventoryCollector:
+    return InventoryCollector()
+
+
+def probes(
+    client: CapgoClient, org: Organization | None, app: App | None, today: date
+) -> list[Probe]:
+    # GET /organization and GET /app are probed by `check` itself: every probe needs them.
+    if app is None:
+        return []
+    app_id = app.app_id
+    return [
+        Probe("GET /channel", "inventory", lambda: count(client.channels.list(app_id), "channels")),
+        Probe("GET /bundle", "inventory", lambda: count(client.bundles.list(app_id), "bundles")),
+    ]

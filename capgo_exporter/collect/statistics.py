@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from capgo_exporter.api.models import StatsRow
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.models import App, Organization, StatsRow
 from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collectors import CollectorName, Probe
 from capgo_exporter.metrics import (
     APP_BANDWIDTH,
     APP_MAU,
@@ -41,7 +45,7 @@ from capgo_exporter.metrics import (
     ORG_STORAGE,
     ORG_STORAGE_LIMIT,
 )
-from capgo_exporter.metrics import Collector as CollectorName
+from capgo_exporter.settings import Settings
 
 
 def billing_cycle_start(today: date, start_day: int) -> date:
@@ -133,3 +137,38 @@ class StatisticsCollector(GatedCollector):
             samples.set(APP_STORAGE, last.storage if last else 0, app.app_id)
             samples.set(APP_BANDWIDTH, last.bandwidth if last else 0, app.app_id)
         return CollectResult(samples.freeze())
+
+
+def build(settings: Settings) -> StatisticsCollector:
+    return StatisticsCollector()
+
+
+def probes(
+    client: CapgoClient, org: Organization | None, app: App | None, today: date
+) -> list[Probe]:
+    # Yesterday and today: the smallest range that answers whatever the time of day.
+    start, end = today - timedelta(days=1), today + timedelta(days=1)
+    found: list[Probe] = []
+    if app is not None:
+        app_id = app.app_id
+        found.append(
+            Probe(
+                "GET /statistics/app/{app_id}",
+                "statistics",
+                lambda: _days(client.statistics.app(app_id, start, end)),
+            )
+        )
+    if org is not None:
+        org_id = org.id
+        found.append(
+            Probe(
+                "GET /statistics/org/{org_id}",
+                "statistics",
+                lambda: _days(client.statistics.org(org_id, start, end)),
+            )
+        )
+    return found
+
+
+async def _days(rows: Awaitable[list[Any]]) -> str:
+    return f"{len(await rows)} days of statistics"

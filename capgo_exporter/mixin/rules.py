@@ -35,8 +35,9 @@ from typing import Any, Final, Literal
 
 import yaml
 
-from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS, COLLECTORS
-from capgo_exporter.settings import FLAG_NAMES, Settings, format_duration, parse_duration
+from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorName
+from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS
+from capgo_exporter.settings import FLAG_NAMES, format_duration, max_age, parse_duration
 
 Severity = Literal["critical", "warning"]
 Doc = dict[str, Any]
@@ -53,10 +54,9 @@ PROMETHEUS_RULE_FILE: Final = Path("kubernetes/prometheusrule.yaml")
 DAY: Final = 86_400
 
 
-def _default_intervals() -> dict[str, float]:
-    """The exporter's default poll interval per collector, from its settings model."""
-    fields = Settings.model_fields
-    return {name: float(fields[f"{name}_interval"].default) for name in COLLECTORS}
+def _default_intervals() -> dict[CollectorName, float]:
+    """The exporter's default poll interval per collector, from the collector registry."""
+    return {name: spec.default_interval for name, spec in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Config:
     selector: str = DEFAULT_SELECTOR
     runbook_url_base: str = DEFAULT_RUNBOOK_URL_BASE
     # The exporter's poll intervals and max age, as it is configured (seconds).
-    intervals: Mapping[str, float] = field(default_factory=_default_intervals)
+    intervals: Mapping[CollectorName, float] = field(default_factory=_default_intervals)
     max_age: float | None = None
     usage_warning: float = 0.8
     usage_critical: float = 0.95
@@ -80,14 +80,9 @@ class Config:
     apikey_warning_days: int = 7
     apikey_critical_days: int = 1
 
-    def max_age_for(self, collector: str) -> float:
+    def max_age_for(self, collector: CollectorName) -> float:
         """The exporter's own rule (three intervals unless set), so both agree."""
-        # Any: mypy cannot match keyword names built from COLLECTORS to the model's fields.
-        intervals: dict[str, Any] = {
-            f"{name}_interval": self.intervals[name] for name in COLLECTORS
-        }
-        settings = Settings.model_construct(max_age=self.max_age, **intervals)
-        return settings.max_age_for(collector)
+        return max_age(self.intervals[collector], self.max_age)
 
 
 @dataclass(frozen=True)
@@ -260,7 +255,7 @@ class Rules:
             ),
         )
 
-    def _stale(self, collector: str) -> Alert:
+    def _stale(self, collector: CollectorName) -> Alert:
         # This also catches a collector whose runs hang instead of failing (its up stays 1);
         # "> 0" leaves out a collector that never succeeded, which CollectorFailing reports.
         age = self.config.max_age_for(collector)
@@ -473,7 +468,7 @@ def render(config: Config) -> dict[Path, str]:
 
 
 def _config_from(args: argparse.Namespace) -> Config:
-    intervals: dict[str, float] = {name: getattr(args, f"{name}_interval") for name in COLLECTORS}
+    intervals = {name: float(getattr(args, spec.interval_field)) for name, spec in REGISTRY.items()}
     return Config(
         selector=args.selector,
         runbook_url_base=args.runbook_url_base,
@@ -502,10 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runbook-url-base", default=DEFAULT_RUNBOOK_URL_BASE, help="URL of docs/runbooks.md"
     )
     defaults = Config()
-    for name in COLLECTORS:
+    for name, spec in REGISTRY.items():
         parser.add_argument(
-            FLAG_NAMES[f"{name}_interval"],
-            dest=f"{name}_interval",
+            spec.interval_flag,
+            dest=spec.interval_field,
             type=_duration,
             default=defaults.intervals[name],
             help=f"the exporter's {name} interval (default: "

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
+from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.exposition import render_text
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
 from tests.tools import require_binary
@@ -69,9 +70,7 @@ def truth(stack: Stack) -> GroundTruth:
 def test_capgo_up(stack: Stack) -> None:
     assert stack.prometheus.scalar("capgo_up") == 1
     statuses = stack.prometheus.vector("capgo_exporter_collector_up")
-    assert statuses == {
-        (("collector", c),): 1.0 for c in ("inventory", "statistics", "devices", "account")
-    }
+    assert statuses == {(("collector", c),): 1.0 for c in COLLECTORS}
 
 
 def test_mau_and_storage_per_org(stack: Stack, truth: GroundTruth) -> None:

@@ -1,0 +1,131 @@
+"""The collector registry is the only place that lists collectors; everything else derives."""
+
+from __future__ import annotations
+
+import ast
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from capgo_exporter.api import CapgoClient
+from capgo_exporter.api.models import App, Organization
+from capgo_exporter.collectors import COLLECTORS, REGISTRY, literal_names, spec_of
+from capgo_exporter.daemon import build_collectors
+from capgo_exporter.docsgen import render_configuration
+from capgo_exporter.metrics import CATALOGUE
+from capgo_exporter.mixin.rules import Config, Rules
+from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY_FILE = ROOT / "capgo_exporter" / "collectors.py"
+NAMES = frozenset(REGISTRY)
+
+
+def test_the_literal_type_names_exactly_the_registry() -> None:
+    assert literal_names() == COLLECTORS == tuple(spec.name for spec in REGISTRY.values())
+
+
+def test_exactly_one_collector_discovers_and_it_needs_nothing() -> None:
+    discovering = [spec for spec in REGISTRY.values() if spec.discovers]
+    assert len(discovering) == 1
+    assert not discovering[0].needs_inventory
+    assert COLLECTORS[0] == discovering[0].name  # runs first
+
+
+@pytest.mark.parametrize("name", COLLECTORS)
+def test_settings_flags_env_and_docs_derive_from_the_spec(name: str) -> None:
+    spec = spec_of(name)
+    field = Settings.model_fields[spec.interval_field]
+    assert field.default == spec.default_interval
+    assert FLAG_NAMES[spec.interval_field] == spec.interval_flag
+    assert ENV_NAMES[spec.interval_field] == spec.interval_env
+    assert f"| `{spec.interval_flag}` | `{spec.interval_env}` |" in render_configuration()
+    settings = load_settings({spec.interval_field: "42m"}, environ={}, home=None)
+    assert settings.interval_for(name) == 42 * 60
+
+
+@pytest.mark.parametrize("name", COLLECTORS)
+def test_each_collector_is_built_by_its_module_and_has_metrics(name: str) -> None:
+    settings = load_settings({"collectors": name}, environ={}, home=None)
+    built = build_collectors(settings)
+    try:
+        assert [collector.name for collector in built] == [name]
+    finally:
+        for collector in built:
+            collector.close()
+    assert any(spec.collector == name for spec in CATALOGUE)
+
+
+@pytest.mark.parametrize("name", COLLECTORS)
+def test_each_collectors_probes_are_its_own(name: str) -> None:
+    client = CapgoClient.create("k", base_url="http://127.0.0.1:9")
+    org = Organization.model_validate({"id": "o1", "name": "Org"})
+    app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
+    probes = spec_of(name).load().probes(client, org, app, date(2026, 3, 15))
+    assert {probe.collector for probe in probes} <= {name}
+    assert all(probe.endpoint.startswith("GET /") for probe in probes)
+
+
+def test_rules_have_one_staleness_alert_per_collector() -> None:
+    stale = [
+        alert
+        for alert in Rules(Config()).exporter_alerts()
+        if alert.name == "CapgoExporterDataStale"
+    ]
+    assert len(stale) == len(REGISTRY)
+    for name, spec in REGISTRY.items():
+        assert any(f'collector="{name}"' in a.expr for a in stale)
+        assert any(f"> {int(3 * spec.default_interval)}" in a.expr for a in stale)
+
+
+def _offences(path: Path, *, comparisons: bool = True) -> list[str]:
+    """Literal collections naming every collector, and (in the product, where they would be a
+    special case) comparisons with a collector's name."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        items: list[ast.expr | None] = []
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            items = list(node.elts)
+        elif isinstance(node, ast.Dict):
+            items = list(node.keys)
+        elif isinstance(node, ast.Compare) and comparisons:
+            operands = [node.left, *node.comparators]
+            if any(isinstance(o, ast.Constant) and o.value in NAMES for o in operands):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: compares with a name")
+            continue
+        strings = {i.value for i in items if isinstance(i, ast.Constant)}
+        if strings >= NAMES:
+            line = getattr(node, "lineno", "?")
+            found.append(f"{path.relative_to(ROOT)}:{line}: lists the collectors")
+    return found
+
+
+def test_the_scan_catches_a_consumer_listing_collectors(tmp_path: Path) -> None:
+    sample = ROOT / "tests" / "_scan_sample.py"
+    sample.write_text(
+        f"ORDER = {tuple(COLLECTORS)!r}\nif name == {COLLECTORS[0]!r}:\n    pass\n",
+        encoding="utf-8",
+    )
+    try:
+        assert len(_offences(sample)) == 2
+    finally:
+        sample.unlink()
+
+
+def test_no_consumer_lists_collectors_on_its_own() -> None:
+    sources = [
+        path
+        for folder in ("capgo_exporter", "tests")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path != REGISTRY_FILE
+    ]
+    offences = [
+        offence
+        for path in sources
+        for offence in _offences(path, comparisons=path.is_relative_to(ROOT / "capgo_exporter"))
+    ]
+    assert not offences, "derive these from capgo_exporter.collectors.REGISTRY:\n" + "\n".join(
+        offences
+    )
