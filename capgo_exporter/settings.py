@@ -365,7 +365,7 @@ class Settings(_WithIntervals):
 
     def max_age_for(self, collector: str) -> float:
         """Age in seconds past which a collector's series are dropped rather than served."""
-        return max_age(self.interval_for(collector), self.max_age)
+        return effective_max_age(self.interval_for(collector), self.max_age)
 
     def org_selected(self, org_id: str) -> bool:
         """An empty allow list allows every org; the deny list wins over it."""
@@ -380,7 +380,7 @@ class Settings(_WithIntervals):
         return (not self.apps_allow or matches(self.apps_allow)) and not matches(self.apps_deny)
 
 
-def max_age(interval: float, configured: float | None) -> float:
+def effective_max_age(interval: float, configured: float | None) -> float:
     """The max age of a collector's data: as configured, else three of its intervals (so one
     or two failed runs do not blank the dashboards)."""
     return configured if configured is not None else 3 * interval

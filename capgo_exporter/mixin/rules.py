@@ -37,7 +37,7 @@ import yaml
 
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorName
 from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS
-from capgo_exporter.settings import FLAG_NAMES, format_duration, max_age, parse_duration
+from capgo_exporter.settings import FLAG_NAMES, effective_max_age, format_duration, parse_duration
 
 Severity = Literal["critical", "warning"]
 Doc = dict[str, Any]
@@ -82,7 +82,7 @@ class Config:
 
     def max_age_for(self, collector: CollectorName) -> float:
         """The exporter's own rule (three intervals unless set), so both agree."""
-        return max_age(self.intervals[collector], self.max_age)
+        return effective_max_age(self.intervals[collector], self.max_age)
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ class Rules:
             labels={"collector": collector},
         )
 
-    def _aging(self, collector: str) -> Alert:
+    def _aging(self, collector: CollectorName) -> Alert:
         # Two thirds of the max age (two intervals by default): one run has been missed and
         # there is still a run's worth of time to act before the figures are dropped.
         max_age = self.config.max_age_for(collector)
