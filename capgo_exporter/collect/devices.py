@@ -147,6 +147,7 @@ class DevicesCollector(GatedCollector):
                 await asyncio.to_thread(index.upsert_devices, app_id, rows)
                 devices += len(rows)
                 pages += 1
+                del rows  # stored: let it go before the next page arrives
                 self._progress(app_id, pages, devices, walking=True)
         finally:
             self._progress(app_id, pages, devices, walking=False)
