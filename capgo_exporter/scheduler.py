@@ -200,7 +200,10 @@ class Scheduler:
                 self._log.warning("collector run failed", collector=name, error=_one_line(error))
         # Published first: /readyz (from the statuses) must not say ready before /metrics
         # serves what made it so.
+        had_data = name in self._parts
         await self._publish()
+        if had_data and name not in self._parts:  # that publish dropped them for age: say so
+            status = replace(status, up=False, last_error=self._statuses[name].last_error)
         self._statuses[name] = status
         self._metrics.set_up(all(s.up for s in self._statuses.values()))
         if spec_of(name).discovers:
