@@ -108,6 +108,8 @@ def make_client(
         timeout=settings.request_timeout,
         connect_timeout=settings.connect_timeout,
         max_retries=settings.max_retries,
+        # While Capgo keeps failing, a route's back-off grows up to the shortest interval.
+        backoff_max=min(settings.interval_for(name) for name in settings.collectors),
         observer=observer,
         transport=transport,
     )

@@ -360,6 +360,13 @@ API_RETRIES = _self(
     "reason",
     kind="counter",
 )
+API_BACKOFF = _self(
+    "capgo_exporter_api_backoff_seconds",
+    "Seconds each request to a route template waits before it is sent while Capgo keeps "
+    "failing there (5xx, timeouts, connection errors, malformed bodies): exponential with "
+    "jitter, capped at the shortest collector interval, 0 again after the first success.",
+    "endpoint",
+)
 DEVICES_TRACKED = MetricSpec(
     "capgo_exporter_devices_tracked",
     "Devices in the exporter's device index, per app.",

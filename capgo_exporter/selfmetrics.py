@@ -27,6 +27,7 @@ from prometheus_client import (
 from capgo_exporter import __version__
 from capgo_exporter.exposition import render_openmetrics, render_text
 from capgo_exporter.metrics import (
+    API_BACKOFF,
     API_REQUEST_DURATION,
     API_REQUESTS,
     API_RETRIES,
@@ -113,6 +114,7 @@ class SelfMetrics:
             API_RETRIES.labels,
             registry=r,
         )
+        self.backoff = Gauge(API_BACKOFF.name, API_BACKOFF.help, API_BACKOFF.labels, registry=r)
         self.walk_in_progress = Gauge(
             DEVICE_WALK_IN_PROGRESS.name,
             DEVICE_WALK_IN_PROGRESS.help,
@@ -141,6 +143,7 @@ class SelfMetrics:
             self.collector_duration.labels(name)
         for endpoint in EXPORTER_ENDPOINTS:
             self.request_duration.labels(endpoint)
+            self.backoff.labels(endpoint)
             for reason in RETRY_REASONS:
                 self.retries.labels(endpoint, reason)
 
@@ -152,6 +155,10 @@ class SelfMetrics:
 
     def request_retried(self, endpoint: str, reason: str) -> None:
         self.retries.labels(endpoint, reason).inc()
+        self._version += 1
+
+    def backoff_changed(self, endpoint: str, seconds: float) -> None:
+        self.backoff.labels(endpoint).set(seconds)
         self._version += 1
 
     # The devices collector's reports (WalkObserver)

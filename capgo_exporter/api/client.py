@@ -41,6 +41,7 @@ class CapgoClient:
         timeout: float = 30.0,
         connect_timeout: float = 5.0,
         max_retries: int = 3,
+        backoff_max: float = 30.0,
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> CapgoClient:
@@ -51,7 +52,7 @@ class CapgoClient:
             timeout=timeout,
             connect_timeout=connect_timeout,
             budget=RequestBudget(requests_per_minute, concurrency=concurrency),
-            retry=RetryPolicy(max_retries=max_retries),
+            retry=RetryPolicy(max_retries=max_retries, backoff_max=backoff_max),
             observer=observer,
             transport=transport,
         )

@@ -106,6 +106,10 @@ class CapgoHTTP:
         self._auth_failure_cooldown = auth_failure_cooldown
         # When Capgo last rejected the key itself, and how: nothing is sent during the cooldown.
         self._key_rejection: tuple[float, AuthenticationError] | None = None
+        # Per route template while Capgo keeps failing there: failed attempts in a row, and
+        # how long each request to it waits before it is sent. Reset by the first success.
+        self._failures: dict[str, int] = {}
+        self._hold: dict[str, float] = {}
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={
@@ -150,21 +154,37 @@ class CapgoHTTP:
         self._refuse_if_key_rejected(method, route)
         attempt = 0
         while True:
+            if (hold := self._hold.get(route, 0.0)) > 0:
+                await self._sleep(hold)
             try:
-                return await self._attempt(method, route, url, request_kwargs, attempt, decode)
+                result = await self._attempt(method, route, url, request_kwargs, attempt, decode)
             except _Retry as retry:
+                if retry.reason != "rate_limited":
+                    self._route_failed(route)
                 if attempt >= self.retry.max_retries:
                     raise retry.error from None
-                wait = retry.wait if retry.wait is not None else self.retry.backoff(attempt)
                 attempt += 1
                 self.observer.request_retried(route, retry.reason)
-                if retry.reason == "rate_limited":
-                    # The budget holds everyone for ``wait`` (paused when the 429 was read);
-                    # a 429 without Retry-After pauses for the backoff instead.
-                    if retry.wait is None:
-                        self.budget.pause(wait)
-                else:
-                    await self._sleep(wait)
+                if retry.reason == "rate_limited" and retry.wait is None:
+                    # A 429 with Retry-After paused the budget when it was read; one
+                    # without it pauses everyone for the backoff instead.
+                    self.budget.pause(self.retry.backoff(attempt - 1))
+                # Other failures wait the route's hold at the top of the loop.
+                continue
+            self._route_succeeded(route)
+            return result
+
+    def _route_failed(self, route: str) -> None:
+        """Capgo failed again on ``route``: every request to it waits longer (with jitter)."""
+        failures = self._failures.get(route, 0) + 1
+        self._failures[route] = failures
+        self._hold[route] = self.retry.backoff(failures - 1)
+        self.observer.backoff_changed(route, self._hold[route])
+
+    def _route_succeeded(self, route: str) -> None:
+        if self._failures.pop(route, None) is not None:
+            self._hold.pop(route, None)
+            self.observer.backoff_changed(route, 0.0)
 
     def _refuse_if_key_rejected(self, method: str, route: str) -> None:
         """After Capgo rejected the key, send nothing for a while: failures lead to a lockout."""

@@ -15,6 +15,8 @@ class RequestObserver(Protocol):
 
     def request_retried(self, endpoint: str, reason: str) -> None: ...
 
+    def backoff_changed(self, endpoint: str, seconds: float) -> None: ...
+
 
 class NullObserver:
     """Observes nothing; the default."""
@@ -23,4 +25,7 @@ class NullObserver:
         return None
 
     def request_retried(self, endpoint: str, reason: str) -> None:
+        return None
+
+    def backoff_changed(self, endpoint: str, seconds: float) -> None:
         return None

@@ -41,6 +41,7 @@ class RecordingObserver:
     def __init__(self) -> None:
         self.finished: list[tuple[str, str]] = []
         self.retried: list[tuple[str, str]] = []
+        self.backoffs: list[tuple[str, float]] = []
 
     def request_finished(self, endpoint: str, code: str, seconds: float) -> None:
         assert seconds >= 0
@@ -48,6 +49,9 @@ class RecordingObserver:
 
     def request_retried(self, endpoint: str, reason: str) -> None:
         self.retried.append((endpoint, reason))
+
+    def backoff_changed(self, endpoint: str, seconds: float) -> None:
+        self.backoffs.append((endpoint, seconds))
 
 
 @pytest.fixture
