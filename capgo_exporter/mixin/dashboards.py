@@ -1178,6 +1178,15 @@ def _exporter_api_panels() -> list[Json]:
             stack=True,
         ),
         timeseries(
+            "Back-off by endpoint",
+            "Seconds each request to a route waits before it is sent while Capgo keeps failing "
+            "there; grows exponentially up to the shortest collector interval, 0 after a success.",
+            Target(
+                f"max by (endpoint) ({sel('capgo_exporter_api_backoff_seconds')})", "{{endpoint}}"
+            ),
+            unit="s",
+        ),
+        timeseries(
             "Devices tracked",
             "Devices in the exporter's device index, per app.",
             Target(sel("capgo_exporter_devices_tracked"), "{{app_id}}"),
