@@ -39,6 +39,7 @@ from typing import Any, Final, TypeVar
 import structlog
 
 from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
+from capgo_exporter.collect.corrupt_copies import prune_corrupt_copies, set_aside_name
 from capgo_exporter.collect.labels import flag, text
 
 FILE_NAME: Final = "devices.sqlite3"
@@ -276,17 +277,22 @@ class DeviceIndex:
         self._closed = False
 
     @classmethod
-    def open(cls, state_dir: Path | None) -> DeviceIndex:
+    def open(
+        cls, state_dir: Path | None, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> DeviceIndex:
         """The index of ``state_dir``. It is a cache of what Capgo knows: a file SQLite cannot
-        read is set aside (renamed ``*.corrupt``) and the index is rebuilt by a full walk."""
+        read is set aside (renamed ``*.<UTC time>.corrupt``, the last few kept,
+        so a second corruption does not erase the evidence of the first) and the index is
+        rebuilt by a full walk."""
         if state_dir is None:
             return cls(None)
         path = state_dir / FILE_NAME
         try:
             return cls(path)
         except sqlite3.DatabaseError as error:
-            aside = path.with_name(f"{path.name}.corrupt")
+            aside = set_aside_name(path, now())
             path.replace(aside)
+            prune_corrupt_copies(path)
             for suffix in ("-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
             structlog.get_logger("capgo_exporter.devices").warning(

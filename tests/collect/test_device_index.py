@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import subprocess
 import sys
@@ -317,8 +318,32 @@ def test_to_ms_is_exact() -> None:
 def test_an_unreadable_index_file_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
     # The index is a cache of Capgo: a damaged file must not keep the exporter from starting.
     (tmp_path / FILE_NAME).write_bytes(b"this is not a database" * 100)
-    index = DeviceIndex.open(tmp_path)
+    index = DeviceIndex.open(tmp_path, now=lambda: datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC))
     index.upsert_rows("com.acme.app", [{"device_id": "d1", "platform": "ios"}])
     assert index.app_ids() == ["com.acme.app"]
     index.close()
-    assert (tmp_path / f"{FILE_NAME}.corrupt").read_bytes().startswith(b"this is not")
+    aside = tmp_path / f"{FILE_NAME}.20260301T120005Z.corrupt"
+    assert aside.read_bytes().startswith(b"this is not")
+
+
+def test_every_corrupt_copy_is_kept_up_to_the_last_few(tmp_path: Path) -> None:
+    # Seven corruptions, two of them in the same second: none overwrites another, and the
+    # five newest are kept.
+    seconds = [0, 10, 10, 20, 30, 40, 50]
+    for n, second in enumerate(seconds):
+        (tmp_path / FILE_NAME).write_bytes(f"damaged #{n} ".encode() * 100)
+        when = datetime(2026, 3, 1, 12, 0, second, tzinfo=UTC)
+        DeviceIndex.open(tmp_path, now=functools.partial(lambda t: t, when)).close()
+    kept = sorted(p.name.removeprefix(FILE_NAME) for p in tmp_path.glob("*.corrupt"))
+    assert kept == [
+        ".20260301T120010Z-1.corrupt",
+        ".20260301T120020Z.corrupt",
+        ".20260301T120030Z.corrupt",
+        ".20260301T120040Z.corrupt",
+        ".20260301T120050Z.corrupt",
+    ]
+    assert (
+        (tmp_path / f"{FILE_NAME}.20260301T120010Z-1.corrupt")
+        .read_bytes()
+        .startswith(b"damaged #2")
+    )
