@@ -42,6 +42,7 @@ from capgo_exporter.collect.base import (
     DiscoveryMissing,
 )
 from capgo_exporter.collectors import spec_of
+from capgo_exporter.logthrottle import LogThrottle
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.settings import Settings
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder
@@ -91,6 +92,8 @@ class Scheduler:
         self._heartbeat: float | None = None
         # Collectors whose last run failed because Capgo rejected the key itself.
         self._key_rejected: set[str] = set()
+        # The same failure of the same collector is logged once, then every few minutes.
+        self._failure_logs = LogThrottle(wall_clock)
         if not any(spec_of(c.name).discovers for c in collectors):
             self._discovery_ran.set()
 
@@ -168,6 +171,7 @@ class Scheduler:
         )
         if error is None:
             self._key_rejected.discard(name)
+            self._failure_logs.reset(name)
             self._parts[name] = Part(result.samples, finished)
             if result.discovery is not None:
                 self._discovery = result.discovery
@@ -188,16 +192,26 @@ class Scheduler:
                 last_duration_seconds=duration,
                 last_error=_one_line(error),
             )
-            if isinstance(error, AuthenticationError) and error.key_rejected:
+            rejected = isinstance(error, AuthenticationError) and error.key_rejected
+            if rejected:
                 self._key_rejected.add(name)
+            # ``repeated``: identical lines left out since the last one (see LogThrottle).
+            left_out = self._failure_logs.admit(name, status.last_error)
+            if left_out is None:
+                pass
+            elif rejected:
                 self._log.error(
                     "Capgo rejected the API key; backing off",
                     collector=name,
-                    error=_one_line(error),
+                    error=status.last_error,
                     retry_in_seconds=int(AUTH_BACKOFF_SECONDS),
+                    repeated=left_out,
                 )
             else:
-                self._log.warning("collector run failed", collector=name, error=_one_line(error))
+                self._log.warning(
+                    "collector run failed", collector=name, error=status.last_error,
+                    repeated=left_out,
+                )  # fmt: skip
         # Published first: /readyz (from the statuses) must not say ready before /metrics
         # serves what made it so.
         had_data = name in self._parts

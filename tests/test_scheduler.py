@@ -7,9 +7,15 @@ import random
 from collections.abc import Callable
 
 import pytest
+import structlog.testing
 
 from capgo_exporter.api import AuthenticationError, CapgoClient, ServerError
-from capgo_exporter.collect.base import CollectContext, CollectResult, Discovery
+from capgo_exporter.collect.base import (
+    CollectContext,
+    CollectResult,
+    Discovery,
+    DiscoveryMissing,
+)
 from capgo_exporter.collect.inventory import InventoryCollector
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
@@ -257,3 +263,30 @@ async def test_snapshot_formats_render_the_same_series(fmt: str) -> None:
     assert not body.endswith(b"# EOF\n")  # the server appends the live part and EOF
     # Each collector publishes only its own metrics: org_info from inventory, MAU from statistics.
     assert snapshot.series == 2
+
+
+async def test_a_repeated_failure_is_logged_once_then_every_five_minutes() -> None:
+    waiting = DiscoveryMissing("waiting for a successful inventory run")
+    down = ServerError(status=503, code="unknown_error", message="down", endpoint="/stats")
+    # 20 identical failures 30 s apart, another failure, a success, the first failure again.
+    outcomes: list[CollectResult | Exception] = [waiting] * 20
+    outcomes += [down, org_result("o1", mau=1), waiting]
+    statistics = Scripted("statistics", *outcomes)
+    clock = Clock()
+    scheduler, _, _ = make(statistics, clock=clock)
+    with structlog.testing.capture_logs() as logs:
+        for _ in outcomes:
+            await scheduler.run_collector(statistics)
+            clock.now += 30
+    failures = [
+        (line["error"], line["repeated"])
+        for line in logs
+        if line["event"] == "collector run failed"
+    ]
+    assert failures == [
+        ("waiting for a successful inventory run", 0),  # t = 0
+        ("waiting for a successful inventory run", 9),  # t = 300 s: a reminder
+        # t = 330 to 570 s: left out
+        ("503 unknown_error: down (GET /stats)", 0),  # a change: at once
+        ("waiting for a successful inventory run", 0),  # after a success: at once
+    ]
