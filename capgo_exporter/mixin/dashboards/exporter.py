@@ -1,0 +1,254 @@
+"""The Capgo exporter dashboard: its collectors, their freshness, its Capgo API calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from capgo_exporter.mixin import rules
+from capgo_exporter.mixin.dashboards.builder import (
+    UID_EXPORTER,
+    UP_MAPPINGS,
+    dashboard,
+    job_variables,
+    row,
+    stat,
+    timeseries,
+    value_mappings,
+)
+from capgo_exporter.mixin.dashboards.queries import Config, Json, Target, rate, sel
+from capgo_exporter.settings import FLAG_NAMES, Settings
+
+
+def status() -> list[Json]:
+    """Whether the exporter is up, its collectors, its data, version and uptime."""
+    return [
+        row("Status"),
+        stat(
+            "Capgo up",
+            "Whether the last run of every enabled collector succeeded.",
+            Target(sel("capgo_up"), "{{instance}}"),
+            unit="none",
+            size=(4, 5),
+            defaults={"mappings": UP_MAPPINGS},
+            sparkline=False,
+        ),
+        stat(
+            "Collectors",
+            "Whether each collector's last run succeeded. A failed collector keeps serving its "
+            f"last good data until {FLAG_NAMES['max_age']}.",
+            Target(sel("capgo_exporter_collector_up"), "{{collector}}"),
+            unit="none",
+            size=(10, 5),
+            defaults={"mappings": UP_MAPPINGS},
+            sparkline=False,
+        ),
+        stat(
+            "Data",
+            "Whether the figures come from a real Capgo or the built-in simulator (--demo).",
+            Target(sel("capgo_exporter_demo_mode"), "{{instance}}"),
+            unit="none",
+            size=(4, 5),
+            defaults={"mappings": value_mappings(("green", "Capgo"), ("orange", "simulated"))},
+            sparkline=False,
+        ),
+        stat(
+            "Version",
+            "Version of capgo-exporter and of Python running it.",
+            Target(sel("capgo_exporter_build_info"), "{{version}} (Python {{python_version}})"),
+            unit="none",
+            size=(6, 5),
+            sparkline=False,
+            # The version is in the labels; the value is always 1.
+            text_mode="name",
+        ),
+        stat(
+            "Uptime",
+            "Time since the exporter process started.",
+            Target(f"time() - {sel('process_start_time_seconds')}", "{{instance}}"),
+            unit="s",
+            size=(4, 5),
+            sparkline=False,
+        ),
+    ]
+
+
+def collector_runs() -> list[Json]:
+    """How fresh each collector's data are, how long runs take, the device walks."""
+    return [
+        timeseries(
+            "Data age per collector",
+            "Time since each collector last succeeded: how stale the served figures are. It "
+            "grows past the collector's interval when Capgo cannot be read.",
+            Target(
+                f"time() - {sel('capgo_exporter_collector_last_success_timestamp_seconds')}",
+                "{{collector}}",
+            ),
+            unit="s",
+            size=(12, 8),
+        ),
+        timeseries(
+            "Collector run duration",
+            "Duration of each collector's last run.",
+            Target(sel("capgo_exporter_collector_duration_seconds"), "{{collector}}"),
+            unit="s",
+            size=(12, 8),
+        ),
+        timeseries(
+            "Device walk progress",
+            "Devices received by each app's current device walk (its last one when none runs). "
+            "During a first walk of a large fleet it climbs towards the fleet's size; the app's "
+            "device metrics appear only once its walk is complete.",
+            Target(sel("capgo_exporter_device_walk_devices"), "{{app_id}}"),
+            unit="short",
+            size=(12, 8),
+        ),
+        stat(
+            "Device walks",
+            "Whether each app's device walk is running, the pages it has received, and the "
+            "devices asked for per request (50000, or 999 where Capgo cuts pages at 1000).",
+            Target(sel("capgo_exporter_device_walk_in_progress"), "{{app_id}} running"),
+            Target(sel("capgo_exporter_device_walk_pages"), "{{app_id}} pages"),
+            Target(sel("capgo_exporter_device_page_size"), "page size"),
+            unit="none",
+            size=(12, 8),
+            sparkline=False,
+        ),
+    ]
+
+
+REQUESTS: Final = "capgo_exporter_api_requests_total"
+BUCKETS: Final = "capgo_exporter_api_request_duration_seconds_bucket"
+
+
+def api_requests() -> list[Json]:
+    """Requests to Capgo by status and endpoint, against the budget, and their error share."""
+    # As the alerts count them: a 4xx is an answer (a permission the key lacks, an empty page).
+    errors = rate(REQUESTS, rules.ERROR_CODES)
+    return [
+        row("Capgo API"),
+        timeseries(
+            "Requests by status",
+            "Requests sent to the Capgo API per second, by HTTP status (timeout and "
+            "connection_error when no answer came).",
+            Target(f"sum by (code) ({rate(REQUESTS)})", "{{code}}"),
+            unit="reqps",
+            stack=True,
+        ),
+        timeseries(
+            "Requests by endpoint",
+            "Requests sent to the Capgo API per second, by route template.",
+            Target(f"sum by (endpoint) ({rate(REQUESTS)})", "{{endpoint}}"),
+            unit="reqps",
+            stack=True,
+        ),
+        timeseries(
+            "Request rate against the budget",
+            "Requests per minute sent to Capgo. The exporter spends at most "
+            f"{FLAG_NAMES['requests_per_minute']} "
+            f"(default {Settings.model_fields['requests_per_minute'].default}) so it never "
+            "causes a 429; a line flat at the budget means collectors wait for it.",
+            Target(f"sum({rate(REQUESTS)}) * 60", "requests per minute"),
+            unit="short",
+        ),
+        timeseries(
+            "Error share",
+            "Share of requests to Capgo that got no useful answer: a 5xx status, a timeout or "
+            "a connection error.",
+            # Error series appear with the first error: "or … * 0" gives 0 rather than no data.
+            Target(
+                f"(sum({errors}) or sum({rate(REQUESTS)}) * 0) / sum({rate(REQUESTS)})", "errors"
+            ),
+            unit="percentunit",
+            defaults={"min": 0},
+        ),
+    ]
+
+
+def api_latency() -> list[Json]:
+    """How long Capgo takes to answer, and what is retried."""
+    quantiles = [
+        Target(f"histogram_quantile({q}, sum by (le) ({rate(BUCKETS)}))", f"p{round(q * 100)}")
+        for q in (0.5, 0.95, 0.99)
+    ]
+    return [
+        timeseries(
+            "Latency",
+            "Quantiles of the duration of requests to the Capgo API, all endpoints.",
+            *quantiles,
+            unit="s",
+        ),
+        timeseries(
+            "Latency p95 by endpoint",
+            "95th percentile of request duration per route template.",
+            Target(
+                f"histogram_quantile(0.95, sum by (endpoint, le) ({rate(BUCKETS)}))",
+                "{{endpoint}}",
+            ),
+            unit="s",
+        ),
+        timeseries(
+            "Retries by reason",
+            "Requests sent again per second, by reason (rate_limited, server_error, timeout, "
+            "connection_error, malformed_response).",
+            Target(f"sum by (reason) ({rate('capgo_exporter_api_retries_total')})", "{{reason}}"),
+            unit="reqps",
+            stack=True,
+        ),
+        timeseries(
+            "Back-off by endpoint",
+            "Seconds each request to a route waits before it is sent while Capgo keeps failing "
+            "there; grows exponentially up to the shortest collector interval, 0 after a success.",
+            Target(
+                f"max by (endpoint) ({sel('capgo_exporter_api_backoff_seconds')})", "{{endpoint}}"
+            ),
+            unit="s",
+        ),
+    ]
+
+
+def process() -> list[Json]:
+    """The exporter process: devices it tracks, its memory and CPU."""
+    return [
+        timeseries(
+            "Devices tracked",
+            "Devices in the exporter's device index, per app.",
+            Target(sel("capgo_exporter_devices_tracked"), "{{app_id}}"),
+            unit="short",
+        ),
+        timeseries(
+            "Resident memory",
+            "Resident memory of the exporter process; it stays flat as fleets grow.",
+            Target(sel("process_resident_memory_bytes"), "{{instance}}"),
+            unit="bytes",
+        ),
+        timeseries(
+            "CPU",
+            "CPU used by the exporter process (1 = one core).",
+            Target(rate("process_cpu_seconds_total"), "{{instance}}"),
+            unit="percentunit",
+        ),
+    ]
+
+
+# The dashboard, top to bottom.
+PANEL_GROUPS: Final[tuple[Callable[[], list[Json]], ...]] = (
+    status,
+    collector_runs,
+    api_requests,
+    api_latency,
+    process,
+)
+
+
+def exporter(config: Config) -> Json:
+    return dashboard(
+        UID_EXPORTER,
+        "Capgo exporter",
+        "capgo-exporter itself: its collectors, how fresh their data is, and its requests "
+        "to the Capgo API.",
+        job_variables(),
+        [panel for group in PANEL_GROUPS for panel in group()],
+        config,
+        "now-6h",
+    )
