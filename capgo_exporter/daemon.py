@@ -186,7 +186,11 @@ async def serve(
             demo=demo is not None,
         )
         server = ExporterServer(
-            app, settings.listen_host, settings.listen_port, web_config=web_config
+            app,
+            settings.listen_host,
+            settings.listen_port,
+            web_config=web_config,
+            max_connections=settings.web_max_connections,
         )
         server.start()
         log.info(

@@ -67,6 +67,8 @@ MEANINGS: dict[str, str] = {
     "web_config_file": "TLS, client certificates and basic auth, in the Prometheus "
     "exporter-toolkit format (see below).",
     "telemetry_path": "The path the metrics are served on.",
+    "web_max_connections": "Open HTTP connections at most; more are closed at once, before "
+    "any thread is started for them. Idle kept-alive connections count until their timeout.",
     "log_level": "`debug` (every API request), `info`, `warn` (or `warning`) or `error`.",
     "log_format": "`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
     "collectors": "Collectors to run, comma-separated: "

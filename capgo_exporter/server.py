@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import IO, cast
+from typing import IO, Any, cast
 from wsgiref.headers import Headers
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -48,6 +48,10 @@ _SOFTWARE = f"capgo-exporter/{__version__}"
 # An idle kept-alive connection is closed after this long (Prometheus simply reconnects);
 # it also bounds how long a client may take to send a request or finish a TLS handshake.
 _IDLE_TIMEOUT_SECONDS = 120.0
+# A request's headers must all arrive within this long of its request line: a client sending
+# one header line every few seconds (slowloris) is cut off instead of holding a thread.
+HEADER_DEADLINE_SECONDS = 5.0
+DEFAULT_MAX_CONNECTIONS = 64
 
 # No script, no external anything; the one inline stylesheet is allowed by its hash.
 _CSP = (
@@ -315,7 +319,18 @@ class _Handler(WSGIRequestHandler):
             self.requestline = self.request_version = self.command = ""
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
             return
-        if not self.parse_request():  # it has answered with an error
+        # parse_request reads the headers with readline(): each read gets what is left of
+        # the deadline as its socket timeout, so the whole header block is bounded.
+        body_reader = self.rfile
+        self.rfile = cast(
+            Any, _DeadlineReader(body_reader, self.connection, HEADER_DEADLINE_SECONDS)
+        )
+        try:
+            parsed = self.parse_request()
+        finally:
+            self.rfile = body_reader
+            self.connection.settimeout(self.timeout)
+        if not parsed:  # it has answered with an error
             return
         # Request bodies are never read, so a connection that sent one cannot be reused; an
         # HTTP/1.0 client would not expect it to be.
@@ -339,16 +354,54 @@ class _Handler(WSGIRequestHandler):
         """No access log: one line per scrape would drown everything else."""
 
 
+class _DeadlineReader:
+    """``readline`` of a request's header block, all lines within one deadline."""
+
+    def __init__(self, rfile: Any, connection: socket.socket, seconds: float) -> None:
+        self._rfile = rfile
+        self._connection = connection
+        self._deadline = time.monotonic() + seconds
+
+    def readline(self, limit: int = -1) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request headers not received in time")
+        self._connection.settimeout(remaining)
+        return bytes(self._rfile.readline(limit))
+
+
 class _Server(ThreadingWSGIServer):
     request_queue_size = 64
 
     def __init__(
-        self, app: WSGIApplication, family: socket.AddressFamily, address: tuple[str, int]
+        self,
+        app: WSGIApplication,
+        family: socket.AddressFamily,
+        address: tuple[str, int],
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.app = app
         self.address_family = family
         self.connections = _Connections()
+        self.max_connections = max_connections
+        self._open: set[object] = set()
+        self._open_lock = threading.Lock()
+        self.refused = 0
         super().__init__(address, _Handler)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Past the cap, a new connection is closed on the accept thread: no thread, no read."""
+        with self._open_lock:
+            if len(self._open) >= self.max_connections:
+                self.refused += 1
+                return False
+            self._open.add(request)
+            return True
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self._open_lock:
+            self._open.discard(request)
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:
@@ -381,10 +434,16 @@ class ExporterServer:
     """Serves a WSGI app on a background thread, over TLS when the web config says so."""
 
     def __init__(
-        self, app: WSGIApplication, host: str, port: int, *, web_config: WebConfig | None = None
+        self,
+        app: WSGIApplication,
+        host: str,
+        port: int,
+        *,
+        web_config: WebConfig | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         family, address = _bind_address(host)
-        self._server = _Server(app, family, (address, port))
+        self._server = _Server(app, family, (address, port), max_connections)
         context = web_config.ssl_context if web_config else None
         if context is not None:
             # The handshake happens on the first read, in the connection's own thread, so a

@@ -283,6 +283,7 @@ class _DeclaredSettings(BaseSettings):
     listen_address: Annotated[str, BeforeValidator(_check_listen_address)] = ":10180"
     web_config_file: Annotated[Path | None, AfterValidator(_existing_file)] = None
     telemetry_path: Annotated[str, BeforeValidator(_check_telemetry_path)] = "/metrics"
+    web_max_connections: Annotated[int, Field(ge=1, le=100_000)] = 64
     log_level: Annotated[
         LogLevel, BeforeValidator(_choice(*LogLevel.__args__, aliases=_LEVEL_ALIASES))
     ] = "info"
@@ -415,6 +416,7 @@ FLAG_NAMES: dict[str, str] = {
     "listen_address": "--web.listen-address",
     "web_config_file": "--web.config.file",
     "telemetry_path": "--web.telemetry-path",
+    "web_max_connections": "--web.max-connections",
     "log_level": "--log.level",
     "log_format": "--log.format",
     "collectors": "--collectors.enabled",

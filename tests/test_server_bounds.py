@@ -1,0 +1,89 @@
+"""What a client can hold of the HTTP server: a deadline for a request's headers, and a cap on
+open connections past which new ones are closed at once, while scrapes keep being served."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import pytest
+
+from capgo_exporter import server as server_module
+from capgo_exporter.selfmetrics import SelfMetrics
+from capgo_exporter.server import ExporterApp, ExporterServer
+from capgo_exporter.snapshot import SnapshotHolder
+
+from .test_server import StubStatus, small_snapshot
+
+
+@contextmanager
+def serving(max_connections: int = 64) -> Iterator[ExporterServer]:
+    holder = SnapshotHolder()
+    holder.current = small_snapshot()
+    app = ExporterApp(holder, SelfMetrics(["devices"], process_metrics=False), StubStatus())
+    server = ExporterServer(app, "127.0.0.1", 0, max_connections=max_connections)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.shutdown(timeout=5)
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True when the server closes ``sock`` (EOF or reset) within ``within`` seconds."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_headers_dribbled_past_the_deadline_are_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "HEADER_DEADLINE_SECONDS", 0.6)
+    with serving() as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(b"GET /metrics HTTP/1.1\r\n")
+        started = time.monotonic()
+        cut_off = False
+        # One header line every 0.2 s, each well within the idle timeout: only a deadline for
+        # the whole block stops it.
+        for n in range(20):
+            try:
+                sock.sendall(f"X-Slow-{n}: 1\r\n".encode())
+            except OSError:
+                cut_off = True
+                break
+            if closed_by_server(sock, 0.2):
+                cut_off = True
+                break
+        assert cut_off
+        assert time.monotonic() - started < 2.0
+        sock.close()
+        # A normal request is unaffected.
+        assert httpx.get(server.url + "metrics").status_code == 200
+
+
+def test_connections_past_the_cap_are_closed_and_scrapes_go_on() -> None:
+    with serving(max_connections=5) as server, ExitStack() as stack:
+        scraper = stack.enter_context(httpx.Client(base_url=server.url))
+        assert scraper.get("/metrics").status_code == 200  # its connection is kept alive
+        # Four slow clients fill the other slots; the ones after them are closed at once.
+        slow = [
+            stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
+            for _ in range(4)
+        ]
+        time.sleep(0.2)  # let the accept loop register them
+        extra = stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
+        assert closed_by_server(extra, 2.0)
+        # The scraper's kept-alive connection is still served, quickly.
+        for _ in range(20):
+            assert scraper.get("/metrics").status_code == 200
+        # A slot freed is a slot available.
+        slow[0].close()
+        time.sleep(0.2)
+        assert httpx.get(server.url + "metrics").status_code == 200
