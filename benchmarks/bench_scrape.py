@@ -1,6 +1,6 @@
 """Scrape latency of /metrics at a given number of Capgo series, side by side with the usual ways.
 
-    python benchmarks/bench_scrape.py --series 20000 --scrapes 2000
+    python benchmarks/bench_scrape.py --series 20000 --scrapes 2000 [--slow-clients 1000]
 
 1. capgo-exporter: `ExporterServer` serving a snapshot rendered once, plus the live
    self-metrics, scraped over one kept-alive connection (text format, no gzip).
@@ -103,10 +103,14 @@ PROMETHEUS_HEADERS = {
 
 
 def scrape_times(
-    port: int, path: str, scrapes: int, headers: dict[str, str] | None = None
+    port: int,
+    path: str,
+    scrapes: int,
+    headers: dict[str, str] | None = None,
+    connection: http.client.HTTPConnection | None = None,
 ) -> list[float]:
     """Seconds per scrape, on one connection (reopened only if the server closes it)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times = []
     for _ in range(scrapes + 5):  # the first few warm up connection and caches
         start = time.perf_counter()
@@ -176,10 +180,46 @@ def pushgateway(binary: str) -> Iterator[int]:
         process.wait(10)
 
 
+def scrape_with_slow_clients(server: ExporterServer, count: int, scrapes: int) -> None:
+    """Prometheus's kept-alive connection scraping while ``count`` clients hold sockets open
+    mid-request (a request line, no headers): the connection cap closes the excess at once,
+    the header deadline the rest after a few seconds."""
+    prometheus = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    scrape_times(server.port, "/metrics", 1, connection=prometheus)  # connected first, as it is
+    slow = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"GET /metrics HTTP/1.1\r\n")
+        slow.append(sock)
+    try:
+        times = scrape_times(server.port, "/metrics", scrapes, connection=prometheus)
+        report(f"GET /metrics with {count} slow clients open", times)
+        closed = 0
+        for sock in slow:
+            sock.settimeout(0.001)
+            try:
+                closed += sock.recv(1) == b""
+            except ConnectionResetError:
+                closed += 1
+            except TimeoutError:
+                pass
+        print(f"  {closed} of the {count} slow clients closed by the server while scraping")
+    finally:
+        for sock in slow:
+            sock.close()
+        prometheus.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=20_000)
     parser.add_argument("--scrapes", type=int, default=2000, help="scrapes of capgo-exporter")
+    parser.add_argument(
+        "--slow-clients",
+        type=int,
+        default=1000,
+        help="sockets left open mid-request while Prometheus scrapes (0: skip that part)",
+    )
     parser.add_argument(
         "--slow-scrapes", type=int, default=50, help="scrapes of each slower alternative"
     )
@@ -205,6 +245,8 @@ def main() -> int:
             "GET /metrics as Prometheus asks (OpenMetrics, gzip)",
             scrape_times(server.port, "/metrics", args.scrapes, PROMETHEUS_HEADERS),
         )
+        if args.slow_clients:
+            scrape_with_slow_clients(server, args.slow_clients, args.scrapes)
     finally:
         server.shutdown()
 
