@@ -5,7 +5,8 @@ dict of fifteen entries for each, most of which the exporter never reads. msgspe
 a struct of the fields the index stores and skips the rest without building them, several
 times faster. Every field is typed ``Any``: Capgo may send a null, a number or an object where
 a string is expected, and the index checks values itself (a wrong type must cost one device's
-label, never the page). A row without a string ``device_id`` is dropped after decoding.
+label, never the page). A row without a string ``device_id``, or that is not an object, is
+dropped after decoding.
 """
 
 from __future__ import annotations
@@ -30,19 +31,24 @@ class DeviceRow(msgspec.Struct, gc=False):
     is_emulator: Any = None
 
 
+# What a list may hold: a device object, or anything else JSON has (dropped after decoding,
+# like a row without a device_id, rather than failing the page).
+Row = DeviceRow | list[Any] | str | int | float | bool | None
+
+
 class DevicePage(msgspec.Struct, gc=False):
     """A cursor page: ``{data, nextCursor, hasMore}``."""
 
-    data: list[DeviceRow]
+    data: list[Row]
     has_more: Any = msgspec.field(default=None, name="hasMore")
     next_cursor: Any = msgspec.field(default=None, name="nextCursor")
 
 
 # Servers before 2025-12 answered a bare array: decoded too, paged by the caller.
-_DECODER = msgspec.json.Decoder(DevicePage | list[DeviceRow])
+_DECODER = msgspec.json.Decoder(DevicePage | list[Row])
 
 
-def decode_device_page(body: bytes) -> DevicePage | list[DeviceRow]:
+def decode_device_page(body: bytes) -> DevicePage | list[Row]:
     """Decode one GET /device body; raises msgspec.DecodeError (or its ValidationError)."""
     return _DECODER.decode(body)
 

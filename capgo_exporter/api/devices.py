@@ -260,7 +260,7 @@ def _as_mapping(row: Any) -> Any:
 
 
 def _typed_page(answer: DevicePage) -> _Page:
-    rows = [row for row in answer.data if isinstance(row.device_id, str)]
+    rows = [r for r in answer.data if isinstance(r, DeviceRow) and isinstance(r.device_id, str)]
     return _Page(rows, len(answer.data), bool(answer.has_more), answer.next_cursor)
 
 

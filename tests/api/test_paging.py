@@ -226,3 +226,51 @@ async def test_apps_page_with_limit(api: respx.MockRouter, capgo: CapgoClient) -
     api.get("/app").mock(side_effect=handler)
     listed = [a.app_id async for a in capgo.apps.list(page_size=3)]
     assert listed == [a["app_id"] for a in apps]
+
+
+async def test_typed_rows_keep_what_the_index_needs_and_drop_the_rest(
+    api: respx.MockRouter, capgo: CapgoClient
+) -> None:
+    """The collector's path (msgspec): rows without a device_id, or not objects at all, are
+    dropped without failing the page; odd values are kept for the index to judge."""
+    api.get("/device").respond(
+        json={
+            "data": [
+                {"device_id": "a", "platform": "ios", "is_prod": "yes", "os_version": "18"},
+                {"platform": "ios"},
+                None,
+                7,
+                {"device_id": 5},
+            ],
+            "hasMore": False,
+        }
+    )
+    pages = [page async for page in capgo.devices.rows("com.acme.app")]
+    assert [[(r.device_id, r.platform, r.is_prod) for r in page] for page in pages] == [
+        [("a", "ios", "yes")]
+    ]
+
+
+@pytest.mark.parametrize(
+    "body", [{"hasMore": False}, {"data": {"device_id": "a"}}, {"data": None}, "a string"]
+)
+async def test_typed_device_answer_of_another_shape_is_a_response_error(
+    api: respx.MockRouter, capgo: CapgoClient, body: Any
+) -> None:
+    api.get("/device").respond(json=body)
+    with pytest.raises(CapgoResponseError, match="unexpected shape"):
+        [page async for page in capgo.devices.rows("com.acme.app")]
+
+
+async def test_typed_legacy_bare_array_is_walked_by_page(
+    api: respx.MockRouter, capgo: CapgoClient
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "0"))
+        return httpx.Response(
+            200, json=[_device(i) for i in range(page * 50, min(120, page * 50 + 50))]
+        )
+
+    api.get("/device").mock(side_effect=handler)
+    ids = [row.device_id async for page in capgo.devices.rows("com.acme.app") for row in page]
+    assert ids == [f"{i:08x}" for i in range(120)]
