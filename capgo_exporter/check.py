@@ -12,19 +12,16 @@ Capgo rejected the key or could not be reached.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TextIO
 
 from capgo_exporter.api import AuthenticationError, CapgoClient, CapgoError, is_permission_denied
 from capgo_exporter.api.models import App, Organization
+from capgo_exporter.collect.base import utc_today
 from capgo_exporter.collectors import REGISTRY, Probe
 
 # The collector that lists organizations and apps, which every probe needs first.
 _DISCOVERING = next(spec.name for spec in REGISTRY.values() if spec.discovers)
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _probes(

@@ -109,6 +109,7 @@ class ExporterApp:
         web_config: WebConfig | None = None,
         telemetry_path: str = "/metrics",
         demo: bool = False,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._holder = holder
         self._self_metrics = self_metrics
@@ -116,6 +117,7 @@ class ExporterApp:
         self._web_config = web_config or WebConfig()
         self._telemetry_path = telemetry_path
         self._demo = demo
+        self._wall_clock = wall_clock
         # Configured headers replace our defaults of the same name.
         configured = {name.lower() for name, _ in self._web_config.headers}
         self._headers = tuple(
@@ -207,7 +209,7 @@ class ExporterApp:
     def _landing(self, environ: WSGIEnvironment) -> _Response:
         page = render_landing_page(
             self._status.collector_statuses(),
-            time.time(),
+            self._wall_clock(),
             telemetry_path=self._telemetry_path,
             demo=self._demo,
         )

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import respx
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization
@@ -129,3 +130,15 @@ def test_no_consumer_lists_collectors_on_its_own() -> None:
     assert not offences, "derive these from capgo_exporter.collectors.REGISTRY:\n" + "\n".join(
         offences
     )
+
+
+@respx.mock
+async def test_checks_statistics_probes_ask_around_the_pinned_day() -> None:
+    """`check` passes its clock to the probes: yesterday and today, whatever the wall clock."""
+    route = respx.get(url__regex=r"/statistics/app/").respond(json=[])
+    app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
+    async with CapgoClient.create("k", base_url="http://127.0.0.1:9") as client:
+        (probe,) = spec_of("statistics").load().probes(client, None, app, date(2026, 3, 1))
+        assert await probe.run() == "0 days of statistics"
+    params = route.calls.last.request.url.params
+    assert (params["from"], params["to"]) == ("2026-02-28", "2026-03-02")

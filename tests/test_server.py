@@ -74,7 +74,9 @@ def serving(status: StubStatus | None = None, web_config: WebConfig | None = Non
     holder.current = small_snapshot()
     # Without process metrics the live part is the same from one scrape to the next.
     self_metrics = SelfMetrics(["devices"], process_metrics=False)
-    app = ExporterApp(holder, self_metrics, status or StubStatus(), web_config=web_config)
+    app = ExporterApp(
+        holder, self_metrics, status or StubStatus(), web_config=web_config, wall_clock=lambda: NOW
+    )
     server = ExporterServer(app, "127.0.0.1", 0, web_config=web_config)
     server.start()
     try:
@@ -237,10 +239,10 @@ def test_landing_page_lists_links_and_collectors_escaped(
             300.0,
             runs=3,
             up=False,
-            last_success=time.time() - 3600,
+            last_success=NOW - 3600,
             last_duration_seconds=12.345,
             last_error="<script>alert(1)</script> & co",
-            next_run=time.time() + 120,
+            next_run=NOW + 120,
         )
     ]
     response = client.get("/")
@@ -253,6 +255,9 @@ def test_landing_page_lists_links_and_collectors_escaped(
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
     assert "12.35 s" in page
     assert "<td>5m</td>" in page
+    # Ages are counted from the app's clock, pinned here.
+    assert "1h ago" in page
+    assert "in 2m" in page
 
 
 def test_landing_page_times_are_iso_with_an_age() -> None:

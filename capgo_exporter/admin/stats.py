@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from capgo_exporter.admin import charts
@@ -30,7 +30,7 @@ COLUMNS = (
 
 
 def _range(ctx: Context, args: argparse.Namespace) -> tuple[date, date]:
-    today = datetime.now(UTC).date()
+    today = ctx.today()
     start = args.start or billing_cycle_start(today, ctx.settings.billing_cycle_start_day)
     last = args.to or today
     if last < start:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 import structlog
@@ -28,6 +28,11 @@ async def count(items: AsyncIterator[object], noun: str) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_today() -> date:
+    """Today in UTC, Capgo's calendar: the default clock of what works in whole days."""
+    return utc_now().date()
 
 
 @dataclass(frozen=True)
