@@ -34,6 +34,9 @@ class TerminalProgress:
     def device_page_size(self, size: int) -> None:
         """Shown in every line already through the counts; nothing to draw."""
 
+    def device_walk_forgotten(self, app_id: str) -> None:
+        """Nothing drawn for an app that is gone."""
+
     def _draw(self, line: str, *, force: bool = False) -> None:
         if not self._enabled:
             return

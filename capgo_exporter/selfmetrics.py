@@ -12,6 +12,7 @@ only the process metrics, which change all the time and cost little, are rendere
 
 from __future__ import annotations
 
+import contextlib
 import platform
 from collections.abc import Iterable
 
@@ -170,6 +171,12 @@ class SelfMetrics:
 
     def device_page_size(self, size: int) -> None:
         self.page_size.set(size)
+        self._version += 1
+
+    def device_walk_forgotten(self, app_id: str) -> None:
+        for gauge in (self.walk_in_progress, self.walk_pages, self.walk_devices):
+            with contextlib.suppress(KeyError):  # never walked: nothing to remove
+                gauge.remove(app_id)
         self._version += 1
 
     # The scheduler's reports

@@ -53,6 +53,9 @@ class WalkObserver(Protocol):
 
     def device_page_size(self, size: int) -> None: ...
 
+    def device_walk_forgotten(self, app_id: str) -> None:
+        """The app is gone: its progress must not linger."""
+
 
 class DevicesCollector(GatedCollector):
     """Every index call runs in a worker thread: the index lock may be held for milliseconds
@@ -95,6 +98,8 @@ class DevicesCollector(GatedCollector):
         app_ids = [app.app_id for app in discovery.apps]
         for gone in set(await asyncio.to_thread(self._index.app_ids)) - set(app_ids):
             await asyncio.to_thread(self._index.drop_app, gone)
+            for observer in self._observers:
+                observer.device_walk_forgotten(gone)
         # More walks at once than the client's own concurrency cap would only queue there.
         walks = asyncio.Semaphore(context.settings.concurrency)
 

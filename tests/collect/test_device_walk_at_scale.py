@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.device_page_size import FILE_NAME, DevicePageSize
 from capgo_exporter.collect.devices import DevicesCollector
 from capgo_exporter.metrics import DEVICES_TRACKED
+from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.sim import SimConfig
 from tests.collect.conftest import make_settings
 from tests.collect.test_devices_collector import Fleet, assert_truth
@@ -27,12 +29,16 @@ class Recorder:
     def __init__(self) -> None:
         self.progress: list[tuple[str, int, int, bool]] = []
         self.sizes: list[int] = []
+        self.forgotten: list[str] = []
 
     def device_walk_progress(self, app_id: str, *, pages: int, devices: int, walking: bool) -> None:
         self.progress.append((app_id, pages, devices, walking))
 
     def device_page_size(self, size: int) -> None:
         self.sizes.append(size)
+
+    def device_walk_forgotten(self, app_id: str) -> None:
+        self.forgotten.append(app_id)
 
 
 def config(devices: int, cap: int, apps: int = 1) -> SimConfig:
@@ -160,3 +166,22 @@ async def test_a_million_devices_where_pages_are_cut_at_1000() -> None:
     assert size == 999
     assert samples[DEVICES_TRACKED][(fleet.apps[0],)] == 1_000_000
     assert_truth(fleet, samples)
+
+
+async def test_an_app_that_is_gone_leaves_no_walk_progress() -> None:
+    fleet = Fleet(make_settings(), config(2_000, ANALYTICS, apps=2))
+    collector = DevicesCollector(fleet.settings, DeviceIndex())
+    metrics = SelfMetrics(["devices"], process_metrics=False)
+    collector.observe_walks(metrics)
+    try:
+        discovery = await fleet.discovery()
+        await fleet.collect(collector, discovery)
+        kept, gone = discovery.apps
+        await fleet.collect(collector, replace(discovery, apps=(kept,)))
+    finally:
+        collector.close()
+        await fleet.client.aclose()
+    sample = metrics.registry.get_sample_value
+    assert sample("capgo_exporter_device_walk_devices", {"app_id": kept.app_id}) == 0  # polled
+    for name in ("devices", "pages", "in_progress"):
+        assert sample(f"capgo_exporter_device_walk_{name}", {"app_id": gone.app_id}) is None
