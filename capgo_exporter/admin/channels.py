@@ -18,6 +18,7 @@ from capgo_exporter.admin.context import Context, UsageError
 from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.output import Column, plain
 from capgo_exporter.admin.values import given
+from capgo_exporter.api.channels import AUTO_UPDATE_LIMITS, BOOLEAN_SETTINGS
 
 COLUMNS = (
     Column("ID", "id"),
@@ -31,16 +32,10 @@ COLUMNS = (
     Column("PAUSED", "rolloutPausedAt", "date"),
 )
 FIELDS = ("id", "name", "app_id", "version", "public", "disableAutoUpdate", "rolloutEnabled")
-AUTO_UPDATE = ("major", "minor", "patch", "version_number", "none")
 
 # Settings copied as they are from a `channel get` document (Capgo's names on both sides).
 _COPIED = (
-    "public",
-    "allow_device_self_set",
-    "allow_emulator",
-    "allow_device",
-    "allow_dev",
-    "allow_prod",
+    *BOOLEAN_SETTINGS,
     "disableAutoUpdate",
     "disableAutoUpdateUnderNative",
     "rolloutEnabled",
@@ -145,7 +140,7 @@ def _set_flags(leaf: argparse.ArgumentParser) -> None:
         leaf.add_argument(f"--{platform}", action=flag, help=f"serve {platform} devices")
     leaf.add_argument(
         "--disable-auto-update",
-        choices=AUTO_UPDATE,
+        choices=AUTO_UPDATE_LIMITS,
         help="highest semver part updated automatically",
     )
     leaf.add_argument("--disable-auto-update-under-native", action=flag)

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Final
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import Channel, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
+
+# Capgo's channel settings, as POST /channel names them: the admin commands send them and the
+# simulator accepts them, from this one list.
+BOOLEAN_SETTINGS: Final = (
+    "public",
+    "allow_device_self_set",
+    "allow_emulator",
+    "allow_device",
+    "allow_dev",
+    "allow_prod",
+)
+# The values of disableAutoUpdate: the highest version part a channel updates across.
+AUTO_UPDATE_LIMITS: Final = ("major", "minor", "patch", "version_number", "none")
 
 
 class Channels:

@@ -189,12 +189,6 @@ class Device(CapgoModel):
         return data
 
 
-class DevicePage(CapgoModel):
-    data: list[Device]
-    next_cursor: str | None = Field(default=None, alias="nextCursor")
-    has_more: bool = Field(default=False, alias="hasMore")
-
-
 class StatsRow(CapgoModel):
     """One day of statistics. Cumulative from ``from`` unless asked per day."""
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
+from capgo_exporter.api.device_rows import DevicePage, decode_device_page
 from capgo_exporter.api.models import (
     ApiKey,
     Bundle,
     Channel,
     Device,
-    DevicePage,
     Member,
     Organization,
     StatsRow,
@@ -24,10 +25,12 @@ from .conftest import fixture
 
 
 def test_device_page() -> None:
-    page = DevicePage.model_validate(fixture("device_page.json"))
+    """The walk decodes pages with msgspec; `device get` reads one device with the model."""
+    page = decode_device_page(json.dumps(fixture("device_page.json")).encode())
+    assert isinstance(page, DevicePage)
     assert page.has_more
     assert page.next_cursor == "2026-11-20 10:11:12|0000002a-aaaa-4bbb-8ccc-000000000001"
-    device = page.data[0]
+    device = Device.model_validate(fixture("device_page.json")["data"][0])
     assert device.version_name == "1.4.0"
     assert device.channel == "beta"
     assert device.updated_at == datetime(2026, 11, 20, 10, 11, 12, 345000, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from capgo_exporter.api.channels import AUTO_UPDATE_LIMITS, BOOLEAN_SETTINGS
 from capgo_exporter.sim.model import App, Bundle, Channel
 from capgo_exporter.sim.protocol import (
     bad_request,
@@ -15,16 +16,6 @@ from capgo_exporter.sim.protocol import (
 from capgo_exporter.sim.routes.base import Ctx, app_id_param, app_with, no_app_access, page_window
 from capgo_exporter.sim.state import World
 from capgo_exporter.sim.timeutil import iso_z
-
-_AUTO_UPDATE = ("major", "minor", "patch", "version_number", "none")
-_FLAGS = (
-    "public",
-    "allow_device_self_set",
-    "allow_emulator",
-    "allow_device",
-    "allow_dev",
-    "allow_prod",
-)
 
 
 def _ref(bundle: Bundle | None) -> dict[str, Any] | None:
@@ -159,7 +150,7 @@ def post_channel(ctx: Ctx) -> Any:
                 raise unknown_error()  # quirk: unknown version on an existing channel
             raise bad_request("cannot_find_version", "Cannot find version")
         version_id = bundle.id
-    if "disableAutoUpdate" in body and body["disableAutoUpdate"] not in _AUTO_UPDATE:
+    if "disableAutoUpdate" in body and body["disableAutoUpdate"] not in AUTO_UPDATE_LIMITS:
         raise schema_error("disableAutoUpdate", "Invalid enum value")
     now = world.now()
     channel = existing or Channel(
@@ -174,7 +165,7 @@ def post_channel(ctx: Ctx) -> Any:
     )
     if "version" in body:
         channel.version = version_id
-    for flag in _FLAGS:
+    for flag in BOOLEAN_SETTINGS:
         if isinstance(body.get(flag), bool):
             setattr(channel, flag, body[flag])
     if "disableAutoUpdate" in body:
