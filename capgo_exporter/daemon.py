@@ -82,6 +82,7 @@ def start_demo(settings: Settings) -> Demo:
             orgs=DEMO_ORGS,
             apps_per_org=DEMO_APPS_PER_ORG,
             devices_per_app=DEMO_DEVICES_PER_APP,
+            bad_release_apps=frozenset({0}),  # so the release-health row has a story
         )
     )
     update: dict[str, Any] = {

@@ -65,6 +65,9 @@ class SimConfig:
     # silently as Capgo's storages do (reference §3.5): 50,001 on Cloudflare Analytics Engine
     # (production), 1,000 on the Supabase path (PostgREST max_rows); 0 = no cap.
     device_row_cap: int = 50_001
+    # Indexes of generated apps (creation order) whose newest bundle is a bad release: its
+    # devices report crashes and failed updates far above the healthy rate (--demo: the first).
+    bad_release_apps: frozenset[int] = frozenset()
     knobs: Knobs = field(default_factory=Knobs)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from capgo_exporter.sim.config import SimConfig
 from capgo_exporter.sim.devices import DeviceStore
+from capgo_exporter.sim.events import EventLog
 from capgo_exporter.sim.hashing import mix, stable_uuid
 from capgo_exporter.sim.model import ApiKey, App, Binding, Bundle, Channel, Member, Org, User
 from capgo_exporter.sim.rbac import APP_ROLES, ROLE_PERMISSIONS
@@ -143,6 +144,7 @@ def _install(
     devices: int,
 ) -> None:
     """Add `app` and its per-app stores; devices draw from its uploads and private channels."""
+    index = len(world.apps)
     world.apps.append(app)
     world.bundles[app.app_id] = bundles
     world.channels[app.app_id] = channels
@@ -160,6 +162,16 @@ def _install(
         first_day=app.created_at.date(),
         devices=devices,
         bundles=bundles,  # the same list: deletions show up in storage at once
+    )
+    versions = world.devices[app.app_id].version_weights
+    world.events[app.app_id] = EventLog(
+        seed=world.config.seed,
+        salt=app.salt,
+        first_day=app.created_at.date(),
+        devices=devices,
+        versions=versions,
+        # The newest upload is the release that goes bad: the one a rollout would be pausing.
+        bad_bundle=versions[0][0] if versions and index in world.config.bad_release_apps else None,
     )
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from capgo_exporter.sim.config import SimConfig
 from capgo_exporter.sim.devices import AppView, DeviceStore
+from capgo_exporter.sim.events import EventLog
 from capgo_exporter.sim.model import ApiKey, App, Bundle, Channel, Org, User
 from capgo_exporter.sim.stats import AppSeries
 from capgo_exporter.sim.timeutil import Clock
@@ -31,6 +32,7 @@ class World:
     channels: dict[str, list[Channel]] = field(default_factory=dict)  # by app_id, creation order
     devices: dict[str, DeviceStore] = field(default_factory=dict)
     series: dict[str, AppSeries] = field(default_factory=dict)
+    events: dict[str, EventLog] = field(default_factory=dict)
     account_uid: str = ""
     next_id: int = 1000
     # Every handler runs under this lock: the simulator is about shapes, not write throughput.

@@ -6,7 +6,16 @@ from typing import Any
 
 from capgo_exporter.sim.auth import Middleware
 from capgo_exporter.sim.protocol import parse_body
-from capgo_exporter.sim.routes import apikey, app, bundle, channel, device, organization, statistics
+from capgo_exporter.sim.routes import (
+    apikey,
+    app,
+    bundle,
+    channel,
+    device,
+    insights,
+    organization,
+    statistics,
+)
 from capgo_exporter.sim.routes.base import Ctx, Route
 
 KEY, AUTH, NONE = Middleware.KEY, Middleware.AUTH, Middleware.NONE
@@ -39,6 +48,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/statistics/app/{app_id}/native_usage", AUTH, statistics.native_usage),
     Route("GET", "/statistics/org/{org_id}", AUTH, statistics.org_stats),
     Route("GET", "/statistics/user", AUTH, statistics.user_stats),
+    Route("POST", "/private/stats/insights", AUTH, insights.stats_insights),
     Route("GET", "/channel", KEY, channel.get_channel),
     Route("POST", "/channel", KEY, channel.post_channel),
     Route("DELETE", "/channel", KEY, channel.delete_channel),
