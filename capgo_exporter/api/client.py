@@ -23,6 +23,7 @@ from capgo_exporter.api.bundles import Bundles
 from capgo_exporter.api.channels import Channels
 from capgo_exporter.api.core import DEFAULT_API_URL, CapgoHTTP
 from capgo_exporter.api.devices import Devices
+from capgo_exporter.api.insights import Insights
 from capgo_exporter.api.observer import RequestObserver
 from capgo_exporter.api.orgs import Members, Organizations
 from capgo_exporter.api.retry import RetryPolicy
@@ -68,6 +69,7 @@ class CapgoClient:
         self.devices = Devices(http)
         self.bundles = Bundles(http)
         self.statistics = Statistics(http)
+        self.insights = Insights(http)
 
     async def aclose(self) -> None:
         await self.http.aclose()

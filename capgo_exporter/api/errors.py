@@ -92,6 +92,7 @@ KEY_REJECTED_CODES = frozenset(
 _DENIED_400_CODES = frozenset(
     {
         "cannot_access_app",
+        "app_access_denied",  # /private/stats/insights without app.read_logs
         "cannot_access_organization",
         "invalid_org_id",
         "user_does_not_have_access_to_this_organization",

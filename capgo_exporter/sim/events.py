@@ -11,43 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS
 from capgo_exporter.sim.hashing import mix
 
-# The server's default failure list (reference §3.8), in its order.
-DEFAULT_FAILURE_ACTIONS: tuple[str, ...] = (
-    "set_fail",
-    "update_fail",
-    "download_fail",
-    "windows_path_fail",
-    "canonical_path_fail",
-    "directory_path_fail",
-    "unzip_fail",
-    "low_mem_fail",
-    "download_manifest_file_fail",
-    "download_manifest_checksum_fail",
-    "download_manifest_brotli_fail",
-    "finish_download_fail",
-    "manifest_path_fail",
-    "decrypt_fail",
-    "insufficient_disk_space",
-    "app_crash",
-    "app_crash_native",
-    "app_anr",
-    "app_killed_low_memory",
-    "app_killed_excessive_resource_usage",
-    "app_initialization_failure",
-    "webview_javascript_error",
-    "webview_unhandled_rejection",
-    "webview_resource_error",
-    "webview_security_policy_violation",
-    "webview_unclean_restart",
-    "webview_render_process_gone",
-    "webview_content_process_terminated",
-    "cannotGetBundle",
-    "checksum_fail",
-    "blocked_by_server_url",
-    "backend_refusal",
-)
 # Part of Capgo's `stats_action` enum besides the failures: enough to tell unknown actions.
 OTHER_ACTIONS: tuple[str, ...] = (
     "set",

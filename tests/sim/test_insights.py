@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS
 from capgo_exporter.sim import Simulator
-from capgo_exporter.sim.events import DEFAULT_FAILURE_ACTIONS
 from tests.sim.conftest import APP, FakeClock, client_for, make_sim
 
 ROUTE = "/private/stats/insights"

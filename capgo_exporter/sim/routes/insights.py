@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from capgo_exporter.sim.events import DEFAULT_FAILURE_ACTIONS, KNOWN_ACTIONS, Count, EventLog
+from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS
+from capgo_exporter.sim.events import KNOWN_ACTIONS, Count, EventLog
 from capgo_exporter.sim.protocol import bad_request, parse_body, schema_error
 from capgo_exporter.sim.routes.base import Ctx, app_with
 from capgo_exporter.sim.timeutil import iso_z
