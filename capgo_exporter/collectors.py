@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from capgo_exporter.settings import Settings
 
 # mypy needs the names spelled as a Literal; a test checks it lists exactly REGISTRY's keys.
-CollectorName = Literal["inventory", "statistics", "devices", "account"]
+CollectorName = Literal["inventory", "statistics", "devices", "account", "events"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ _SPECS: Final = (
     CollectorSpec("statistics", "statistics", 900.0, "MAU, storage and bandwidth"),
     CollectorSpec("devices", "devices", 300.0, "the devices that changed since the last poll"),
     CollectorSpec("account", "account", 3600.0, "members, invitations and key expiries"),
+    CollectorSpec(
+        "events", "events", 300.0, "device events (installs, failures, crashes) per app and bundle"
+    ),
 )
 
 REGISTRY: Final[Mapping[CollectorName, CollectorSpec]] = {spec.name: spec for spec in _SPECS}

@@ -103,6 +103,8 @@ MEANINGS: dict[str, str] = {
         "Devices per request. Unset: 50,000, lowered to 999 (and remembered in the state"
         " directory) where Capgo's storage cuts pages at 1,000. Set: always this size."
     ),
+    "events_days": "Window of the `capgo_*events*` figures in whole UTC days ending today: "
+    "1 (today so far), 3, 7 (like Capgo's log insights page) or 30.",
     "billing_cycle_start_day": "Day of the month your billing cycle starts (UTC).",
     "plan_mau_limit": "Your plan's MAU limit: enables `capgo_org_monthly_active_users_limit` "
     "and the MAU alerts.",

@@ -307,6 +307,50 @@ CHANNEL_ROLLOUT_PAUSED = _capgo(
     "channel",
 )
 
+# --- device events (release health) ---------------------------------------------------------
+_INSIGHTS = "POST /private/stats/insights, a private route; needs app.read_logs"
+EVENTS_WINDOW = _capgo(
+    "events",
+    "capgo_events_window_seconds",
+    "Length of the window the capgo_*event* figures count: the last 1, 3, 7 or 30 whole UTC "
+    "days, today included (--collector.events.days). " + _CACHED.format("events"),
+)
+APP_EVENTS = _capgo(
+    "events",
+    "capgo_app_events",
+    "Device events of the action reported in the window: set = bundle installed, the failure "
+    f"actions, crashes ({_INSIGHTS}). Every requested action has a series (0 when none) unless "
+    "the route's top-20 actions cut it. " + _CACHED.format("events"),
+    "app_id",
+    "action",
+)
+APP_EVENT_DEVICES = _capgo(
+    "events",
+    "capgo_app_event_devices",
+    f"Distinct devices that reported the action in the window ({_INSIGHTS}). "
+    + _CACHED.format("events"),
+    "app_id",
+    "action",
+)
+BUNDLE_EVENTS = _capgo(
+    "events",
+    "capgo_bundle_events",
+    "Device events of the action reported in the window by devices running the bundle; only the "
+    f"route's top 30 (action, bundle) pairs per request ({_INSIGHTS}). " + _CACHED.format("events"),
+    "app_id",
+    "bundle",
+    "action",
+)
+BUNDLE_EVENT_DEVICES = _capgo(
+    "events",
+    "capgo_bundle_event_devices",
+    "Distinct devices running the bundle that reported the action in the window; the route's "
+    f"top 30 (action, bundle) pairs per request ({_INSIGHTS}). " + _CACHED.format("events"),
+    "app_id",
+    "bundle",
+    "action",
+)
+
 # --- API keys -------------------------------------------------------------------------------
 APIKEY_EXPIRY = _capgo(
     "account",

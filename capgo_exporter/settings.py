@@ -313,6 +313,9 @@ class _DeclaredSettings(BaseSettings):
     # None: adaptive (50,000, down to 999 where Capgo's storage caps pages at 1,000).
     device_page_size: Annotated[int | None, Field(ge=1, le=50_000)] = None
 
+    # The window of the events collector in whole UTC days: the values Capgo's route accepts.
+    events_days: Literal[1, 3, 7, 30] = 7
+
     billing_cycle_start_day: Annotated[int, Field(ge=1, le=31)] = 1
     plan_mau_limit: Annotated[int | None, Field(ge=0)] = None
     plan_storage_limit_bytes: ByteSize | None = None
@@ -437,6 +440,7 @@ FLAG_NAMES: dict[str, str] = {
     "plugin_versions_per_app": "--collector.devices.max-plugin-versions-per-app",
     "bundles_per_app": "--collector.inventory.bundles-per-app",
     "device_page_size": "--collector.devices.page-size",
+    "events_days": "--collector.events.days",
     "billing_cycle_start_day": "--plan.billing-cycle-start-day",
     "plan_mau_limit": "--plan.mau-limit",
     "plan_storage_limit_bytes": "--plan.storage-limit",

@@ -33,15 +33,21 @@ class PermissionGate:
 
     def deny(self, part: str, error: CapgoAPIError, log: structlog.stdlib.BoundLogger) -> None:
         """Switch ``part`` off; logs once per refusal, not once per poll."""
-        self._closed_until[part] = self._clock() + self._retry_after
-        log.warning(
+        self.skip(
+            part,
+            log,
             "capgo refused; skipping this part for a while",
-            part=part,
             status=error.status,
             code=error.code,
             error=error.message,
-            retry_in_seconds=int(self._retry_after),
         )
+
+    def skip(
+        self, part: str, log: structlog.stdlib.BoundLogger, message: str, **fields: object
+    ) -> None:
+        """Switch ``part`` off for ``retry_after`` seconds with one warning saying why."""
+        self._closed_until[part] = self._clock() + self._retry_after
+        log.warning(message, part=part, retry_in_seconds=int(self._retry_after), **fields)
 
     @property
     def closed(self) -> list[str]:

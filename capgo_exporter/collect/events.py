@@ -1,0 +1,151 @@
+"""The events collector: release health from the device events Capgo counts per app and bundle.
+
+Per app, two calls to ``POST /private/stats/insights`` over the configured window (1, 3, 7 or
+30 whole UTC days ending today): one for the success action ``set`` (a bundle installed and
+activated), one for the server's default failure list (failed downloads and updates, crashes,
+webview errors). Two calls because the route's top-30 (action, bundle) limit applies per call:
+asked together, a failing release's rows would crowd out the installs it is measured against.
+
+The route is private: a 404 (gone), a 400 ``app_access_denied`` (the key lacks
+``app.read_logs``) or an answer whose shape changed skips that app's events with one warning
+that says what to do, and is tried again an hour later; the other apps, the other collectors
+and ``capgo_up`` carry on. Fleets that send no statistics report nothing: zeros, not an error.
+
+Exposition::
+
+    capgo_events_window_seconds 604800.0
+    capgo_app_events{app_id="com.acme.shop",action="set"} 412.0
+    capgo_bundle_events{app_id="com.acme.shop",bundle="1.4.0",action="app_crash"} 51.0
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoResponseError, NotFoundError
+from capgo_exporter.api.errors import is_permission_denied
+from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, TOP_ACTIONS, Insight
+from capgo_exporter.api.models import App, Organization
+from capgo_exporter.collect import labels
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collectors import CollectorName, Probe
+from capgo_exporter.metrics import (
+    APP_EVENT_DEVICES,
+    APP_EVENTS,
+    BUNDLE_EVENT_DEVICES,
+    BUNDLE_EVENTS,
+    EVENTS_WINDOW,
+)
+from capgo_exporter.settings import Settings
+
+SUCCESS_ACTIONS = ("set",)
+_DAY = 86_400
+_HINTS = {
+    "denied": "give the key app.read_logs on the app (any app role has it), or leave the app "
+    "out with --apps.deny",
+    "gone": "Capgo no longer serves this private route; upgrade capgo-exporter or disable the "
+    "events collector",
+    "shape": "Capgo changed this private route's answer; upgrade capgo-exporter or disable the "
+    "events collector",
+}
+
+
+class EventsCollector(GatedCollector):
+    name: CollectorName = "events"
+
+    async def collect(self, context: CollectContext) -> CollectResult:
+        apps = self.discovery_of(context).apps
+        days = context.settings.events_days
+        answers = await asyncio.gather(*(self._app(context, app.app_id, days) for app in apps))
+        samples = SampleSet()
+        samples.set(EVENTS_WINDOW, days * _DAY)
+        for app, answer in zip(apps, answers, strict=True):
+            if answer is not None:
+                _publish(samples, app.app_id, answer)
+        return CollectResult(samples.freeze())
+
+    async def _app(
+        self, context: CollectContext, app_id: str, days: int
+    ) -> tuple[tuple[str, ...], Insight, Insight] | None:
+        """Both answers, or None when this app's events are skipped for a while."""
+        part = f"events:{app_id}"
+        if not self._gate.allows(part):
+            return None
+        insights = context.client.insights
+        try:
+            success, failures = await asyncio.gather(
+                insights.app(app_id, days=days, actions=SUCCESS_ACTIONS),
+                insights.app(app_id, days=days),
+            )
+        except CapgoAPIError as error:
+            if is_permission_denied(error):
+                reason = "denied"
+            elif isinstance(error, NotFoundError):
+                reason = "gone"
+            else:
+                raise  # 5xx, 429 and the like: the run fails and is retried as usual
+            self._skip(context, part, app_id, reason, f"{error.status} {error.code}")
+            return None
+        except CapgoResponseError as error:
+            self._skip(context, part, app_id, "shape", str(error))
+            return None
+        return SUCCESS_ACTIONS, success, failures
+
+    def _skip(
+        self, context: CollectContext, part: str, app_id: str, reason: str, error: str
+    ) -> None:
+        self._gate.skip(
+            part,
+            context.log,
+            "skipping this app's device events for a while",
+            app_id=app_id,
+            error=error,
+            hint=_HINTS[reason],
+        )
+
+
+def _publish(
+    samples: SampleSet, app_id: str, answer: tuple[tuple[str, ...], Insight, Insight]
+) -> None:
+    success_actions, success, failures = answer
+    for requested, insight in ((success_actions, success), (DEFAULT_FAILURE_ACTIONS, failures)):
+        listed = {row.action: row for row in insight.actions}
+        # Below the top-20 cut, an action the answer does not list had no events: publish 0,
+        # so every app has the same series whatever its fleet reports. At the cut, absent
+        # actions are unknown, not zero.
+        complete = len(insight.actions) < TOP_ACTIONS
+        for action in requested:
+            row = listed.pop(action, None)
+            if row is not None:
+                samples.set(APP_EVENTS, row.total, app_id, action)
+                samples.set(APP_EVENT_DEVICES, row.device_count, app_id, action)
+            elif complete:
+                samples.set(APP_EVENTS, 0, app_id, action)
+                samples.set(APP_EVENT_DEVICES, 0, app_id, action)
+        for row in listed.values():  # an action the server added to its default list
+            samples.set(APP_EVENTS, row.total, app_id, labels.text(row.action))
+            samples.set(APP_EVENT_DEVICES, row.device_count, app_id, labels.text(row.action))
+        for pair in insight.versions:
+            bundle, action = labels.text(pair.version_name), labels.text(pair.action)
+            samples.set(BUNDLE_EVENTS, pair.total, app_id, bundle, action)
+            samples.set(BUNDLE_EVENT_DEVICES, pair.device_count, app_id, bundle, action)
+
+
+def build(settings: Settings) -> EventsCollector:
+    return EventsCollector()
+
+
+def probes(
+    client: CapgoClient, org: Organization | None, app: App | None, today: date
+) -> list[Probe]:
+    if app is None:
+        return []
+    app_id = app.app_id
+    return [Probe("POST /private/stats/insights", "events", lambda: _insight(client, app_id))]
+
+
+async def _insight(client: CapgoClient, app_id: str) -> str:
+    insight = await client.insights.app(app_id, days=1)
+    return f"{insight.summary.total} failure events today"
