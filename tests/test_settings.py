@@ -390,7 +390,11 @@ INVALID_ENV = [
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10 parsecs", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10GIB", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT", "-1GB", "10GiB"),
-    ("CAPGO_EXPORTER_COLLECTORS", "statistics,billing", "account, devices, events, inventory, statistics"),
+    (
+        "CAPGO_EXPORTER_COLLECTORS",
+        "statistics,billing",
+        "account, devices, events, inventory, statistics",
+    ),
     ("CAPGO_EXPORTER_COLLECTORS", ",", "no collector enabled"),
     ("CAPGO_EXPORTER_CONFIG_FILE", "/nonexistent/capgo.toml", "cannot read"),
 ]

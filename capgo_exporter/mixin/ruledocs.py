@@ -1,13 +1,36 @@
-"""The YAML the rules are written as: a Prometheus rule file, and the same groups as a
-prometheus-operator PrometheusRule. Multi-line expressions are literal blocks."""
+"""The rules as data (Alert, Record) and the YAML they are written as: a Prometheus rule file,
+and the same groups as a prometheus-operator PrometheusRule. Multi-line expressions are literal
+blocks."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import yaml
 
 Doc = dict[str, Any]
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    severity: Severity
+    expr: str
+    summary: str
+    description: str
+    for_: str | None = None
+    # Beyond severity; needed where one alert has several rules, which promtool requires to
+    # differ in their labels.
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    expr: str
 
 
 def prometheus_rule(groups: list[Doc]) -> Doc:

@@ -31,14 +31,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorName
 from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS
-from capgo_exporter.mixin.ruledocs import Doc, dump, prometheus_rule
+from capgo_exporter.mixin import release_rules
+from capgo_exporter.mixin.ruledocs import Alert, Doc, Record, Severity, dump, prometheus_rule
 from capgo_exporter.settings import FLAG_NAMES, effective_max_age, format_duration, parse_duration
-
-Severity = Literal["critical", "warning"]
 
 DEFAULT_SELECTOR: Final = 'job="capgo"'
 # Where docs/runbooks.md is published; each alert links to its own heading there. Point it at
@@ -77,29 +76,15 @@ class Config:
     rollout_min_growth: float = 0.01
     apikey_warning_days: int = 7
     apikey_critical_days: int = 1
+    bundle_failure_ratio: float = 0.05
+    bundle_failure_min_devices: int = 20
+    events_days: int = 7
+    crash_rise_factor: float = 2.0
+    crash_min_per_day: float = 10.0
 
     def max_age_for(self, collector: CollectorName) -> float:
         """The exporter's own rule (three intervals unless set), so both agree."""
         return effective_max_age(self.intervals[collector], self.max_age)
-
-
-@dataclass(frozen=True)
-class Alert:
-    name: str
-    severity: Severity
-    expr: str
-    summary: str
-    description: str
-    for_: str | None = None
-    # Beyond severity; needed where one alert has several rules, which promtool requires to
-    # differ in their labels.
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Record:
-    name: str
-    expr: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +125,7 @@ class Rules:
             Group("capgo.rules", self.records()),
             Group("capgo-exporter.alerts", self.exporter_alerts()),
             Group("capgo.alerts", self.usage_alerts() + self.channel_alerts() + self.key_alerts()),
+            Group("capgo-release.alerts", release_rules.alerts(self)),
         ]
 
     def records(self) -> tuple[Record, ...]:
@@ -190,6 +176,7 @@ class Rules:
                 f"(rate({s('capgo_exporter_api_requests_total')}[30m])) * 0\n)\n/\n"
                 f"sum by (job, instance) (rate({s('capgo_exporter_api_requests_total')}[30m]))\n",
             ),
+            *release_rules.records(self),
         )
 
     def exporter_alerts(self) -> tuple[Alert, ...]:
@@ -439,6 +426,7 @@ def _config_from(args: argparse.Namespace) -> Config:
         runbook_url_base=args.runbook_url_base,
         intervals=intervals,
         max_age=args.max_age,
+        **release_rules.config_values(args),
     )
 
 
@@ -478,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="the exporter's max age (default: three times each collector's interval)",
     )
+    release_rules.add_arguments(parser, defaults)
     args = parser.parse_args(argv)
     for path, text in render(_config_from(args)).items():
         target = args.out / path

@@ -156,6 +156,8 @@ def test_the_alerts_the_design_asks_for_exist() -> None:
         "CapgoRolloutStalled": {"warning"},
         "CapgoRolloutPaused": {"warning"},
         "CapgoApiKeyExpiringSoon": two_levels,
+        "CapgoBundleFailureRateHigh": {"critical"},
+        "CapgoAppCrashesRising": {"warning"},
     }
 
 

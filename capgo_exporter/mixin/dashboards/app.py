@@ -1,4 +1,4 @@
-"""The Capgo app dashboard: devices, channels, rollouts and bundles of one app."""
+"""The Capgo app dashboard: devices, channels, rollouts, bundles and release health of one app."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from capgo_exporter.mixin.dashboards.queries import (
     with_info,
     without,
 )
+from capgo_exporter.mixin.dashboards.release_health import release_health, release_trends
 
 # Windows of the capgo_app_devices_seen_* gauges, and how a legend says them.
 SEEN_WINDOWS: Final = {"1d": "day", "7d": "7 days", "30d": "30 days"}
@@ -321,6 +322,8 @@ PANEL_GROUPS: Final[tuple[Callable[[], list[Json]], ...]] = (
     channel_rollouts,
     channels_table,
     bundles,
+    release_health,
+    release_trends,
 )
 
 

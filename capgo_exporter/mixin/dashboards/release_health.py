@@ -1,0 +1,105 @@
+"""The app dashboard's "Release health" row: failures, installs and crashes per bundle."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from capgo_exporter.mixin.dashboards.builder import Column, row, stat, table, timeseries
+from capgo_exporter.mixin.dashboards.queries import APP, Json, Target, sel
+from capgo_exporter.mixin.release_rules import (
+    APP_CRASHES_PER_DAY,
+    APP_FAILURE_RATIO,
+    BUNDLE_FAILURE_RATIO,
+)
+
+# Shown instead of "No data" when the events collector has nothing for the app.
+NO_EVENTS: Final = (
+    "No device events: the events collector is off, the key lacks app.read_logs, "
+    "or the app sends no statistics"
+)
+_EMPTY: Final[Json] = {"noValue": NO_EVENTS}
+FAILED: Final = 'action!="set"'
+INSTALLED: Final = 'action="set"'
+
+
+def release_health() -> list[Json]:
+    """The row, the app's failure ratio, the ratio per bundle and failures by action."""
+    failures = sel("capgo_app_events", APP, FAILED)
+    failing_devices = sel("capgo_app_event_devices", APP, FAILED)
+    return [
+        row("Release health"),
+        stat(
+            "Failure ratio",
+            "Failure events / (failure events + installs) of the app over the events window "
+            "(capgo_events_window_seconds).",
+            Target(f"max({sel(APP_FAILURE_RATIO, APP)})", "failure ratio"),
+            unit="percentunit",
+            size=(6, 8),
+            defaults=_EMPTY,
+        ),
+        timeseries(
+            "Failure ratio per bundle",
+            "Per bundle, failure events / (failure events + installs) in the window; "
+            "CapgoBundleFailureRateHigh fires above 5 % with 20 devices reporting.",
+            Target(sel(BUNDLE_FAILURE_RATIO, APP), "{{bundle}}"),
+            unit="percentunit",
+            size=(18, 8),
+            defaults=_EMPTY,
+        ),
+        timeseries(
+            "Failures by action",
+            "Failure events in the window per action, and the devices reporting them.",
+            Target(f"max by (action) ({failures})", "{{action}}"),
+            Target(
+                f"max by (action) ({failing_devices})",
+                "{{action}} devices",
+            ),
+            unit="short",
+            defaults=_EMPTY,
+        ),
+    ]
+
+
+def release_trends() -> list[Json]:
+    """Installs per bundle, crashes per day, the top failing bundles (below release_health)."""
+    installs = sel("capgo_bundle_events", APP, INSTALLED)
+    bundle_failures = sel("capgo_bundle_events", APP, FAILED)
+    return [
+        timeseries(
+            "Installs per bundle",
+            "Bundles installed and activated (set events) in the window, per bundle.",
+            Target(
+                f"max by (bundle) ({installs})",
+                "{{bundle}}",
+            ),
+            unit="short",
+            defaults=_EMPTY,
+        ),
+        timeseries(
+            "Crashes per day",
+            "app_crash, app_crash_native and app_anr per day of the window "
+            "(CapgoAppCrashesRising compares it with the previous window).",
+            Target(sel(APP_CRASHES_PER_DAY, APP), "{{app_id}}"),
+            Target(f"max({sel('capgo_events_window_seconds')}) / 86400", "window (days)"),
+            unit="short",
+            defaults=_EMPTY,
+        ),
+        table(
+            "Top failing bundles",
+            "Bundles by failure ratio, with failure events and the devices reporting; only the "
+            "route's top 30 (action, bundle) pairs per request are known.",
+            [
+                Target(sel(BUNDLE_FAILURE_RATIO, APP)),
+                Target(
+                    f"sum by (app_id, bundle) (max by (app_id, bundle, action) ({bundle_failures}))"
+                ),
+                Target(f"max by (app_id, bundle) ({sel('capgo_bundle_event_devices', APP)})"),
+            ],
+            [
+                Column("bundle", "Bundle"),
+                Column("#A", "Failure ratio", "percentunit"),
+                Column("#B", "Failures", "short"),
+                Column("#C", "Devices reporting", "short"),
+            ],
+        ),
+    ]
