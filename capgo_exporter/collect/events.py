@@ -147,5 +147,6 @@ def probes(
 
 
 async def _insight(client: CapgoClient, app_id: str) -> str:
-    insight = await client.insights.app(app_id, days=1)
-    return f"{insight.summary.total} failure events today"
+    # A count would change with the day; the doc's check output must not.
+    await client.insights.app(app_id, days=1)
+    return "device events readable"
