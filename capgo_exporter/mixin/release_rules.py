@@ -11,6 +11,7 @@ failure ratio is failures / (failures + installs) over that window. Gauges are c
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from capgo_exporter.mixin.ruledocs import Alert, Record
@@ -25,9 +26,10 @@ APP_CRASHES_PER_DAY: Final = "app_id:capgo_app_crash_events_per_day:avg"
 CRASH_ACTIONS: Final = "app_crash|app_crash_native|app_anr"
 
 
-def _ratio(rules: Rules, metric: str, by: str) -> str:
-    """failures / (failures + installs); 0 where a release has installs and no failure."""
-    failed, installed = rules.s(metric, 'action!="set"'), rules.s(metric, 'action="set"')
+def failure_ratio(select: Callable[..., str], metric: str, by: str) -> str:
+    """failures / (failures + installs); 0 where a release has installs and no failure.
+    ``select(metric, *matchers)`` scopes the series (the rules' selector, a dashboard's)."""
+    failed, installed = select(metric, 'action!="set"'), select(metric, 'action="set"')
     failures = f"sum by ({by}) (max by ({by}, action) ({failed}))"
     installs = f"max by ({by}) ({installed})"
     failures_or_0 = f"({failures}\n  or {installs} * 0)"
@@ -39,8 +41,10 @@ def records(rules: Rules) -> tuple[Record, ...]:
     days = f"(max({s('capgo_events_window_seconds')}) / 86400)"
     crashes = s("capgo_app_events", f'action=~"{CRASH_ACTIONS}"')
     return (
-        Record(BUNDLE_FAILURE_RATIO, _ratio(rules, "capgo_bundle_events", "app_id, bundle")),
-        Record(APP_FAILURE_RATIO, _ratio(rules, "capgo_app_events", "app_id")),
+        Record(
+            BUNDLE_FAILURE_RATIO, failure_ratio(rules.s, "capgo_bundle_events", "app_id, bundle")
+        ),
+        Record(APP_FAILURE_RATIO, failure_ratio(rules.s, "capgo_app_events", "app_id")),
         # A device reporting two actions counts once: the largest action's devices, a lower
         # bound of the distinct devices that reported anything on the bundle.
         Record(

@@ -6,11 +6,7 @@ from typing import Final
 
 from capgo_exporter.mixin.dashboards.builder import Column, row, stat, table, timeseries
 from capgo_exporter.mixin.dashboards.queries import APP, Json, Target, sel
-from capgo_exporter.mixin.release_rules import (
-    APP_CRASHES_PER_DAY,
-    APP_FAILURE_RATIO,
-    BUNDLE_FAILURE_RATIO,
-)
+from capgo_exporter.mixin.release_rules import CRASH_ACTIONS, failure_ratio
 
 # Shown instead of "No data" when the events collector has nothing for the app.
 NO_EVENTS: Final = (
@@ -18,6 +14,23 @@ NO_EVENTS: Final = (
     "or the app sends no statistics"
 )
 _EMPTY: Final[Json] = {"noValue": NO_EVENTS}
+CRASHES: Final = f'action=~"{CRASH_ACTIONS}"'
+
+
+def _of_app(metric: str, *matchers: str) -> str:
+    return sel(metric, APP, *matchers)
+
+
+# The rules' expressions on the dashboard's own selectors: recorded series are aggregated by
+# app, so they carry no job or instance for the dashboard's variables to narrow on.
+APP_RATIO: Final = failure_ratio(_of_app, "capgo_app_events", "app_id")
+BUNDLE_RATIO: Final = failure_ratio(_of_app, "capgo_bundle_events", "app_id, bundle")
+CRASHES_PER_DAY: Final = (
+    f"sum by (app_id) (max by (app_id, action) ({_of_app('capgo_app_events', CRASHES)}))\n"
+    f"/ scalar(max({sel('capgo_events_window_seconds')}) / 86400)"
+)
+
+
 FAILED: Final = 'action!="set"'
 INSTALLED: Final = 'action="set"'
 
@@ -32,7 +45,7 @@ def release_health() -> list[Json]:
             "Failure ratio",
             "Failure events / (failure events + installs) of the app over the events window "
             "(capgo_events_window_seconds).",
-            Target(f"max({sel(APP_FAILURE_RATIO, APP)})", "failure ratio"),
+            Target(f"max({APP_RATIO})", "failure ratio"),
             unit="percentunit",
             size=(6, 8),
             defaults=_EMPTY,
@@ -41,7 +54,7 @@ def release_health() -> list[Json]:
             "Failure ratio per bundle",
             "Per bundle, failure events / (failure events + installs) in the window; "
             "CapgoBundleFailureRateHigh fires above 5 % with 20 devices reporting.",
-            Target(sel(BUNDLE_FAILURE_RATIO, APP), "{{bundle}}"),
+            Target(BUNDLE_RATIO, "{{bundle}}"),
             unit="percentunit",
             size=(18, 8),
             defaults=_EMPTY,
@@ -79,7 +92,7 @@ def release_trends() -> list[Json]:
             "Crashes per day",
             "app_crash, app_crash_native and app_anr per day of the window "
             "(CapgoAppCrashesRising compares it with the previous window).",
-            Target(sel(APP_CRASHES_PER_DAY, APP), "{{app_id}}"),
+            Target(CRASHES_PER_DAY, "{{app_id}}"),
             Target(f"max({sel('capgo_events_window_seconds')}) / 86400", "window (days)"),
             unit="short",
             defaults=_EMPTY,
@@ -89,7 +102,7 @@ def release_trends() -> list[Json]:
             "Bundles by failure ratio, with failure events and the devices reporting; only the "
             "route's top 30 (action, bundle) pairs per request are known.",
             [
-                Target(sel(BUNDLE_FAILURE_RATIO, APP)),
+                Target(BUNDLE_RATIO),
                 Target(
                     f"sum by (app_id, bundle) (max by (app_id, bundle, action) ({bundle_failures}))"
                 ),
