@@ -69,7 +69,7 @@ class Config:
     usage_warning: float = 0.8
     usage_critical: float = 0.95
     api_error_ratio: float = 0.1
-    # MAU growth is measured over this window, so the projection needs a cycle at least as old.
+    # MAU growth is measured over this many days; a younger cycle uses the whole days it has.
     projection_window_days: int = 3
     rollout_stall_hours: int = 24
     # Adoption growing by less than this over the stall window counts as not growing.
@@ -136,27 +136,13 @@ class Rules:
             (BANDWIDTH_RATIO, "capgo_org_bandwidth_bytes", "capgo_org_bandwidth_limit_bytes"),
         )
         window = c.projection_window_days
-        mau = s("capgo_org_monthly_active_users")
         return (
             # Limits exist only when configured, so orgs without one have no ratio at all.
             *(
                 Record(name, f"max by (org_id) ({s(used)})\n/\nmax by (org_id) ({s(limit)})\n")
                 for name, used, limit in usage
             ),
-            # Today's MAU plus its growth rate over the last days, carried to the cycle's end.
-            # A cycle's MAU grows fastest in its first days (every returning device is new to
-            # the cycle), so a rate averaged since the cycle start overshoots; the recent rate
-            # follows the slowdown. Capgo updates MAU about daily, so the window spans several
-            # days, and the projection waits until the window lies within the current cycle.
-            Record(
-                MAU_PROJECTED,
-                f"(\n  max by (org_id) ({mau})\n"
-                f"  + max by (org_id) (deriv({mau}[{window}d]))\n"
-                f"  * max by (org_id) ({s('capgo_org_billing_cycle_end_timestamp_seconds')}"
-                " - time())\n)\nand on (org_id)\n"
-                f"max by (org_id) (time() - {s('capgo_org_billing_cycle_start_timestamp_seconds')})"
-                f" > {window * DAY}\n",
-            ),
+            Record(MAU_PROJECTED, self.mau_projection(window)),
             Record(APP_DEVICES, f"sum by (app_id) ({s('capgo_app_devices')})"),
             # code_class is 2xx…5xx for HTTP statuses, and timeout or connection_error as is.
             Record(
@@ -274,6 +260,31 @@ class Rules:
             labels={"collector": collector},
         )
 
+    def mau_projection(self, window_days: int) -> str:
+        """Today's MAU plus its recent growth rate, carried to the cycle's end.
+
+        A cycle's MAU grows fastest in its first days (every returning device is new to the
+        cycle), so a rate averaged since the cycle start overshoots; the recent rate follows the
+        slowdown. Capgo updates MAU about daily, so the full look-back spans several days. A
+        look-back must lie within the current cycle (the MAU series restarts at the cycle
+        start), so while the cycle is younger than the full window, the longest whole number
+        of days that fits is used: from the second day of a cycle (1 day of look-back) on.
+        Each term holds only for orgs whose cycle is old enough, and `or` keeps the first
+        (longest) one that exists.
+        """
+        s = self.s
+        mau = s("capgo_org_monthly_active_users")
+        cycle_end = s("capgo_org_billing_cycle_end_timestamp_seconds")
+        cycle_start = s("capgo_org_billing_cycle_start_timestamp_seconds")
+        terms = [
+            f"(\n  max by (org_id) ({mau})\n"
+            f"  + max by (org_id) (deriv({mau}[{days}d]))\n"
+            f"  * max by (org_id) ({cycle_end} - time())\n"
+            f"  and on (org_id)\n  max by (org_id) (time() - {cycle_start}) > {days * DAY}\n)"
+            for days in range(window_days, 0, -1)
+        ]
+        return "\nor\n".join(terms) + "\n"
+
     def usage_alerts(self) -> tuple[Alert, ...]:
         c = self.config
         usage = (
@@ -305,7 +316,8 @@ class Rules:
             f"{MAU_PROJECTED}\n/ on (org_id)\n"
             f"max by (org_id) ({self.s('capgo_org_monthly_active_users_limit')})\n> 1\n",
             "A Capgo organization is on course to pass its plan's MAU limit this cycle.",
-            f"Growing as in the last {window} days, organization {{{{ $labels.org_id }}}} "
+            f"Growing as in the last {window} days (fewer while the cycle is younger), "
+            "organization {{ $labels.org_id }} "
             "will reach {{ $value | humanizePercentage }} of its plan's monthly active users "
             "limit by the end of the billing cycle.",
             "3h",

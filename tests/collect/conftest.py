@@ -15,6 +15,7 @@ from capgo_exporter.collect.samples import Samples
 from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.settings import Settings, load_settings
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.clock import pinned_now
 
 KEY = "demo"
 
@@ -33,7 +34,8 @@ def sim() -> Simulator:
     return Simulator(
         SimConfig(
             seed=7, orgs=2, apps_per_org=2, devices_per_app=600, keys={KEY: "org_super_admin"}
-        )
+        ),
+        clock=pinned_now,
     )
 
 
@@ -50,9 +52,10 @@ def context(
     discovery: Discovery | None,
     now: Callable[[], datetime] | None = None,
 ) -> CollectContext:
-    if now is None:
-        return CollectContext(client=client, settings=settings, discovery=discovery)
-    return CollectContext(client=client, settings=settings, discovery=discovery, now=now)
+    # The simulators of these tests run at the pinned instant; so do the collectors.
+    return CollectContext(
+        client=client, settings=settings, discovery=discovery, now=now or pinned_now
+    )
 
 
 async def discover(client: CapgoClient, settings: Settings) -> Discovery:

@@ -7,6 +7,7 @@ from capgo_exporter.collect.account import AccountCollector
 from capgo_exporter.collect.gate import PermissionGate
 from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.clock import pinned_now
 
 from .conftest import discover, make_settings, run, sim_client, values
 
@@ -52,7 +53,8 @@ async def test_a_removed_member_disappears_on_the_next_run(
 
 async def test_key_that_may_not_list_keys_still_counts_members() -> None:
     sim = Simulator(
-        SimConfig(seed=2, orgs=1, apps_per_org=1, devices_per_app=5, keys={"member": "org_member"})
+        SimConfig(seed=2, orgs=1, apps_per_org=1, devices_per_app=5, keys={"member": "org_member"}),
+        clock=pinned_now,
     )
     client = sim_client(sim, requests_per_minute=100_000)
     client.http._http.headers.update({"capgkey": "member", "authorization": "member"})

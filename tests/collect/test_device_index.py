@@ -20,8 +20,9 @@ from capgo_exporter.collect.device_index import (
     device_key,
     to_ms,
 )
+from tests.clock import PINNED_NOW
 
-NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+NOW = PINNED_NOW
 APP = "com.acme.shop"
 
 

@@ -36,9 +36,10 @@ from capgo_exporter.metrics import (
 )
 from capgo_exporter.settings import Settings
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
+from tests.clock import PINNED_NOW
 from tests.collect.conftest import make_settings
 
-NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+NOW = PINNED_NOW
 DEVICES = 3000
 PAGE = 500
 DEVICE_ROUTE = "GET /device"

@@ -20,6 +20,7 @@ from capgo_exporter.metrics import (
     ORG_INFO,
 )
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.clock import pinned_now
 
 from .conftest import make_settings, run, sim_client, values
 
@@ -147,7 +148,8 @@ async def test_a_refused_part_is_skipped_logged_once_and_the_rest_collected() ->
             devices_per_app=10,
             keys={"demo": "org_super_admin"},
             unpaid_orgs=frozenset({0}),
-        )
+        ),
+        clock=pinned_now,
     )
     client = sim_client(sim)
     settings = make_settings()

@@ -28,6 +28,7 @@ from capgo_exporter.metrics import (
     ORG_STORAGE_LIMIT,
 )
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.clock import pinned_now
 
 from .conftest import discover, make_settings, run, sim_client, values
 
@@ -117,7 +118,8 @@ async def test_an_unpaid_org_is_paused_and_the_others_collected() -> None:
             devices_per_app=10,
             keys={"demo": "org_super_admin"},
             unpaid_orgs=frozenset({1}),
-        )
+        ),
+        clock=pinned_now,
     )
     client = sim_client(sim)
     settings = make_settings()

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.clock import PINNED_NOW
 
-NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+NOW = PINNED_NOW
 APP = "com.acme.shop"  # first app of org 0 (paying)
 UNPAID_APP = "com.globex.shop"  # first app of org 1 (unpaid)
 KEYS = {
