@@ -16,11 +16,10 @@ import httpx
 import pytest
 import yaml
 
-from capgo_exporter.mixin import dashboards
-from capgo_exporter.sim import SimConfig, Simulator
-
 from capgo_exporter.collect.statistics import billing_cycle_start
+from capgo_exporter.mixin import dashboards
 from capgo_exporter.mixin.rules import MAU_PROJECTED
+from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import PINNED_CYCLE_DAY, cycle_start_day_for, prometheus_now
 
 from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus
