@@ -16,6 +16,8 @@ as old, in whole days, as the pinned instant's cycle is, on whatever day the tes
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from capgo_exporter.collect.statistics import billing_cycle_start
@@ -46,3 +48,10 @@ def prometheus_now() -> datetime:
 def cycle_start_day_for(today: date, cycle_day: int) -> int:
     """The start day that makes `today` the `cycle_day`-th day (1 = first) of its cycle."""
     return (today - timedelta(days=cycle_day - 1)).day
+
+
+def running_clock() -> Callable[[], datetime]:
+    """A clock that starts at the pinned instant and runs at real speed from there: for a
+    simulator whose rate limits and latencies must see time pass."""
+    started = time.monotonic()
+    return lambda: PINNED_NOW + timedelta(seconds=time.monotonic() - started)

@@ -264,13 +264,10 @@ class Rules:
         """Today's MAU plus its recent growth rate, carried to the cycle's end.
 
         A cycle's MAU grows fastest in its first days (every returning device is new to the
-        cycle), so a rate averaged since the cycle start overshoots; the recent rate follows the
-        slowdown. Capgo updates MAU about daily, so the full look-back spans several days. A
-        look-back must lie within the current cycle (the MAU series restarts at the cycle
-        start), so while the cycle is younger than the full window, the longest whole number
-        of days that fits is used: from the second day of a cycle (1 day of look-back) on.
-        Each term holds only for orgs whose cycle is old enough, and `or` keeps the first
-        (longest) one that exists.
+        cycle): a rate averaged since the cycle start overshoots, the recent rate follows the
+        slowdown. Capgo updates MAU about daily, hence a look-back of days. It must lie within
+        the cycle (MAU restarts at the cycle start), so a younger cycle uses the whole days it
+        has: from its second day on. `or` keeps the longest look-back that exists per org.
         """
         s = self.s
         mau = s("capgo_org_monthly_active_users")

@@ -16,7 +16,7 @@ from capgo_exporter.api import (
     RetryPolicy,
 )
 from capgo_exporter.sim import SimConfig, Simulator
-from tests.clock import pinned_now
+from tests.clock import running_clock
 
 KEY = "demo"
 
@@ -28,7 +28,9 @@ def simulator(devices: int = 100, **config: Any) -> Simulator:
         "apps_per_org": 1,
         "keys": {KEY: "org_super_admin"},
     }
-    return Simulator(SimConfig(devices_per_app=devices, **(options | config)), clock=pinned_now)
+    return Simulator(
+        SimConfig(devices_per_app=devices, **(options | config)), clock=running_clock()
+    )
 
 
 def client_for(sim: Simulator, **kwargs: Any) -> CapgoClient:
@@ -134,7 +136,9 @@ async def test_every_live_bundle_exactly_once(bundles: int) -> None:
 
 
 async def test_apps_and_orgs_are_listed_across_pages() -> None:
-    sim = Simulator(SimConfig(seed=2, orgs=3, apps_per_org=4, devices_per_app=1), clock=pinned_now)
+    sim = Simulator(
+        SimConfig(seed=2, orgs=3, apps_per_org=4, devices_per_app=1), clock=running_clock()
+    )
     async with client_for(sim) as capgo:
         apps = [a.app_id async for a in capgo.apps.list(page_size=5)]
         orgs = [o.id async for o in capgo.organizations.list()]
