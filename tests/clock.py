@@ -55,3 +55,8 @@ def running_clock() -> Callable[[], datetime]:
     simulator whose rate limits and latencies must see time pass."""
     started = time.monotonic()
     return lambda: PINNED_NOW + timedelta(seconds=time.monotonic() - started)
+
+
+def day(offset: int = 0) -> str:
+    """The pinned day moved by `offset` days, as the API's `YYYY-MM-DD`."""
+    return (PINNED_NOW.date() + timedelta(days=offset)).isoformat()

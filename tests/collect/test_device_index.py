@@ -147,7 +147,9 @@ def test_missing_null_and_odd_values(index: DeviceIndex) -> None:
             device(2, platform=None, is_prod=None, plugin_version=""),
             device(3, version_build=42, is_emulator="yes"),  # wrong types
             device(4, platform={"nested": True}),  # unhashable
-            device(5, updated_at="2026-03-15 11:00:00"),  # Analytics Engine form, UTC
+            device(
+                5, updated_at=f"{(NOW - timedelta(hours=1)):%Y-%m-%d %H:%M:%S}"
+            ),  # Analytics Engine form
             device(6, updated_at="not a date"),
         ],
     )

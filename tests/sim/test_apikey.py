@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from capgo_exporter.sim import Simulator
+from tests.clock import day
 from tests.sim.conftest import APP, client_for
 
 PUBLIC_FIELDS = {
@@ -67,11 +68,11 @@ def test_non_managers_get_401(sim: Simulator, method: str, path: str, code: str)
 def test_rename_and_expiry(client: httpx.Client) -> None:
     key_id = _grafana_key_id(client)
     renamed = client.put(
-        f"/apikey/{key_id}", json={"name": "dash", "expires_at": "2027-01-01T00:00:00Z"}
+        f"/apikey/{key_id}", json={"name": "dash", "expires_at": f"{day(300)}T00:00:00Z"}
     )
     assert set(renamed.json()) == PUBLIC_FIELDS
     assert renamed.json()["name"] == "dash"
-    assert renamed.json()["expires_at"].startswith("2027-01-01")
+    assert renamed.json()["expires_at"].startswith(day(300))
     past = client.put(f"/apikey/{key_id}", json={"expires_at": "2020-01-01"})
     assert past.json()["error"] == "invalid_expiration_date"
     assert (

@@ -9,9 +9,11 @@ import httpx
 import pytest
 
 from capgo_exporter.sim import Simulator
+from tests.clock import day
 from tests.sim.conftest import APP, UNPAID_APP, client_for
 
-WEEK = {"from": "2026-03-01", "to": "2026-03-08"}
+# A week of history, two weeks before the pinned day.
+WEEK = {"from": day(-14), "to": day(-7)}
 
 
 def _stats(client: httpx.Client, path: str, **params: str) -> Any:
@@ -22,7 +24,7 @@ def _stats(client: httpx.Client, path: str, **params: str) -> Any:
 
 def test_to_is_exclusive_and_dates_are_iso_timestamps(client: httpx.Client) -> None:
     rows = _stats(client, f"/statistics/app/{APP}", **WEEK)
-    assert [r["date"] for r in rows] == [f"2026-03-0{d}T00:00:00.000Z" for d in range(1, 8)]
+    assert [r["date"] for r in rows] == [f"{day(d)}T00:00:00.000Z" for d in range(-14, -7)]
     assert set(rows[0]) == {
         "date",
         "mau",
@@ -38,8 +40,8 @@ def test_cumulative_is_the_running_sum_of_per_day(client: httpx.Client) -> None:
     daily = _stats(client, f"/statistics/app/{APP}", noAccumulate="true", **WEEK)
     for field in ("mau", "bandwidth", "build_time_seconds", "storage"):
         running = 0
-        for day, total in zip(daily, cumulative, strict=True):
-            running += day[field]
+        for per_day, total in zip(daily, cumulative, strict=True):
+            running += per_day[field]
             assert total[field] == running, field
     assert daily[0]["mau"] > 0
 
@@ -47,7 +49,7 @@ def test_cumulative_is_the_running_sum_of_per_day(client: httpx.Client) -> None:
 def test_storage_is_total_bytes_and_follows_bundle_deletion(
     client: httpx.Client, sim: Simulator
 ) -> None:
-    params = {"from": "2026-03-14", "to": "2026-03-16"}
+    params = {"from": day(-1), "to": day(1)}
     before = _stats(client, f"/statistics/app/{APP}", **params)[-1]["storage"]
     live = [b for b in sim.world.bundles[APP] if not b.deleted]
     assert before == sum(b.size for b in live)
@@ -61,19 +63,15 @@ def test_storage_is_total_bytes_and_follows_bundle_deletion(
 
 
 def test_days_after_today_are_dropped(client: httpx.Client) -> None:
-    up_to_today = _stats(
-        client, f"/statistics/app/{APP}", **{"from": "2026-03-10", "to": "2026-03-15"}
-    )
-    with_today = _stats(
-        client, f"/statistics/app/{APP}", **{"from": "2026-03-10", "to": "2026-03-20"}
-    )
+    up_to_today = _stats(client, f"/statistics/app/{APP}", **{"from": day(-5), "to": day()})
+    with_today = _stats(client, f"/statistics/app/{APP}", **{"from": day(-5), "to": day(5)})
     assert len(up_to_today) == 5
-    assert with_today[-1]["date"].startswith("2026-03-15")
+    assert with_today[-1]["date"].startswith(day())
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"to": "2026-03-08"}, {"from": "soon", "to": "2026-03-08"}, {**WEEK, "noAccumulate": "yes"}],
+    [{"to": day(-7)}, {"from": "soon", "to": day(-7)}, {**WEEK, "noAccumulate": "yes"}],
 )
 def test_bad_parameters_are_invalid_body(client: httpx.Client, params: dict[str, str]) -> None:
     r = client.get(f"/statistics/app/{APP}", params=params)
@@ -122,7 +120,7 @@ def make_paying_sim(sim: Simulator) -> Simulator:
 
 def test_bundle_usage_and_native_usage_shapes(client: httpx.Client) -> None:
     usage = _stats(client, f"/statistics/app/{APP}/bundle_usage", **WEEK)
-    assert usage["labels"] == [f"2026-03-0{d}" for d in range(1, 9)]  # `to` included
+    assert usage["labels"] == [day(d) for d in range(-14, -6)]  # `to` included
     assert abs(sum(d["data"][0] for d in usage["datasets"]) - 100) < 0.1
     assert all(len(d["metaCounts"]) == 8 for d in usage["datasets"])
     native = _stats(client, f"/statistics/app/{APP}/native_usage", **WEEK)

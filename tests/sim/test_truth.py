@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,6 +11,7 @@ import pytest
 
 from capgo_exporter.sim import Simulator
 from capgo_exporter.sim.timeutil import billing_cycle_start
+from tests.clock import PINNED_NOW, day
 from tests.sim.conftest import APP, NOW
 
 
@@ -29,11 +30,13 @@ def _devices(client: httpx.Client) -> list[dict[str, Any]]:
 
 
 def test_org_usage_matches_cycle_to_date_statistics(sim: Simulator, client: httpx.Client) -> None:
-    truth = sim.truth(cycle_start_day=10)
+    # A cycle that started 5 days before the pinned day.
+    start = PINNED_NOW.date() - timedelta(days=5)
+    truth = sim.truth(cycle_start_day=start.day)
     org = truth.orgs[0]
-    assert org.billing_cycle_start == datetime(2026, 3, 10, tzinfo=UTC)
+    assert org.billing_cycle_start == datetime(start.year, start.month, start.day, tzinfo=UTC)
     rows = client.get(
-        f"/statistics/org/{org.id}", params={"from": "2026-03-10", "to": "2026-03-16"}
+        f"/statistics/org/{org.id}", params={"from": start.isoformat(), "to": day(1)}
     ).json()
     last = rows[-1]
     assert (last["mau"], last["storage"], last["bandwidth"], last["build_time_seconds"]) == (
@@ -111,7 +114,7 @@ def test_bundles_and_channels_match_http(sim: Simulator, client: httpx.Client) -
 def test_bundle_usage_truth_is_yesterdays_share(sim: Simulator, client: httpx.Client) -> None:
     app = sim.truth().app(APP)
     usage = client.get(
-        f"/statistics/app/{APP}/bundle_usage", params={"from": "2026-03-14", "to": "2026-03-14"}
+        f"/statistics/app/{APP}/bundle_usage", params={"from": day(-1), "to": day(-1)}
     ).json()
     for dataset in usage["datasets"]:
         assert dataset["data"][0] / 100 == pytest.approx(
