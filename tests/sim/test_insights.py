@@ -3,6 +3,7 @@ and an event log consistent with the app's devices and bundles."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS
 from capgo_exporter.sim import Simulator
+from tests.clock import day
 from tests.sim.conftest import APP, FakeClock, client_for, make_sim
 
 ROUTE = "/private/stats/insights"
@@ -27,23 +29,15 @@ def _error(client: httpx.Client, body: Any) -> str:
     return str(r.json()["error"])
 
 
-@pytest.mark.parametrize(
-    ("days", "start", "labels0"),
-    [
-        (1, "2026-03-15", "2026-03-15"),
-        (7, "2026-03-09", "2026-03-09"),
-        (30, "2026-02-14", "2026-02-14"),
-    ],
-)
-def test_window_is_whole_utc_days_ending_tomorrow(
-    client: httpx.Client, days: int, start: str, labels0: str
-) -> None:
-    period = _insights(client, days=days)["period"]  # clock: 2026-03-15 12:00 UTC
+@pytest.mark.parametrize("days", [1, 7, 30])
+def test_window_is_whole_utc_days_ending_tomorrow(client: httpx.Client, days: int) -> None:
+    period = _insights(client, days=days)["period"]  # today is the pinned day, tomorrow day(1)
     assert period["requested_days"] == days
-    assert period["start"] == f"{start}T00:00:00.000Z"
-    assert period["end"] == "2026-03-16T00:00:00.000Z"
+    assert period["start"] == f"{day(1 - days)}T00:00:00.000Z"
+    assert period["end"] == f"{day(1)}T00:00:00.000Z"
     assert len(period["labels"]) == days
-    assert period["labels"][0] == labels0
+    assert period["labels"][0] == day(1 - days)
+    assert period["labels"][-1] == day(0)
 
 
 def test_default_is_seven_days_of_the_failure_actions(client: httpx.Client) -> None:
@@ -106,10 +100,12 @@ def test_top_limits_hold_per_call(clock: FakeClock) -> None:
 def test_the_window_moves_with_the_clock_at_utc_midnight(clock: FakeClock, sim: Simulator) -> None:
     with client_for(sim) as client:
         before = _insights(client, days=1)
-        clock.advance(hours=11, minutes=59)  # 23:59 the same day: same window
+        midnight = datetime.combine(clock.now.date() + timedelta(days=1), datetime.min.time())
+        to_midnight = midnight.replace(tzinfo=clock.now.tzinfo) - clock.now
+        clock.advance(seconds=to_midnight.total_seconds() - 60)  # 23:59 the same day
         assert _insights(client, days=1)["period"] == before["period"]
         clock.advance(minutes=1)
-        assert _insights(client, days=1)["period"]["start"] == "2026-03-16T00:00:00.000Z"
+        assert _insights(client, days=1)["period"]["start"] == f"{day(1)}T00:00:00.000Z"
 
 
 def test_only_the_bad_release_fails_far_above_the_rest(clock: FakeClock) -> None:
