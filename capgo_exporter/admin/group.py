@@ -25,11 +25,25 @@ class Group:
     ) -> argparse.ArgumentParser:
         """A leaf command; it takes the common options (--output, --dry-run, --yes, --demo) and
         ``operands``, positional arguments shown in capitals (``app_id`` is ``APP_ID``)."""
-        leaf = self._actions.add_parser(name, help=help, description=help, parents=[self._common])
-        leaf.set_defaults(handler=handler)
+        leaf = command(self._actions, self._common, name, handler, help)
         for operand in operands:
             leaf.add_argument(operand, metavar=operand.upper())
         return leaf
 
 
+def command(
+    parent: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    name: str,
+    handler: Handler,
+    help: str,
+) -> argparse.ArgumentParser:
+    """A leaf under ``parent``: an action of a group, or a resource that has no actions."""
+    leaf = parent.add_parser(name, help=help, description=help, parents=[common])
+    leaf.set_defaults(handler=handler)
+    return leaf
+
+
 GroupFactory = Callable[[str, str], Group]
+# (name, handler, help) → a command that is a resource of its own (``admin events``).
+CommandFactory = Callable[[str, Handler, str], argparse.ArgumentParser]

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from capgo_exporter.admin import apikeys, apps, bundles, channels, devices, members, orgs, stats
-from capgo_exporter.admin.group import Group
+from capgo_exporter.admin import (
+    apikeys,
+    apps,
+    bundles,
+    channels,
+    devices,
+    events,
+    members,
+    orgs,
+    stats,
+)
+from capgo_exporter.admin.group import Group, command
 
 _RESOURCES = (orgs, members, apikeys, apps, channels, devices, bundles, stats)
+# Resources that are one command, without an action.
+_COMMANDS = (events,)
 
 # The daemon settings an admin command uses, offered as flags after `admin` too (every one is
 # also read from its environment variable and the config file, as for the daemon).
@@ -61,3 +73,7 @@ def add_admin_commands(admin: argparse.ArgumentParser) -> None:
     resources = admin.add_subparsers(dest="resource", metavar="RESOURCE", required=True)
     for module in _RESOURCES:
         module.register(lambda name, help: Group(resources, name, help, common))
+    for single in _COMMANDS:
+        single.register_command(
+            lambda name, handler, help: command(resources, common, name, handler, help)
+        )
