@@ -70,7 +70,7 @@ def _collector_row(status: CollectorStatus, now: float) -> str:
     if not status.finished_first_run:
         up = "pending"
     else:
-        up = "yes" if status.up else '<span class="down">no</span>'
+        up = "yes" if status.complete else '<span class="down">no</span>'
     duration = status.last_duration_seconds
     cells = (
         html.escape(status.name),

@@ -368,8 +368,9 @@ UP = _self(
 )
 COLLECTOR_UP = _self(
     "capgo_exporter_collector_up",
-    "1 when the collector's last run succeeded. A failed collector keeps serving its last good "
-    "data until --collector.max-age.",
+    "1 when the collector's last run succeeded and left nothing out. A failed collector keeps "
+    "serving its last good data until --collector.max-age. 0 with capgo_up 1: the run succeeded "
+    "but left parts out (the events collector, for apps whose events Capgo would not give).",
     "collector",
 )
 COLLECTOR_LAST_SUCCESS = _self(

@@ -15,7 +15,12 @@ Failure semantics, per collector:
 - a rejected key (401 ``invalid_apikey``) backs the collector off for at least 10 minutes,
   because 20 failed authentications lock the exporter's IP out of Capgo;
 - permission refusals of one part (an org's statistics, the key list) are handled inside the
-  collectors and do not fail the run.
+  collectors and do not fail the run;
+- a run that succeeds but reports parts it had to leave out (``CollectResult.skipped``: the
+  events collector's apps whose events Capgo would not give) is a success for ``capgo_up``,
+  which stays 1, and its samples are served; the collector's ``capgo_exporter_collector_up``
+  says 0 until a run leaves nothing out, so series missing from a run never go with every
+  health gauge at 1.
 
 After every run the snapshot is rebuilt from the parts and swapped in whole, so a scrape sees
 either the old or the new exposition, never a mix. Series of apps, channels or bundles that
@@ -56,8 +61,16 @@ REAP_SECONDS = 15.0
 JITTER = 0.1
 
 
+def _left_out(skipped: tuple[str, ...]) -> str | None:
+    """The landing page's line for a successful run that left parts out (each was logged)."""
+    return _shortened(f"left out, see the log: {', '.join(skipped)}") if skipped else None
+
+
 def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
+    return _shortened(" ".join(str(error).split()) or type(error).__name__)
+
+
+def _shortened(text: str) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -166,8 +179,13 @@ class Scheduler:
             error = caught
         duration = time.perf_counter() - started
         finished = self._wall_clock()
+        skipped = result.skipped if error is None else ()
         self._metrics.collector_finished(
-            name, succeeded=error is None, seconds=duration, finished_at=finished
+            name,
+            succeeded=error is None,
+            complete=not skipped,
+            seconds=duration,
+            finished_at=finished,
         )
         if error is None:
             self._key_rejected.discard(name)
@@ -181,7 +199,8 @@ class Scheduler:
                 up=True,
                 last_success=finished,
                 last_duration_seconds=duration,
-                last_error=None,
+                last_error=_left_out(skipped),
+                skipped=skipped,
             )
             self._log.info("collector run finished", collector=name, seconds=round(duration, 3))
         else:
@@ -191,6 +210,7 @@ class Scheduler:
                 up=False,
                 last_duration_seconds=duration,
                 last_error=_one_line(error),
+                skipped=(),
             )
             rejected = isinstance(error, AuthenticationError) and error.key_rejected
             if rejected:

@@ -181,10 +181,18 @@ class SelfMetrics:
 
     # The scheduler's reports
     def collector_finished(
-        self, name: str, *, succeeded: bool, seconds: float, finished_at: float
+        self,
+        name: str,
+        *,
+        succeeded: bool,
+        seconds: float,
+        finished_at: float,
+        complete: bool = True,
     ) -> None:
+        """``complete``: the run left nothing out; a successful run that skipped a part
+        (one app's events) still counts as a success, but its collector_up says 0."""
         self.collector_duration.labels(name).set(seconds)
-        self.collector_up.labels(name).set(1 if succeeded else 0)
+        self.collector_up.labels(name).set(1 if succeeded and complete else 0)
         if succeeded:
             self.collector_last_success.labels(name).set(finished_at)
         self._version += 1

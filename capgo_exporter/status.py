@@ -21,11 +21,18 @@ class CollectorStatus:
     last_success: float | None = None  # Unix time
     last_duration_seconds: float | None = None
     last_error: str | None = None  # one line, never a secret
+    # Parts the last successful run left out (see CollectResult.skipped): up, yet incomplete.
+    skipped: tuple[str, ...] = ()
     next_run: float | None = None  # Unix time
 
     @property
     def finished_first_run(self) -> bool:
         return self.runs > 0
+
+    @property
+    def complete(self) -> bool:
+        """Up, and nothing left out: what ``capgo_exporter_collector_up`` reports."""
+        return self.up and not self.skipped
 
 
 class ExporterStatus(Protocol):

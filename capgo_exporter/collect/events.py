@@ -8,8 +8,13 @@ asked together, a failing release's rows would crowd out the installs it is meas
 
 The route is private: a 404 (gone), a 400 ``app_access_denied`` (the key lacks
 ``app.read_logs``) or an answer whose shape changed skips that app's events with one warning
-that says what to do, and is tried again an hour later; the other apps, the other collectors
-and ``capgo_up`` carry on. Fleets that send no statistics report nothing: zeros, not an error.
+that says what to do, and is tried again an hour later. Health, while an app is skipped: the
+run still succeeds, so the other apps' figures are served and ``capgo_up`` stays 1 (as do the
+other collectors); ``capgo_exporter_collector_up{collector="events"}`` is 0, because figures
+the collector should publish are missing, until a run reads every app again (the skipped apps
+are the run's ``skipped`` parts, listed on the landing page). Any other failure (5xx, 429,
+timeouts) fails the run as for every collector. Fleets that send no statistics report nothing:
+zeros, not an error, and the collector stays up.
 
 Exposition::
 
@@ -61,16 +66,19 @@ class EventsCollector(GatedCollector):
         answers = await asyncio.gather(*(self._app(context, app.app_id, days) for app in apps))
         samples = SampleSet()
         samples.set(EVENTS_WINDOW, days * _DAY)
+        skipped = []
         for app, answer in zip(apps, answers, strict=True):
-            if answer is not None:
+            if answer is None:  # skipped now, or still within the hour of an earlier skip
+                skipped.append(_part(app.app_id))
+            else:
                 _publish(samples, app.app_id, answer)
-        return CollectResult(samples.freeze())
+        return CollectResult(samples.freeze(), skipped=tuple(skipped))
 
     async def _app(
         self, context: CollectContext, app_id: str, days: int
     ) -> tuple[tuple[str, ...], Insight, Insight] | None:
         """Both answers, or None when this app's events are skipped for a while."""
-        part = f"events:{app_id}"
+        part = _part(app_id)
         if not self._gate.allows(part):
             return None
         insights = context.client.insights
@@ -104,6 +112,10 @@ class EventsCollector(GatedCollector):
             error=error,
             hint=_HINTS[reason],
         )
+
+
+def _part(app_id: str) -> str:
+    return f"events:{app_id}"
 
 
 def _publish(
