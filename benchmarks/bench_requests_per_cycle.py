@@ -25,7 +25,7 @@ from capgo_exporter.sim import SimConfig, Simulator
 # 2,000 devices an app, not 1,000: an app of exactly 1,000 devices looks like a page Capgo cut
 # short, which costs two confirming requests (docs/scaling.md).
 SHAPES = ((1, 1, 2_000), (1, 5, 2_000), (2, 5, 2_000), (4, 5, 2_000), (1, 2, 120_000))
-ORDER = ("inventory", "statistics", "account", "devices")
+ORDER = ("inventory", "statistics", "account", "events", "devices")
 
 
 async def cycle(orgs: int, apps: int, devices: int) -> dict[str, Any]:
@@ -51,7 +51,7 @@ async def cycle(orgs: int, apps: int, devices: int) -> dict[str, Any]:
 def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     print("reproduce: python benchmarks/bench_requests_per_cycle.py")
-    names = (*ORDER[:3], "devices", "devices, incremental")
+    names = (*ORDER[:4], "devices", "devices, incremental")
     print("\n| orgs | apps | devices/app | " + " | ".join(names) + " |")
     print("|" + "---|" * (3 + len(names)))
     for orgs, apps, devices in SHAPES:
