@@ -224,12 +224,20 @@ async def test_run_loop_polls_at_the_interval_and_stops_cleanly() -> None:
     # Below the 10 s floor, allowed because no real Capgo is polled (a loopback API URL).
     scheduler, _, _ = make(inventory, inventory_interval="100ms", api_url="http://127.0.0.1:9")
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     task = asyncio.create_task(scheduler.run(stop))
-    await asyncio.sleep(0.45)
+    # Bounds that a loaded machine cannot break: it may only make the loop slower.
+    async with asyncio.timeout(10):
+        while inventory.runs < 3:
+            await asyncio.sleep(0.01)
+    assert loop.time() - started >= 0.2, "three runs need two intervals between them"
     assert scheduler.healthy()
     stop.set()
     await asyncio.wait_for(task, 2)
-    assert 3 <= inventory.runs <= 6
+    runs_when_stopped = inventory.runs
+    await asyncio.sleep(0.25)
+    assert inventory.runs == runs_when_stopped, "no run after stop"
 
 
 async def test_series_of_a_deleted_app_disappear() -> None:
