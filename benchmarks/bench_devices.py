@@ -45,8 +45,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
 from capgo_exporter.collect.base import CollectContext, Discovery
 from capgo_exporter.collect.device_index import FILE_NAME, DeviceIndex
@@ -255,13 +256,13 @@ async def bench(args: argparse.Namespace, sim: Sim, state_dir: Path | None) -> d
     index = MeteredIndex(state_dir / FILE_NAME if state_dir else None)
     kind = StdlibJsonCollector if args.decoder == "stdlib" else DevicesCollector
     collector = kind(settings, index)
-    client = CapgoClient.create(
-        KEY,
+    options = ClientOptions(
+        api_key=SecretStr(KEY),
         base_url=sim.base_url,
-        transport=sim.transport,
         requests_per_minute=1_000_000,
-        timeout=600,
+        request_timeout=600,
     )
+    client = CapgoClient.create(options, transport=sim.transport)
     quiet = args.json
     say = (lambda _: None) if quiet else print
     try:

@@ -19,7 +19,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.collect.base import Collector
 from capgo_exporter.collect.devices import DevicesCollector
 from capgo_exporter.collectors import spec_of
@@ -96,24 +96,27 @@ def start_demo(settings: Settings) -> Demo:
     return Demo(simulator.transport(), demo_settings, simulator)
 
 
+def client_options(settings: Settings) -> ClientOptions:
+    """How the client talks to Capgo, from the settings: the one place they are mapped."""
+    return ClientOptions(
+        api_key=settings.api_key or SecretStr(""),  # refused: a key is required
+        base_url=settings.api_url,
+        requests_per_minute=settings.requests_per_minute,
+        concurrency=settings.concurrency,
+        request_timeout=settings.request_timeout,
+        connect_timeout=settings.connect_timeout,
+        max_retries=settings.max_retries,
+        # While Capgo keeps failing, a route's back-off grows up to the shortest interval.
+        backoff_max=min(settings.interval_for(name) for name in settings.collectors),
+    )
+
+
 def make_client(
     settings: Settings,
     observer: SelfMetrics | None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> CapgoClient:
-    return CapgoClient.create(
-        settings.api_key or "",
-        base_url=settings.api_url,
-        requests_per_minute=settings.requests_per_minute,
-        concurrency=settings.concurrency,
-        timeout=settings.request_timeout,
-        connect_timeout=settings.connect_timeout,
-        max_retries=settings.max_retries,
-        # While Capgo keeps failing, a route's back-off grows up to the shortest interval.
-        backoff_max=min(settings.interval_for(name) for name in settings.collectors),
-        observer=observer,
-        transport=transport,
-    )
+    return CapgoClient.create(client_options(settings), observer=observer, transport=transport)
 
 
 @dataclass

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import respx
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, literal_names, spec_of
 from capgo_exporter.daemon import build_collectors
@@ -21,6 +22,8 @@ from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, load_settin
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_FILE = ROOT / "capgo_exporter" / "collectors.py"
 NAMES = frozenset(REGISTRY)
+# Nothing listens there: probes are built, not sent, unless respx answers.
+UNREACHABLE = ClientOptions(api_key=SecretStr("k"), base_url="http://127.0.0.1:9")
 
 
 def test_the_literal_type_names_exactly_the_registry() -> None:
@@ -60,7 +63,7 @@ def test_each_collector_is_built_by_its_module_and_has_metrics(name: str) -> Non
 
 @pytest.mark.parametrize("name", COLLECTORS)
 def test_each_collectors_probes_are_its_own(name: str) -> None:
-    client = CapgoClient.create("k", base_url="http://127.0.0.1:9")
+    client = CapgoClient.create(UNREACHABLE)
     org = Organization.model_validate({"id": "o1", "name": "Org"})
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
     probes = spec_of(name).load().probes(client, org, app, date(2026, 3, 15))
@@ -139,7 +142,7 @@ async def test_checks_statistics_probes_ask_around_the_pinned_day() -> None:
     """`check` passes its clock to the probes: yesterday and today, whatever the wall clock."""
     route = respx.get(url__regex=r"/statistics/app/").respond(json=[])
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
-    async with CapgoClient.create("k", base_url="http://127.0.0.1:9") as client:
+    async with CapgoClient.create(UNREACHABLE) as client:
         (probe,) = spec_of("statistics").load().probes(client, None, app, date(2026, 3, 1))
         assert await probe.run() == "0 days of statistics"
     params = route.calls.last.request.url.params

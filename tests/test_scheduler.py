@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import pytest
 import structlog.testing
+from pydantic import SecretStr
 
-from capgo_exporter.api import AuthenticationError, CapgoClient, ServerError
+from capgo_exporter.api import AuthenticationError, CapgoClient, ClientOptions, ServerError
 from capgo_exporter.collect.base import (
     CollectContext,
     CollectResult,
@@ -73,7 +74,8 @@ def make(
     config = load_settings(values, environ={}, home=None)
     holder = SnapshotHolder()
     metrics = SelfMetrics([c.name for c in collectors], process_metrics=False)
-    client = CapgoClient.create("unused", base_url="http://unused.invalid")
+    options = ClientOptions(api_key=SecretStr("unused"), base_url="http://unused.invalid")
+    client = CapgoClient.create(options)
     scheduler = Scheduler(
         client, config, list(collectors), holder, metrics,
         wall_clock=clock or Clock(), rng=random.Random(0),
@@ -242,7 +244,8 @@ async def test_run_loop_polls_at_the_interval_and_stops_cleanly() -> None:
 
 async def test_series_of_a_deleted_app_disappear() -> None:
     sim = Simulator(SimConfig(seed=9, orgs=1, apps_per_org=2, devices_per_app=5))
-    client = CapgoClient.create("demo", base_url="http://sim", transport=sim.transport())
+    options = ClientOptions(api_key=SecretStr("demo"), base_url="http://sim")
+    client = CapgoClient.create(options, transport=sim.transport())
     settings = load_settings({"collectors": "inventory"}, environ={}, home=None)
     holder = SnapshotHolder()
     metrics = SelfMetrics(["inventory"], process_metrics=False)

@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import sys
 
+from pydantic import SecretStr
+
 from capgo_exporter.admin.confirm import DeclinedError, RefusedError
 from capgo_exporter.admin.context import CommandError, Context, UsageError
 from capgo_exporter.admin.dryrun import (
@@ -21,7 +23,7 @@ from capgo_exporter.admin.dryrun import (
     show,
 )
 from capgo_exporter.admin.output import Format, Output
-from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoError
+from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoError, ClientOptions
 from capgo_exporter.logs import scrub
 from capgo_exporter.settings import Settings, fail
 
@@ -42,12 +44,10 @@ def _client(args: argparse.Namespace, settings: Settings) -> tuple[CapgoClient, 
         settings, transport = demo.settings, demo.transport
     if args.dry_run:
         # Retries off: the capture ends the operation at its first request.
-        client = CapgoClient.create(
-            PLACEHOLDER_KEY,
-            base_url=settings.api_url,
-            transport=CapturingTransport(),
-            max_retries=0,
+        options = ClientOptions(
+            api_key=SecretStr(PLACEHOLDER_KEY), base_url=settings.api_url, max_retries=0
         )
+        client = CapgoClient.create(options, transport=CapturingTransport())
         return client, settings
     if settings.api_key is None:
         fail(NO_KEY)

@@ -5,7 +5,7 @@ Nothing outside this package speaks HTTP to Capgo.
 
 from capgo_exporter.api.budget import RequestBudget
 from capgo_exporter.api.client import CapgoClient
-from capgo_exporter.api.core import DEFAULT_API_URL, CapgoHTTP
+from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.errors import (
     AuthenticationError,
     BadRequestError,
@@ -23,6 +23,7 @@ from capgo_exporter.api.errors import (
     is_permission_denied,
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
+from capgo_exporter.api.options import DEFAULT_API_URL, ClientOptions
 from capgo_exporter.api.retry import RetryPolicy
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "CapgoResponseError",
     "CapgoTimeoutError",
     "CapgoTransportError",
+    "ClientOptions",
     "ConflictError",
     "NotFoundError",
     "NullObserver",

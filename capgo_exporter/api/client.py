@@ -1,11 +1,12 @@
 """The Capgo API client: one object, one namespace per API area.
 
-    async with CapgoClient(key) as capgo:
+    async with CapgoClient.create(ClientOptions(api_key=SecretStr(key))) as capgo:
         async for app in capgo.apps.list():
             rows = await capgo.statistics.app(app.app_id, cycle_start, tomorrow)
 
 All areas share one :class:`~capgo_exporter.api.core.CapgoHTTP`, so they share the request
-budget, the concurrency cap, the retry policy and the observer.
+budget, the concurrency cap, the retry policy and the observer. How it talks to Capgo (URL,
+key, timeouts, budget, retries) is one :class:`~capgo_exporter.api.options.ClientOptions`.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from types import TracebackType
 from typing import Self
 
 import httpx
-from pydantic import SecretStr
 
 from capgo_exporter.api.apikeys import ApiKeys
 from capgo_exporter.api.apps import Apps
-from capgo_exporter.api.budget import RequestBudget
 from capgo_exporter.api.bundles import Bundles
 from capgo_exporter.api.channels import Channels
-from capgo_exporter.api.core import DEFAULT_API_URL, CapgoHTTP
+from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.devices import Devices
 from capgo_exporter.api.insights import Insights
 from capgo_exporter.api.observer import RequestObserver
+from capgo_exporter.api.options import ClientOptions
 from capgo_exporter.api.orgs import Members, Organizations
-from capgo_exporter.api.retry import RetryPolicy
 from capgo_exporter.api.statistics import Statistics
 
 
@@ -34,30 +33,13 @@ class CapgoClient:
     @classmethod
     def create(
         cls,
-        api_key: str | SecretStr,
+        options: ClientOptions,
         *,
-        base_url: str = DEFAULT_API_URL,
-        requests_per_minute: float = 100,
-        concurrency: int = 4,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        max_retries: int = 3,
-        backoff_max: float = 30.0,
         observer: RequestObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> CapgoClient:
         """A client with its own budget; ``transport`` plugs in the simulator (tests, demo)."""
-        http = CapgoHTTP(
-            api_key,
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            budget=RequestBudget(requests_per_minute, concurrency=concurrency),
-            retry=RetryPolicy(max_retries=max_retries, backoff_max=backoff_max),
-            observer=observer,
-            transport=transport,
-        )
-        return cls(http)
+        return cls(CapgoHTTP(options, observer=observer, transport=transport))
 
     def __init__(self, http: CapgoHTTP) -> None:
         self.http = http

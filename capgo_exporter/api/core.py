@@ -25,7 +25,6 @@ import httpcore
 import httpx
 import msgspec
 import structlog
-from pydantic import SecretStr
 
 from capgo_exporter import __version__
 from capgo_exporter.api.budget import Clock, RequestBudget, Sleep
@@ -39,14 +38,14 @@ from capgo_exporter.api.errors import (
     error_class_for,
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
+from capgo_exporter.api.options import ClientOptions
 from capgo_exporter.api.retry import RetryPolicy, retry_after_seconds
 
 # --log.level debug: one line per request sent. It names the route template, never the URL
 # with its ids filled in, the query or the headers (the key is in a header).
 _log = structlog.get_logger("capgo_exporter.api")
 
-DEFAULT_API_URL: Final = "https://api.capgo.app"
-
+USER_AGENT: Final = f"capgo-exporter/{__version__}"
 
 Params = Mapping[str, Any]
 
@@ -80,13 +79,16 @@ class _Retry(Exception):
 
 
 class CapgoHTTP:
+    """One connection to Capgo, set up by ``options``.
+
+    ``budget`` and ``retry`` are built from the options unless given: tests pass their own,
+    running on a fake clock.
+    """
+
     def __init__(
         self,
-        api_key: str | SecretStr,
+        options: ClientOptions,
         *,
-        base_url: str = DEFAULT_API_URL,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
         budget: RequestBudget | None = None,
         retry: RetryPolicy | None = None,
         observer: RequestObserver | None = None,
@@ -95,11 +97,9 @@ class CapgoHTTP:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
-        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        if not key:
-            raise ValueError("an API key is required")
-        self.budget = budget or RequestBudget(100)
-        self.retry = retry or RetryPolicy()
+        self.options = options
+        self.budget = budget or options.request_budget(clock=clock, sleep=sleep)
+        self.retry = retry or options.retry_policy()
         self.observer: RequestObserver = observer or NullObserver()
         self._sleep = sleep
         self._clock = clock
@@ -110,15 +110,16 @@ class CapgoHTTP:
         # how long each request to it waits before it is sent. Reset by the first success.
         self._failures: dict[str, int] = {}
         self._hold: dict[str, float] = {}
+        key = options.api_key.get_secret_value()
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
+            base_url=options.base_url.rstrip("/"),
             headers={
                 "capgkey": key,
                 "authorization": key,
-                "user-agent": f"capgo-exporter/{__version__}",
+                "user-agent": USER_AGENT,
                 "accept": "application/json",
             },
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            timeout=httpx.Timeout(options.request_timeout, connect=options.connect_timeout),
             transport=transport,
             follow_redirects=False,
         )

@@ -5,17 +5,20 @@ import io
 from datetime import date
 
 import pytest
+from pydantic import SecretStr
 
 from capgo_exporter.admin.context import Context, UsageError
 from capgo_exporter.admin.output import Output
 from capgo_exporter.admin.stats import _range
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.settings import load_settings
 
 
 def context(today: date, start_day: int = 1) -> Context:
     settings = load_settings({"billing_cycle_start_day": start_day}, environ={}, home=None)
-    client = CapgoClient.create("k", base_url="http://127.0.0.1:9")
+    client = CapgoClient.create(
+        ClientOptions(api_key=SecretStr("k"), base_url="http://127.0.0.1:9")
+    )
     out = Output("json", io.StringIO(), io.StringIO())
     return Context(client, out, settings, yes=False, dry_run=False, today=lambda: today)
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import respx
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient, CapgoHTTP, RequestBudget, RetryPolicy
+from capgo_exporter.api import CapgoClient, CapgoHTTP, ClientOptions, RequestBudget, RetryPolicy
 
 BASE = "https://api.capgo.test"
 KEY = "4f1c2a9e-7d3b-4c55-9a0e-2b6d8f3c1e77"
@@ -82,8 +83,7 @@ def make_client(
         requests_per_minute, burst=burst, clock=fake_time.clock, sleep=fake_time.sleep
     )
     http = CapgoHTTP(
-        KEY,
-        base_url=BASE,
+        ClientOptions(api_key=SecretStr(KEY), base_url=BASE),
         budget=budget,
         retry=RetryPolicy(max_retries=max_retries),
         observer=observer,

@@ -7,11 +7,13 @@ import time
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from capgo_exporter.api import (
     AuthenticationError,
     CapgoClient,
     CapgoHTTP,
+    ClientOptions,
     RequestBudget,
     RetryPolicy,
 )
@@ -33,9 +35,12 @@ def simulator(devices: int = 100, **config: Any) -> Simulator:
     )
 
 
-def client_for(sim: Simulator, **kwargs: Any) -> CapgoClient:
-    options: dict[str, Any] = {"requests_per_minute": 1_000_000} | kwargs
-    return CapgoClient.create(KEY, base_url="http://sim", transport=sim.transport(), **options)
+def options(key: str = KEY, base_url: str = "http://sim") -> ClientOptions:
+    return ClientOptions(api_key=SecretStr(key), base_url=base_url, requests_per_minute=1_000_000)
+
+
+def client_for(sim: Simulator) -> CapgoClient:
+    return CapgoClient.create(options(), transport=sim.transport())
 
 
 @pytest.mark.parametrize(
@@ -157,8 +162,7 @@ async def _walk_under_limit(
     sim.configure(rate_limit_per_min=rate, rate_limit_burst=burst)
     app_id = sim.app_ids()[0]
     http = CapgoHTTP(
-        KEY,
-        base_url="http://sim",
+        options(),
         transport=sim.transport(),
         budget=RequestBudget(budget_per_minute, burst=burst, concurrency=4),
         retry=RetryPolicy(max_retries=0),
@@ -195,16 +199,14 @@ async def test_over_tcp_with_keep_alive() -> None:
     sim = simulator(3000)
     app_id = sim.app_ids()[0]
     with sim.serve_tcp() as url:
-        async with CapgoClient.create(KEY, base_url=url, requests_per_minute=1_000_000) as capgo:
+        async with CapgoClient.create(options(base_url=url)) as capgo:
             seen = [d.device_id async for d in capgo.devices.list(app_id, page_size=999)]
     assert len(set(seen)) == 3000
 
 
 async def test_the_simulated_lockout_is_reported_not_retried() -> None:
     sim = simulator(10)
-    async with CapgoClient.create(
-        "not-a-key", base_url="http://sim", transport=sim.transport(), requests_per_minute=1e6
-    ) as capgo:
+    async with CapgoClient.create(options("not-a-key"), transport=sim.transport()) as capgo:
         with pytest.raises(AuthenticationError, match="invalid_apikey"):
             await capgo.apps.get(sim.app_ids()[0])
         # The client now refuses to send with the rejected key: no road to the IP lockout.

@@ -6,8 +6,16 @@ from __future__ import annotations
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient, CapgoHTTP, RequestBudget, RetryPolicy, ServerError
+from capgo_exporter.api import (
+    CapgoClient,
+    CapgoHTTP,
+    ClientOptions,
+    RequestBudget,
+    RetryPolicy,
+    ServerError,
+)
 
 from .conftest import BASE, KEY, FakeTime, RecordingObserver, fixture
 
@@ -17,8 +25,7 @@ FAILURE = httpx.Response(500, json=fixture("error_unknown_500.json"))
 def client(fake_time: FakeTime, observer: RecordingObserver, backoff_max: float) -> CapgoClient:
     budget = RequestBudget(6000, burst=100, clock=fake_time.clock, sleep=fake_time.sleep)
     http = CapgoHTTP(
-        KEY,
-        base_url=BASE,
+        ClientOptions(api_key=SecretStr(KEY), base_url=BASE),
         budget=budget,
         retry=RetryPolicy(max_retries=3, backoff_max=backoff_max),
         observer=observer,

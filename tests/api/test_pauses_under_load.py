@@ -19,10 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from capgo_exporter.api import (
     AuthenticationError,
     CapgoHTTP,
+    ClientOptions,
     RateLimitedError,
     RequestBudget,
     RetryPolicy,
@@ -105,8 +107,7 @@ def http_for(
         return response
 
     return CapgoHTTP(
-        KEY,
-        base_url="https://api.capgo.test",
+        ClientOptions(api_key=SecretStr(KEY), base_url="https://api.capgo.test"),
         budget=RequestBudget(
             requests_per_minute, concurrency=4, clock=time.clock, sleep=time.sleep
         ),

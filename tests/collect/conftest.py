@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.collect.base import CollectContext, Collector, CollectResult, Discovery
 from capgo_exporter.collect.inventory import InventoryCollector
 from capgo_exporter.collect.samples import Samples
@@ -24,9 +25,14 @@ def make_settings(**overrides: Any) -> Settings:
     return load_settings(overrides, environ={}, home=None)
 
 
-def sim_client(sim: Simulator, **kwargs: Any) -> CapgoClient:
-    options: dict[str, Any] = {"requests_per_minute": 100_000, "max_retries": 0} | kwargs
-    return CapgoClient.create(KEY, base_url="http://sim", transport=sim.transport(), **options)
+def sim_client(sim: Simulator, requests_per_minute: float = 100_000) -> CapgoClient:
+    options = ClientOptions(
+        api_key=SecretStr(KEY),
+        base_url="http://sim",
+        requests_per_minute=requests_per_minute,
+        max_retries=0,
+    )
+    return CapgoClient.create(options, transport=sim.transport())
 
 
 @pytest.fixture

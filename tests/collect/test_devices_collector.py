@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient, CapgoTransportError
+from capgo_exporter.api import CapgoClient, CapgoTransportError, ClientOptions
 from capgo_exporter.collect.base import CollectContext, Discovery, DiscoveryMissing
 from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.devices import DevicesCollector
@@ -93,13 +94,13 @@ class Fleet:
         self.sim = Simulator(config, clock=self.clock)
         self.transport = Failing(self.sim.transport())
         self.settings = settings
-        self.client = CapgoClient.create(
-            "demo",
+        options = ClientOptions(
+            api_key=SecretStr("demo"),
             base_url="http://sim",
-            transport=self.transport,
             requests_per_minute=1_000_000,
             max_retries=0,
         )
+        self.client = CapgoClient.create(options, transport=self.transport)
         self.apps = self.sim.app_ids()
 
     async def discovery(self) -> Discovery:

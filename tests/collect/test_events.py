@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, ROUTE
 from capgo_exporter.collect.base import Discovery
 from capgo_exporter.collect.events import EventsCollector
@@ -124,7 +125,8 @@ async def test_each_degradation_skips_only_that_app() -> None:
     gone, denied, changed = (a.app_id for a in apps)
     ok = App.model_validate({"app_id": "com.globex.shop", "name": "g", "owner_org": "o"})
     transport = _degrading(gone, denied, changed)
-    client = CapgoClient.create(KEY, base_url="http://sim", transport=_AsyncAdapter(transport))
+    options = ClientOptions(api_key=SecretStr(KEY), base_url="http://sim")
+    client = CapgoClient.create(options, transport=_AsyncAdapter(transport))
     collector = EventsCollector()
     async with client:
         result = await run(collector, client, make_settings(), Discovery(apps=(*apps, ok)))

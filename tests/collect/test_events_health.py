@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import structlog.testing
+from pydantic import SecretStr
 
-from capgo_exporter.api import CapgoClient
+from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.insights import ROUTE
 from capgo_exporter.collect.base import Collector
 from capgo_exporter.collect.events import EventsCollector
@@ -122,10 +123,13 @@ class Stack:
         )
         self.metrics = SelfMetrics([c.name for c in collectors], process_metrics=False)
         self.holder = SnapshotHolder()
-        client = CapgoClient.create(
-            KEY, base_url="http://sim", transport=self.transport,
-            requests_per_minute=100_000, max_retries=0,
-        )  # fmt: skip
+        options = ClientOptions(
+            api_key=SecretStr(KEY),
+            base_url="http://sim",
+            requests_per_minute=100_000,
+            max_retries=0,
+        )
+        client = CapgoClient.create(options, transport=self.transport)
         self.scheduler = Scheduler(
             client, settings, collectors, self.holder, self.metrics,
             wall_clock=PINNED_NOW.timestamp, rng=random.Random(0),
