@@ -6,6 +6,11 @@ Three dashboards: **Capgo overview** (plan usage per organization, cycle-to-date
 **Capgo app** (devices, channels, rollouts and bundles of one app) and **Capgo exporter** (the
 exporter's collectors and its calls to the Capgo API).
 
+One module per dashboard (overview.py, app.py, exporter.py; release_health.py is a row of the app
+dashboard), each a sequence of panel-group functions in the order the dashboard shows them.
+They build on builder.py (panels, layout, the dashboard), variables.py and queries.py (PromQL),
+all typed by schema.py: TypedDicts of the Grafana JSON written, so mypy checks every key.
+
 Conventions (the grafana/dashboard-linter rules, checked by ``tests/mixin/test_dashboards.py``):
 every panel and query uses the ``$datasource`` variable, never a fixed datasource uid, so the
 files work under file provisioning and on grafana.com alike; every series selector narrows on
@@ -22,16 +27,19 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from capgo_exporter.mixin.dashboards.app import app
 from capgo_exporter.mixin.dashboards.exporter import exporter
 from capgo_exporter.mixin.dashboards.overview import overview
-from capgo_exporter.mixin.dashboards.queries import DATASOURCE, WILDCARDS, Config, Json
+from capgo_exporter.mixin.dashboards.queries import DATASOURCE, WILDCARDS, Config
+from capgo_exporter.mixin.dashboards.schema import Dashboard
 
 __all__ = [
     "DATASOURCE",
     "WILDCARDS",
     "Config",
+    "Dashboard",
     "Json",
     "dashboards",
     "main",
@@ -42,7 +50,7 @@ __all__ = [
 ]
 
 
-def dashboards(config: Config | None = None) -> dict[str, Json]:
+def dashboards(config: Config | None = None) -> dict[str, Dashboard]:
     """File name → dashboard; the default configuration when none is given."""
     config = config or Config()
     return {
@@ -52,11 +60,16 @@ def dashboards(config: Config | None = None) -> dict[str, Json]:
     }
 
 
-def render(dashboard_json: Json) -> str:
-    return json.dumps(dashboard_json, indent=2, ensure_ascii=False) + "\n"
+def render(dashboard: Dashboard) -> str:
+    """The file Grafana reads: the typed dictionaries are that JSON already."""
+    return json.dumps(dashboard, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- what tests and scripts read ------------------------------------------------------------
+
+# A dashboard as parsed from JSON, or as built: the readers below accept both. The one place in
+# this package where values are untyped (a file on disk may hold anything).
+Json = Mapping[str, Any]
 
 
 def panels_of(dashboard_json: Json) -> list[Json]:
@@ -102,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = Config(args.usage_warning, args.usage_critical, args.refresh)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, dashboard_json in dashboards(config).items():
-        (args.out / name).write_text(render(dashboard_json), encoding="utf-8")
+    for name, dashboard in dashboards(config).items():
+        (args.out / name).write_text(render(dashboard), encoding="utf-8")
         print(args.out / name)
     return 0

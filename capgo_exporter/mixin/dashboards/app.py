@@ -9,11 +9,9 @@ from capgo_exporter.metrics import APP_DEVICES, CHANNEL_INFO
 from capgo_exporter.mixin.dashboards.builder import (
     UID_APP,
     Column,
-    app_variable,
+    PanelGroup,
     dashboard,
     date_stat,
-    job_variables,
-    org_variable,
     piechart,
     ratio_bargauge,
     row,
@@ -26,7 +24,6 @@ from capgo_exporter.mixin.dashboards.builder import (
 from capgo_exporter.mixin.dashboards.queries import (
     APP,
     Config,
-    Json,
     Target,
     app_total,
     ms,
@@ -35,6 +32,8 @@ from capgo_exporter.mixin.dashboards.queries import (
     without,
 )
 from capgo_exporter.mixin.dashboards.release_health import release_health, release_trends
+from capgo_exporter.mixin.dashboards.schema import Dashboard, Panel
+from capgo_exporter.mixin.dashboards.variables import app_variable, job_variables, org_variable
 
 # Windows of the capgo_app_devices_seen_* gauges, and how a legend says them.
 SEEN_WINDOWS: Final = {"1d": "day", "7d": "7 days", "30d": "30 days"}
@@ -44,11 +43,11 @@ def _devices(by: str, metric: str = "capgo_app_devices") -> str:
     return f"sum by ({by}) ({sel(metric, APP)})"
 
 
-def _app_stat(title: str, description: str, metric: str, legend: str, unit: str) -> Json:
+def _app_stat(title: str, description: str, metric: str, legend: str, unit: str) -> Panel:
     return stat(title, description, Target(app_total(metric), legend), unit=unit, size=(4, 4))
 
 
-def device_totals() -> list[Json]:
+def device_totals() -> PanelGroup:
     """The Devices row's first line: how many devices, users, bytes."""
     seen = [
         Target(app_total(f"capgo_app_devices_seen_{window}"), f"last {label}")
@@ -95,7 +94,7 @@ def device_totals() -> list[Json]:
     ]
 
 
-def device_breakdowns() -> list[Json]:
+def device_breakdowns() -> PanelGroup:
     """Devices by bundle, platform, native and plugin version, build type."""
     return [
         timeseries(
@@ -142,7 +141,7 @@ def device_breakdowns() -> list[Json]:
     ]
 
 
-def device_activity() -> list[Json]:
+def device_activity() -> PanelGroup:
     """Devices never updated by Capgo, and devices seen recently, by platform."""
     return [
         timeseries(
@@ -171,7 +170,7 @@ def device_activity() -> list[Json]:
 ADOPTION: Final = sel("capgo_channel_bundle_adoption_ratio", APP)
 
 
-def channel_rollouts() -> list[Json]:
+def channel_rollouts() -> PanelGroup:
     """Adoption and rollout per channel, paused rollouts, devices forced onto a channel."""
     return [
         row("Channels and rollouts"),
@@ -228,7 +227,7 @@ def _channel_value(expr: str) -> str:
     return with_info(expr, "capgo_channel_info", keys, shown, APP)
 
 
-def channels_table() -> list[Json]:
+def channels_table() -> PanelGroup:
     """One row per channel: its bundle, settings, adoption, rollout and last change."""
     hidden = [
         label for label in CHANNEL_INFO.labels if label not in (*_CHANNEL_KEYS, *_CHANNEL_SHOWN)
@@ -267,7 +266,7 @@ DEVICE_LABELS: Final = ", ".join(
 )
 
 
-def bundles() -> list[Json]:
+def bundles() -> PanelGroup:
     """The app's bundles: newest ones, their creation and usage."""
     return [
         row("Bundles"),
@@ -315,7 +314,7 @@ def bundles() -> list[Json]:
 
 
 # The dashboard, top to bottom: a new row is one more panel-group function here.
-PANEL_GROUPS: Final[tuple[Callable[[], list[Json]], ...]] = (
+PANEL_GROUPS: Final[tuple[Callable[[], PanelGroup], ...]] = (
     device_totals,
     device_breakdowns,
     device_activity,
@@ -327,7 +326,7 @@ PANEL_GROUPS: Final[tuple[Callable[[], list[Json]], ...]] = (
 )
 
 
-def app(config: Config) -> Json:
+def app(config: Config) -> Dashboard:
     return dashboard(
         UID_APP,
         "Capgo app",

@@ -1,82 +1,132 @@
-"""A small builder layer for Grafana panels, variables and dashboards (schema version 39)."""
+"""A small typed builder layer for Grafana panels, their layout and dashboards (schema 39).
+
+Each function returns the JSON Grafana reads, typed by schema.py, with this project's
+conventions filled in: the ``$datasource`` variable, base units, instant queries where only the
+current value is shown. The panel-group functions of overview.py, app.py and exporter.py call
+these with what differs from panel to panel: title, description, queries, unit, size.
+"""
 
 from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from capgo_exporter.mixin.dashboards.queries import (
     DATASOURCE,
     GRID_WIDTH,
-    ORG,
     SCHEMA_VERSION,
     TAGS,
     Config,
-    Json,
     Target,
-    _target,
-    sel,
 )
+from capgo_exporter.mixin.dashboards.schema import (
+    BarGaugeOptions,
+    Dashboard,
+    DataLink,
+    FieldDefaults,
+    FieldOverride,
+    Panel,
+    PanelOptions,
+    PanelType,
+    PieChartOptions,
+    PrometheusTarget,
+    ReduceOptions,
+    RowPanel,
+    StatOptions,
+    TableOptions,
+    Threshold,
+    Thresholds,
+    TimeseriesCustom,
+    TimeseriesOptions,
+    Transformation,
+    ValueMap,
+    ValueMappingResult,
+    Variable,
+)
+
+# (width, height) in grid units: 24 wide, a unit of height is about 30 pixels.
+Size = tuple[int, int]
 
 # --- panels ---------------------------------------------------------------------------------
 
 
-def thresholds(*steps: tuple[str, float], base: str = "green") -> Json:
+def thresholds(*steps: tuple[str, float], base: str = "green") -> Thresholds:
+    """``base`` below the first step, then each step's color from its value up."""
     return {
         "mode": "absolute",
-        "steps": [{"color": base, "value": None}]
-        + [{"color": color, "value": value} for color, value in steps],
+        "steps": [Threshold(color=base, value=None)]
+        + [Threshold(color=color, value=value) for color, value in steps],
     }
 
 
-def usage_thresholds(config: Config) -> Json:
+def usage_thresholds(config: Config) -> Thresholds:
     return thresholds(("orange", config.usage_warning), ("red", config.usage_critical))
 
 
-def value_mappings(*shown: tuple[str, str]) -> list[Json]:
+def value_mappings(*shown: tuple[str, str]) -> list[ValueMap]:
     """Values 0, 1, … shown as the (color, text) pairs given, in that order."""
     options = {
-        str(value): {"color": color, "index": value, "text": text}
+        str(value): ValueMappingResult(color=color, index=value, text=text)
         for value, (color, text) in enumerate(shown)
     }
     return [{"type": "value", "options": options}]
 
 
 UP_MAPPINGS: Final = value_mappings(("red", "down"), ("green", "up"))
-REDUCE_LAST: Final = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+REDUCE_LAST: Final[ReduceOptions] = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+
+
+def prometheus_target(target: Target, ref_id: str, table: bool) -> PrometheusTarget:
+    return {
+        "datasource": DATASOURCE,
+        "editorMode": "code",
+        "expr": target.expr,
+        "format": "table" if table else "time_series",
+        "instant": target.instant,
+        "legendFormat": target.legend,
+        "range": not target.instant,
+        "refId": ref_id,
+    }
+
+
+def merged(base: FieldDefaults, extra: FieldDefaults | None) -> FieldDefaults:
+    """``base`` updated with ``extra``: a key of both keeps its place and takes extra's value."""
+    result = base.copy()
+    result.update(extra or {})
+    return result
 
 
 def panel(
-    kind: str,
+    kind: PanelType,
     title: str,
     description: str,
     targets: Sequence[Target],
     *,
     unit: str,
-    size: tuple[int, int],
-    options: Json | None = None,
-    defaults: Json | None = None,
-    overrides: Sequence[Json] = (),
-    transformations: Sequence[Json] = (),
-) -> Json:
+    size: Size,
+    options: PanelOptions,
+    defaults: FieldDefaults | None = None,
+    overrides: Sequence[FieldOverride] = (),
+    transformations: Sequence[Transformation] = (),
+) -> Panel:
     """One panel; ``size`` is (width, height) in grid units, the position comes from layout()."""
     table = kind == "table"
     width, height = size
-    result: Json = {
+    result: Panel = {
         "type": kind,
         "title": title,
         "description": description,
         "datasource": DATASOURCE,
         "gridPos": {"h": height, "w": width, "x": 0, "y": 0},
         "fieldConfig": {
-            "defaults": {"unit": unit, "color": {"mode": "palette-classic"}} | (defaults or {}),
+            "defaults": merged({"unit": unit, "color": {"mode": "palette-classic"}}, defaults),
             "overrides": list(overrides),
         },
-        "options": options or {},
+        "options": options,
         "targets": [
-            _target(target, string.ascii_uppercase[index], table)
+            prometheus_target(target, string.ascii_uppercase[index], table)
             for index, target in enumerate(targets)
         ],
     }
@@ -90,12 +140,12 @@ def timeseries(
     description: str,
     *targets: Target,
     unit: str,
-    size: tuple[int, int] = (8, 8),
+    size: Size = (8, 8),
     stack: bool = False,
-    overrides: Sequence[Json] = (),
-    defaults: Json | None = None,
-) -> Json:
-    custom = {
+    overrides: Sequence[FieldOverride] = (),
+    defaults: FieldDefaults | None = None,
+) -> Panel:
+    custom: TimeseriesCustom = {
         "drawStyle": "line",
         "lineWidth": 1,
         "fillOpacity": 25 if stack else 10,
@@ -110,12 +160,12 @@ def timeseries(
         targets,
         unit=unit,
         size=size,
-        defaults={"custom": custom} | (defaults or {}),
+        defaults=merged({"custom": custom}, defaults),
         overrides=overrides,
-        options={
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
+        options=TimeseriesOptions(
+            legend={"displayMode": "list", "placement": "bottom", "showLegend": True},
+            tooltip={"mode": "multi", "sort": "desc"},
+        ),
     )
 
 
@@ -124,11 +174,11 @@ def stat(
     description: str,
     *targets: Target,
     unit: str,
-    size: tuple[int, int] = (6, 4),
-    defaults: Json | None = None,
+    size: Size = (6, 4),
+    defaults: FieldDefaults | None = None,
     sparkline: bool = True,
-    text_mode: str = "auto",
-) -> Json:
+    text_mode: Literal["auto", "name"] = "auto",
+) -> Panel:
     return panel(
         "stat",
         title,
@@ -136,19 +186,19 @@ def stat(
         targets,
         unit=unit,
         size=size,
-        defaults={"thresholds": thresholds(), "color": {"mode": "thresholds"}} | (defaults or {}),
-        options={
-            "colorMode": "value",
-            "graphMode": "area" if sparkline else "none",
-            "justifyMode": "auto",
-            "orientation": "auto",
-            "reduceOptions": REDUCE_LAST,
-            "textMode": text_mode,
-        },
+        defaults=merged({"thresholds": thresholds(), "color": {"mode": "thresholds"}}, defaults),
+        options=StatOptions(
+            colorMode="value",
+            graphMode="area" if sparkline else "none",
+            justifyMode="auto",
+            orientation="auto",
+            reduceOptions=REDUCE_LAST,
+            textMode=text_mode,
+        ),
     )
 
 
-def date_stat(title: str, description: str, target: Target, *, size: tuple[int, int]) -> Json:
+def date_stat(title: str, description: str, target: Target, *, size: Size) -> Panel:
     """A timestamp, as a date relative to now; ``target`` gives it in milliseconds (ms())."""
     return stat(
         title,
@@ -162,8 +212,8 @@ def date_stat(title: str, description: str, target: Target, *, size: tuple[int, 
 
 
 def ratio_bargauge(
-    title: str, description: str, target: Target, steps: Json, size: tuple[int, int] = (8, 7)
-) -> Json:
+    title: str, description: str, target: Target, steps: Thresholds, size: Size = (8, 7)
+) -> Panel:
     """A bar per series on a 0-100 % scale."""
     return panel(
         "bargauge",
@@ -173,18 +223,16 @@ def ratio_bargauge(
         unit="percentunit",
         size=size,
         defaults={"thresholds": steps, "color": {"mode": "thresholds"}, "min": 0, "max": 1},
-        options={
-            "displayMode": "gradient",
-            "orientation": "horizontal",
-            "reduceOptions": REDUCE_LAST,
-            "showUnfilled": True,
-        },
+        options=BarGaugeOptions(
+            displayMode="gradient",
+            orientation="horizontal",
+            reduceOptions=REDUCE_LAST,
+            showUnfilled=True,
+        ),
     )
 
 
-def piechart(
-    title: str, description: str, target: Target, *, size: tuple[int, int] = (8, 8)
-) -> Json:
+def piechart(title: str, description: str, target: Target, *, size: Size = (8, 8)) -> Panel:
     return panel(
         "piechart",
         title,
@@ -192,17 +240,17 @@ def piechart(
         [target],
         unit="short",
         size=size,
-        options={
-            "legend": {
+        options=PieChartOptions(
+            legend={
                 "displayMode": "table",
                 "placement": "right",
                 "showLegend": True,
                 "values": ["value", "percent"],
             },
-            "pieType": "donut",
-            "reduceOptions": REDUCE_LAST,
-            "tooltip": {"mode": "single", "sort": "none"},
-        },
+            pieType="donut",
+            reduceOptions=REDUCE_LAST,
+            tooltip={"mode": "single", "sort": "none"},
+        ),
     )
 
 
@@ -226,9 +274,9 @@ def table(
     targets: Sequence[Target],
     columns: Sequence[Column],
     *,
-    size: tuple[int, int] = (24, 8),
-    links: Mapping[str, Json] | None = None,
-) -> Json:
+    size: Size = (24, 8),
+    links: Mapping[str, DataLink] | None = None,
+) -> Panel:
     """Instant queries whose series share one label set, merged into one row per series.
 
     Only ``columns`` are shown, in order; target labels added by service discovery stay hidden.
@@ -236,20 +284,6 @@ def table(
     """
     if len(targets) < 2:
         raise ValueError("a table merges at least two queries")  # value columns are "Value #X"
-    overrides = [
-        {
-            "matcher": {"id": "byName", "options": column.title},
-            "properties": [{"id": "unit", "value": column.unit}],
-        }
-        for column in columns
-        if column.unit
-    ] + [
-        {
-            "matcher": {"id": "byName", "options": name},
-            "properties": [{"id": "links", "value": [link]}],
-        }
-        for name, link in (links or {}).items()
-    ]
     return panel(
         "table",
         title,
@@ -258,26 +292,52 @@ def table(
         unit="short",
         size=size,
         defaults={"custom": {"align": "auto", "filterable": True}},
-        overrides=overrides,
-        options={"cellHeight": "sm", "showHeader": True, "footer": {"show": False}},
-        transformations=[
-            {"id": "merge", "options": {}},
-            {
-                "id": "filterFieldsByName",
-                "options": {"include": {"names": [column.source for column in columns]}},
-            },
-            {
-                "id": "organize",
-                "options": {
-                    "indexByName": {column.source: i for i, column in enumerate(columns)},
-                    "renameByName": {column.source: column.title for column in columns},
-                },
-            },
-        ],
+        overrides=column_overrides(columns, links or {}),
+        options=TableOptions(cellHeight="sm", showHeader=True, footer={"show": False}),
+        transformations=table_transformations(columns),
     )
 
 
-def row(title: str) -> Json:
+def column_overrides(
+    columns: Sequence[Column], links: Mapping[str, DataLink]
+) -> list[FieldOverride]:
+    """Each column's unit, and the data link of the columns that have one."""
+    units: list[FieldOverride] = [
+        {
+            "matcher": {"id": "byName", "options": column.title},
+            "properties": [{"id": "unit", "value": column.unit}],
+        }
+        for column in columns
+        if column.unit
+    ]
+    return units + [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "links", "value": [link]}],
+        }
+        for name, link in links.items()
+    ]
+
+
+def table_transformations(columns: Sequence[Column]) -> list[Transformation]:
+    """Merge the queries into rows, keep ``columns`` only, in order, under their titles."""
+    return [
+        {"id": "merge", "options": {}},
+        {
+            "id": "filterFieldsByName",
+            "options": {"include": {"names": [column.source for column in columns]}},
+        },
+        {
+            "id": "organize",
+            "options": {
+                "indexByName": {column.source: i for i, column in enumerate(columns)},
+                "renameByName": {column.source: column.title for column in columns},
+            },
+        },
+    ]
+
+
+def row(title: str) -> RowPanel:
     return {
         "type": "row",
         "title": title,
@@ -287,12 +347,15 @@ def row(title: str) -> Json:
     }
 
 
-def layout(panels: Iterable[Json]) -> list[Json]:
+PanelGroup = list[Panel | RowPanel]
+
+
+def layout(panels: Iterable[Panel | RowPanel]) -> PanelGroup:
     """Number the panels and place them left to right, wrapping at the grid's width."""
-    placed: list[Json] = []
+    placed: PanelGroup = []
     x = y = line_height = 0
     for panel_id, original in enumerate(panels, start=1):
-        item = dict(original)
+        item = original.copy()
         width, height = item["gridPos"]["w"], item["gridPos"]["h"]
         if item["type"] == "row" or x + width > GRID_WIDTH:
             x, y, line_height = 0, y + line_height, 0
@@ -301,82 +364,6 @@ def layout(panels: Iterable[Json]) -> list[Json]:
         x, line_height = x + width, max(line_height, height)
         placed.append(item)
     return placed
-
-
-# --- variables ------------------------------------------------------------------------------
-
-
-def datasource_variable() -> Json:
-    return {
-        "name": "datasource",
-        "label": "Data source",
-        "type": "datasource",
-        "query": "prometheus",
-        "current": {},
-        "hide": 0,
-        "includeAll": False,
-        "multi": False,
-        "options": [],
-        "refresh": 1,
-        "regex": "",
-    }
-
-
-def query_variable(
-    name: str, label: str, query: str, *, regex: str = "", multi: bool = True
-) -> Json:
-    return {
-        "name": name,
-        "label": label,
-        "type": "query",
-        "datasource": DATASOURCE,
-        "definition": query,
-        "query": query,
-        "current": {},
-        "hide": 0,
-        "includeAll": multi,
-        "multi": multi,
-        # ".*" rather than Grafana's list of every value: shorter queries, and a series that
-        # appears after the dashboard loaded is still shown.
-        "allValue": ".*" if multi else None,
-        "options": [],
-        # 2: on time range change, so a new org or app appears without reloading.
-        "refresh": 2,
-        "regex": regex,
-        "sort": 1,
-    }
-
-
-def job_variables() -> list[Json]:
-    return [
-        datasource_variable(),
-        query_variable("job", "Job", "label_values(capgo_exporter_build_info, job)"),
-        query_variable(
-            "instance",
-            "Instance",
-            'label_values(capgo_exporter_build_info{job=~"$job"}, instance)',
-        ),
-    ]
-
-
-def org_variable() -> Json:
-    # query_result + named groups: the picker shows org names and the queries get org ids.
-    # Labels come sorted, so org_id comes before org_name in each result line.
-    return query_variable(
-        "org",
-        "Organization",
-        f"query_result({sel('capgo_org_info')})",
-        regex='/org_id="(?<value>[^"]+)".*org_name="(?<text>[^"]+)"/',
-    )
-
-
-def app_variable() -> Json:
-    return query_variable(
-        "app",
-        "App",
-        f"label_values({sel('capgo_app_info', ORG)}, app_id)",
-        multi=False,
-    )
 
 
 # --- dashboards -----------------------------------------------------------------------------
@@ -390,11 +377,11 @@ def dashboard(
     uid: str,
     title: str,
     description: str,
-    variables: list[Json],
-    panels: Iterable[Json],
+    variables: list[Variable],
+    panels: Iterable[Panel | RowPanel],
     config: Config,
     time_from: str,
-) -> Json:
+) -> Dashboard:
     return {
         "uid": uid,
         "title": title,

@@ -9,18 +9,20 @@ from capgo_exporter.mixin import rules
 from capgo_exporter.mixin.dashboards.builder import (
     UID_EXPORTER,
     UP_MAPPINGS,
+    PanelGroup,
     dashboard,
-    job_variables,
     row,
     stat,
     timeseries,
     value_mappings,
 )
-from capgo_exporter.mixin.dashboards.queries import Config, Json, Target, rate, sel
+from capgo_exporter.mixin.dashboards.queries import Config, Target, rate, sel
+from capgo_exporter.mixin.dashboards.schema import Dashboard
+from capgo_exporter.mixin.dashboards.variables import job_variables
 from capgo_exporter.settings import FLAG_NAMES, Settings
 
 
-def status() -> list[Json]:
+def status() -> PanelGroup:
     """Whether the exporter is up, its collectors, its data, version and uptime."""
     return [
         row("Status"),
@@ -73,7 +75,7 @@ def status() -> list[Json]:
     ]
 
 
-def collector_runs() -> list[Json]:
+def collector_runs() -> PanelGroup:
     """How fresh each collector's data are, how long runs take, the device walks."""
     return [
         timeseries(
@@ -121,7 +123,7 @@ REQUESTS: Final = "capgo_exporter_api_requests_total"
 BUCKETS: Final = "capgo_exporter_api_request_duration_seconds_bucket"
 
 
-def api_requests() -> list[Json]:
+def api_requests() -> PanelGroup:
     """Requests to Capgo by status and endpoint, against the budget, and their error share."""
     # As the alerts count them: a 4xx is an answer (a permission the key lacks, an empty page).
     errors = rate(REQUESTS, rules.ERROR_CODES)
@@ -165,7 +167,7 @@ def api_requests() -> list[Json]:
     ]
 
 
-def api_latency() -> list[Json]:
+def api_latency() -> PanelGroup:
     """How long Capgo takes to answer, and what is retried."""
     quantiles = [
         Target(f"histogram_quantile({q}, sum by (le) ({rate(BUCKETS)}))", f"p{round(q * 100)}")
@@ -207,7 +209,7 @@ def api_latency() -> list[Json]:
     ]
 
 
-def process() -> list[Json]:
+def process() -> PanelGroup:
     """The exporter process: devices it tracks, its memory and CPU."""
     return [
         timeseries(
@@ -232,7 +234,7 @@ def process() -> list[Json]:
 
 
 # The dashboard, top to bottom.
-PANEL_GROUPS: Final[tuple[Callable[[], list[Json]], ...]] = (
+PANEL_GROUPS: Final[tuple[Callable[[], PanelGroup], ...]] = (
     status,
     collector_runs,
     api_requests,
@@ -241,7 +243,7 @@ PANEL_GROUPS: Final[tuple[Callable[[], list[Json]], ...]] = (
 )
 
 
-def exporter(config: Config) -> Json:
+def exporter(config: Config) -> Dashboard:
     return dashboard(
         UID_EXPORTER,
         "Capgo exporter",

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from capgo_exporter.mixin.dashboards.builder import (
     UID_APP,
     UID_OVERVIEW,
     Column,
+    PanelGroup,
     dashboard,
     date_stat,
-    job_variables,
-    org_variable,
     ratio_bargauge,
     row,
     stat,
@@ -22,7 +22,6 @@ from capgo_exporter.mixin.dashboards.builder import (
 from capgo_exporter.mixin.dashboards.queries import (
     ORG,
     Config,
-    Json,
     Target,
     ms,
     sel,
@@ -30,74 +29,100 @@ from capgo_exporter.mixin.dashboards.queries import (
     with_org_name,
     without,
 )
+from capgo_exporter.mixin.dashboards.schema import Dashboard, DataLink, FieldOverride, Panel
+from capgo_exporter.mixin.dashboards.variables import job_variables, org_variable
 from capgo_exporter.settings import FLAG_NAMES
 
 
-def _usage_panels(config: Config) -> list[Json]:
-    """Plan usage against the configured limits, per organization."""
-    usage = [
-        (
-            "Monthly active users",
-            "capgo_org_monthly_active_users",
-            "capgo_org_monthly_active_users_limit",
-            "short",
-            FLAG_NAMES["plan_mau_limit"],
-        ),
-        (
-            "Storage",
-            "capgo_org_storage_bytes",
-            "capgo_org_storage_limit_bytes",
-            "bytes",
-            FLAG_NAMES["plan_storage_limit_bytes"],
-        ),
-        (
-            "Bandwidth",
-            "capgo_org_bandwidth_bytes",
-            "capgo_org_bandwidth_limit_bytes",
-            "bytes",
-            FLAG_NAMES["plan_bandwidth_limit_bytes"],
-        ),
-    ]
-    ratios = [
-        ratio_bargauge(
-            f"{name} of plan",
-            f"{name} used in the current billing cycle as a share of the plan limit ({env}). "
-            f"Orange from {config.usage_warning:.0%}, red from {config.usage_critical:.0%}. "
-            "Empty when no limit is configured.",
-            Target(
-                with_org_name(f"{sel(used, ORG)} / {sel(limit, ORG)}"), "{{org_name}}", instant=True
-            ),
-            usage_thresholds(config),
-        )
-        for name, used, limit, _, env in usage
-    ]
-    # The limit as a dashed line next to the usage it caps.
-    limit_style = {
-        "matcher": {"id": "byRegexp", "options": "/ limit$/"},
-        "properties": [
-            {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
-            {"id": "custom.fillOpacity", "value": 0},
-        ],
-    }
-    trends = [
-        timeseries(
-            f"{name} over time",
-            f"{name} per organization over time, cycle to date, with the plan limit when one "
-            "is configured (dashed). The figures restart at each billing cycle.",
-            Target(with_org_name(sel(used, ORG)), "{{org_name}}"),
-            Target(with_org_name(sel(limit, ORG)), "{{org_name}} limit"),
-            unit=unit,
-            overrides=[limit_style],
-        )
-        for name, used, limit, unit, _ in usage
-    ]
-    return [row("Plan usage"), *ratios, *trends]
+@dataclass(frozen=True)
+class PlanUsage:
+    """One figure a plan limits: its metric, the limit's metric and the limit's flag."""
+
+    name: str
+    used: str
+    limit: str
+    unit: str
+    setting: str
+
+    @property
+    def flag(self) -> str:
+        return FLAG_NAMES[self.setting]
 
 
-def _cycle_panels() -> list[Json]:
+PLAN_USAGE: Final = (
+    PlanUsage(
+        "Monthly active users",
+        "capgo_org_monthly_active_users",
+        "capgo_org_monthly_active_users_limit",
+        "short",
+        "plan_mau_limit",
+    ),
+    PlanUsage(
+        "Storage",
+        "capgo_org_storage_bytes",
+        "capgo_org_storage_limit_bytes",
+        "bytes",
+        "plan_storage_limit_bytes",
+    ),
+    PlanUsage(
+        "Bandwidth",
+        "capgo_org_bandwidth_bytes",
+        "capgo_org_bandwidth_limit_bytes",
+        "bytes",
+        "plan_bandwidth_limit_bytes",
+    ),
+)
+
+# The limit as a dashed line next to the usage it caps.
+LIMIT_STYLE: Final[FieldOverride] = {
+    "matcher": {"id": "byRegexp", "options": "/ limit$/"},
+    "properties": [
+        {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
+        {"id": "custom.fillOpacity", "value": 0},
+    ],
+}
+
+
+def plan_usage(config: Config) -> PanelGroup:
+    """Plan usage against the configured limits, per organization: now, then over time."""
+    return [
+        row("Plan usage"),
+        *(usage_of_plan(usage, config) for usage in PLAN_USAGE),
+        *(usage_over_time(usage) for usage in PLAN_USAGE),
+    ]
+
+
+def usage_of_plan(usage: PlanUsage, config: Config) -> Panel:
+    return ratio_bargauge(
+        f"{usage.name} of plan",
+        f"{usage.name} used in the current billing cycle as a share of the plan limit "
+        f"({usage.flag}). Orange from {config.usage_warning:.0%}, red from "
+        f"{config.usage_critical:.0%}. Empty when no limit is configured.",
+        Target(
+            with_org_name(f"{sel(usage.used, ORG)} / {sel(usage.limit, ORG)}"),
+            "{{org_name}}",
+            instant=True,
+        ),
+        usage_thresholds(config),
+    )
+
+
+def usage_over_time(usage: PlanUsage) -> Panel:
+    return timeseries(
+        f"{usage.name} over time",
+        f"{usage.name} per organization over time, cycle to date, with the plan limit when one "
+        "is configured (dashed). The figures restart at each billing cycle.",
+        Target(with_org_name(sel(usage.used, ORG)), "{{org_name}}"),
+        Target(with_org_name(sel(usage.limit, ORG)), "{{org_name}} limit"),
+        unit=usage.unit,
+        overrides=[LIMIT_STYLE],
+    )
+
+
+def billing_cycle() -> PanelGroup:
     """The billing cycle's figures so far, per organization."""
 
-    def cycle_stat(title: str, metric: str, unit: str, what: str) -> Json:
+    def cycle_stat(title: str, metric: str, unit: str, what: str) -> Panel:
         return stat(
             title,
             f"{what} per organization in the current billing cycle so far.",
@@ -145,7 +170,7 @@ def _app_value(metric: str) -> str:
 
 
 # A table row's link to the app dashboard, keeping the time range and the variables.
-APP_LINK: Final = {
+APP_LINK: Final[DataLink] = {
     "title": "Open the app's dashboard",
     "url": f"/d/{UID_APP}/capgo-app?${{__url_time_range}}&${{datasource:queryparam}}"
     "&${job:queryparam}&${instance:queryparam}"
@@ -153,7 +178,7 @@ APP_LINK: Final = {
 }
 
 
-def apps() -> list[Json]:
+def apps() -> PanelGroup:
     """Which apps use the plan, and a table of every app."""
     return [
         row("Apps"),
@@ -202,7 +227,7 @@ def apps() -> list[Json]:
     ]
 
 
-def organizations() -> list[Json]:
+def organizations() -> PanelGroup:
     """A table of organizations (members, invitations, apps), and the API keys' expiries."""
     # Per organization: its info joined onto each count so all rows share one label set.
     org_rows = [
@@ -235,14 +260,14 @@ def organizations() -> list[Json]:
     ]
 
 
-def overview(config: Config) -> Json:
+def overview(config: Config) -> Dashboard:
     return dashboard(
         UID_OVERVIEW,
         "Capgo overview",
         "Capgo organizations: plan usage (MAU, storage, bandwidth) against the limits, the "
         "billing cycle so far, and their apps.",
         [*job_variables(), org_variable()],
-        [*_usage_panels(config), *_cycle_panels(), *apps(), *organizations()],
+        [*plan_usage(config), *billing_cycle(), *apps(), *organizations()],
         config,
         "now-7d",
     )

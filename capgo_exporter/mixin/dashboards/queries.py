@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from capgo_exporter.mixin import rules
+from capgo_exporter.mixin.dashboards.schema import DataSourceRef
 
-Json = dict[str, Any]
-
-DATASOURCE: Final[Json] = {"type": "prometheus", "uid": "${datasource}"}
+DATASOURCE: Final[DataSourceRef] = {"type": "prometheus", "uid": "${datasource}"}
 SCHEMA_VERSION: Final = 39
 TAGS: Final = ["capgo"]
 GRID_WIDTH: Final = 24
@@ -97,16 +96,3 @@ class Target:
     legend: str = "__auto"
     # Tables, bar gauges and pie charts show the current value: an instant query is cheaper.
     instant: bool = False
-
-
-def _target(target: Target, ref_id: str, table: bool) -> Json:
-    return {
-        "datasource": DATASOURCE,
-        "editorMode": "code",
-        "expr": target.expr,
-        "format": "table" if table else "time_series",
-        "instant": target.instant,
-        "legendFormat": target.legend,
-        "range": not target.instant,
-        "refId": ref_id,
-    }

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from capgo_exporter.mixin.dashboards.builder import Column, row, stat, table, timeseries
-from capgo_exporter.mixin.dashboards.queries import APP, Json, Target, sel
+from capgo_exporter.mixin.dashboards.builder import (
+    Column,
+    PanelGroup,
+    row,
+    stat,
+    table,
+    timeseries,
+)
+from capgo_exporter.mixin.dashboards.queries import APP, Target, sel
+from capgo_exporter.mixin.dashboards.schema import FieldDefaults
 from capgo_exporter.mixin.release_rules import CRASH_ACTIONS, failure_ratio
 
 # Shown instead of "No data" when the events collector has nothing for the app.
@@ -13,7 +21,7 @@ NO_EVENTS: Final = (
     "No device events: the events collector is off, the key lacks app.read_logs, "
     "or the app sends no statistics"
 )
-_EMPTY: Final[Json] = {"noValue": NO_EVENTS}
+_EMPTY: Final[FieldDefaults] = {"noValue": NO_EVENTS}
 CRASHES: Final = f'action=~"{CRASH_ACTIONS}"'
 
 
@@ -35,7 +43,7 @@ FAILED: Final = 'action!="set"'
 INSTALLED: Final = 'action="set"'
 
 
-def release_health() -> list[Json]:
+def release_health() -> PanelGroup:
     """The row, the app's failure ratio, the ratio per bundle and failures by action."""
     failures = sel("capgo_app_events", APP, FAILED)
     failing_devices = sel("capgo_app_event_devices", APP, FAILED)
@@ -73,7 +81,7 @@ def release_health() -> list[Json]:
     ]
 
 
-def release_trends() -> list[Json]:
+def release_trends() -> PanelGroup:
     """Installs per bundle, crashes per day, the top failing bundles (below release_health)."""
     installs = sel("capgo_bundle_events", APP, INSTALLED)
     bundle_failures = sel("capgo_bundle_events", APP, FAILED)
