@@ -24,7 +24,9 @@ Failure semantics, per collector:
 
 After every run the snapshot is rebuilt from the parts and swapped in whole, so a scrape sees
 either the old or the new exposition, never a mix. Series of apps, channels or bundles that
-are gone disappear with the run that no longer returns them.
+are gone disappear with the run that no longer returns them. A collector may also publish part
+of a run early (the devices collector: an app whose full walk is complete): its samples change,
+its health and age do not, and renders asked for while one is in progress are done once.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
+from types import MappingProxyType
 
 import structlog
 
@@ -45,6 +49,7 @@ from capgo_exporter.collect.base import (
     Collector,
     Discovery,
     DiscoveryMissing,
+    SamplesUpdate,
 )
 from capgo_exporter.collectors import spec_of
 from capgo_exporter.logthrottle import LogThrottle
@@ -74,6 +79,10 @@ def _shortened(text: str) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _same_parts(parts: dict[str, Part], rendered: dict[str, Part]) -> bool:
+    return parts.keys() == rendered.keys() and all(parts[k] is rendered[k] for k in parts)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -95,6 +104,7 @@ class Scheduler:
         self._rng = rng or random.Random()
         self._log = structlog.get_logger("capgo_exporter.scheduler")
         self._parts: dict[str, Part] = {}
+        self._rendered: dict[str, Part] | None = None  # the parts of the current snapshot
         self._statuses = {
             c.name: CollectorStatus(c.name, settings.interval_for(c.name)) for c in collectors
         }
@@ -168,6 +178,7 @@ class Scheduler:
             discovery=self._discovery,
             now=lambda: datetime.fromtimestamp(self._wall_clock(), UTC),
             log=self._log.bind(collector=name),
+            publish_early=partial(self._publish_early, name),
         )
         started = time.perf_counter()
         status = self._statuses[name]
@@ -244,6 +255,15 @@ class Scheduler:
             self._discovery_ran.set()
         return error is None
 
+    async def _publish_early(self, name: str, update: SamplesUpdate) -> None:
+        """Serve part of a run before it ends. The part keeps its collection time (what it
+        still holds from earlier runs is that old; a first part is new)."""
+        part = self._parts.get(name)
+        samples = update(part.samples if part is not None else MappingProxyType({}))
+        collected_at = part.collected_at if part is not None else self._wall_clock()
+        self._parts[name] = Part(samples, collected_at)
+        await self._publish()
+
     async def _publish(self) -> None:
         """Render the parts still within their max age and swap the snapshot in."""
         async with self._render_lock:
@@ -263,8 +283,12 @@ class Scheduler:
                 self._log.warning("collector data too old; its series are dropped", collector=name)
             if expired:
                 self._metrics.set_up(all(s.up for s in self._statuses.values()))
+            parts = dict(self._parts)
+            if self._rendered is not None and _same_parts(parts, self._rendered):
+                return  # rendered while this call waited for the lock (early publishes)
             # Rendering 20,000 series takes a while: keep it off the event loop.
-            self._holder.current = await asyncio.to_thread(Snapshot.render, dict(self._parts))
+            self._holder.current = await asyncio.to_thread(Snapshot.render, parts)
+            self._rendered = parts
 
     async def _beat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

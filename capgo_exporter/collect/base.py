@@ -3,7 +3,7 @@ clock) and its output (samples, plus the discovery itself for the inventory coll
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -44,6 +44,10 @@ class Discovery:
     channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)
 
 
+# Given the samples a collector serves now (empty when none), the samples to serve instead.
+SamplesUpdate = Callable[[Samples], Samples]
+
+
 @dataclass(frozen=True)
 class CollectContext:
     client: CapgoClient
@@ -54,6 +58,9 @@ class CollectContext:
     log: structlog.stdlib.BoundLogger = field(
         default_factory=lambda: structlog.get_logger("capgo_exporter.collect")
     )
+    # Serves part of a run's outcome before the run ends (an app whose device walk is
+    # complete), without saying anything of the run's success. None: only at the end.
+    publish_early: Callable[[SamplesUpdate], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,21 @@ moves the mark, so the next run repeats it.
 
 Pages are large (50,000 devices) unless Capgo's storage proves to cut them at 1,000; see
 `DevicePageSize`. A walk reports its progress (pages and devices so far) to a `WalkObserver`
-as it goes: the metrics themselves come only from complete walks, published when the run ends.
+as it goes: the metrics themselves come only from complete walks. An app's series are
+published as soon as its full walk completes (through ``context.publish_early``), the other
+apps keeping their previous complete figures or none; so the first walk of a small app is not
+held back by a million-device one. Incremental walks take a request or two each: their apps
+are published when the run ends, in one snapshot swap instead of one per app.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Protocol
+from types import MappingProxyType
+from typing import Literal, Protocol
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
@@ -25,7 +30,7 @@ from capgo_exporter.collect.base import CollectContext, CollectResult, GatedColl
 from capgo_exporter.collect.device_index import AppDevices, DeviceIndex
 from capgo_exporter.collect.device_page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
-from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collect.samples import Labels, Samples, SampleSet
 from capgo_exporter.collectors import CollectorName, Probe
 from capgo_exporter.metrics import (
     APP_DEVICES,
@@ -38,10 +43,12 @@ from capgo_exporter.metrics import (
     APP_DEVICES_SEEN_30D,
     CHANNEL_ADOPTION,
     DEVICES_TRACKED,
+    MetricSpec,
 )
 from capgo_exporter.settings import Settings
 
 _SEEN = {"1d": APP_DEVICES_SEEN_1D, "7d": APP_DEVICES_SEEN_7D, "30d": APP_DEVICES_SEEN_30D}
+Walk = Literal["full", "incremental"]
 
 
 class WalkObserver(Protocol):
@@ -103,12 +110,21 @@ class DevicesCollector(GatedCollector):
         # More walks at once than the client's own concurrency cap would only queue there.
         walks = asyncio.Semaphore(context.settings.concurrency)
 
-        async def sync(app_id: str) -> bool | None:
+        app_samples: dict[str, Samples] = {}
+
+        async def sync(app_id: str) -> Walk | None:
             async with walks:
                 # A key without app.read_devices on this app: skip it, not the whole run.
-                return await guarded(
+                walk = await guarded(
                     self._gate, context.log, f"devices:{app_id}", self._sync(context, app_id)
                 )
+            if walk is not None:
+                fresh = app_samples[app_id] = await self._app_samples(context, app_id)
+                if walk == "full" and context.publish_early is not None:
+                    await context.publish_early(
+                        lambda served: _with_app(served, app_id, fresh, keep=set(app_ids))
+                    )
+            return walk
 
         # Every app finishes its walk (what was walked is kept), then the first failure
         # fails the run.
@@ -116,18 +132,19 @@ class DevicesCollector(GatedCollector):
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        samples = SampleSet()
-        now = context.now()
-        synced = [app_id for app_id, done in zip(app_ids, outcomes, strict=True) if done]
-        for app_id in synced:
-            # Off the event loop: a million devices take about half a second to aggregate.
-            summary = await asyncio.to_thread(self._index.summarize, app_id, now)
-            channels = discovery.channels.get(app_id)
-            _app_samples(samples, app_id, summary, context.settings)
-            _channel_samples(samples, app_id, summary, channels)
-        return CollectResult(samples.freeze())
+        return CollectResult(_merged(app_samples[a] for a in app_ids if a in app_samples))
 
-    async def _sync(self, context: CollectContext, app_id: str) -> bool:
+    async def _app_samples(self, context: CollectContext, app_id: str) -> Samples:
+        """The app's series, from its index rows as they are now (its walk complete)."""
+        # Off the event loop: a million devices take about half a second to aggregate.
+        summary = await asyncio.to_thread(self._index.summarize, app_id, context.now())
+        samples = SampleSet()
+        _app_samples(samples, app_id, summary, context.settings)
+        channels = self.discovery_of(context).channels.get(app_id)
+        _channel_samples(samples, app_id, summary, channels)
+        return samples.freeze()
+
+    async def _sync(self, context: CollectContext, app_id: str) -> Walk:
         index, settings = self._index, context.settings
         started = context.now()
         mark = await asyncio.to_thread(index.high_water_mark, app_id)
@@ -162,10 +179,30 @@ class DevicesCollector(GatedCollector):
         else:
             await asyncio.to_thread(index.finish_incremental_sync, app_id, started)
             context.log.debug("incremental device walk", app_id=app_id, changed=devices)
-        return True
+        return "full" if full else "incremental"
 
     def close(self) -> None:
         self._index.close()
+
+
+def _merged(parts: Iterable[Samples]) -> Samples:
+    """Several apps' samples as one set (no two apps share a series: app_id is a label)."""
+    merged: dict[MetricSpec, dict[Labels, float]] = {}
+    for part in parts:
+        for spec, values in part.items():
+            merged.setdefault(spec, {}).update(values)
+    return MappingProxyType({spec: MappingProxyType(values) for spec, values in merged.items()})
+
+
+def _with_app(served: Samples, app_id: str, fresh: Samples, *, keep: set[str]) -> Samples:
+    """What is served, with the app's series replaced by ``fresh`` and those of apps not in
+    ``keep`` (gone since) dropped. Every device metric's first label is app_id."""
+    others_kept = keep - {app_id}
+    others = {
+        spec: {labels: v for labels, v in values.items() if labels[0] in others_kept}
+        for spec, values in served.items()
+    }
+    return _merged([others, fresh])
 
 
 def _resync_due(last_full: datetime | None, now: datetime, interval: float) -> bool:
