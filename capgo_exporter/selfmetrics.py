@@ -59,6 +59,7 @@ EXPORTER_ENDPOINTS = (
     "/statistics/org/{org_id}",
     "/statistics/app/{app_id}",
     "/statistics/app/{app_id}/bundle_usage",
+    "/private/stats/insights",
 )
 RETRY_REASONS = (
     "rate_limited",
