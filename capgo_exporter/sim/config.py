@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+MALFORMED_KINDS = ("mixed", "truncated", "not_json")
+
 
 @dataclass(frozen=True)
 class Knobs:
@@ -17,6 +19,7 @@ class Knobs:
     fail_rate: float = 0.0  # 500/502/503
     timeout_rate: float = 0.0  # hang for hang_seconds, then 504
     malformed_rate: float = 0.0  # 200 with truncated JSON or an HTML page
+    malformed_kind: str = "mixed"  # which of the two: "truncated", "not_json" or "mixed"
     missing_fields_rate: float = 0.0  # per row: one optional field removed or nulled
     extra_fields_rate: float = 0.0  # per row: an unknown field added
     hang_seconds: float = 60.0
@@ -32,6 +35,11 @@ class Knobs:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {value}")
+        if self.malformed_kind not in MALFORMED_KINDS:
+            raise ValueError(
+                f"malformed_kind must be one of {', '.join(MALFORMED_KINDS)}, "
+                f"got {self.malformed_kind!r}"
+            )
         if (
             min(self.latency_ms, self.rate_limit_per_min, self.rate_limit_burst, self.hang_seconds)
             < 0

@@ -1,4 +1,5 @@
-"""Seeded fault injection: server errors, hangs, garbage bodies, missing and extra fields."""
+"""Seeded fault injection: server errors, hangs, garbage bodies, missing and extra fields, and
+a key revoked while a client uses it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from typing import Any
 
 from capgo_exporter.sim.config import Knobs
+from capgo_exporter.sim.model import ApiKey
 from capgo_exporter.sim.protocol import (
     ApiError,
     SimResponse,
@@ -14,6 +16,7 @@ from capgo_exporter.sim.protocol import (
     json_response,
     unknown_error,
 )
+from capgo_exporter.sim.state import World
 
 _PROXY_502 = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center>"
@@ -54,8 +57,11 @@ class Faults:
         """A 200 whose body is not the JSON it should be."""
         if not self._roll(knobs.malformed_rate):
             return None
-        with self._lock:
-            truncate = self._rng.random() < 0.5
+        if knobs.malformed_kind == "mixed":
+            with self._lock:
+                truncate = self._rng.random() < 0.5
+        else:
+            truncate = knobs.malformed_kind == "truncated"
         if truncate and len(body) > 1:
             return SimResponse(200, body[: len(body) // 2], {"Content-Type": "application/json"})
         return SimResponse(200, _MAINTENANCE, {"Content-Type": "text/html"})
@@ -77,6 +83,24 @@ class Faults:
             if self._roll(knobs.extra_fields_rate):
                 row["x_sim_extra"] = {"note": "field unknown to clients"}
         return payload
+
+
+def revoke_key(world: World, value: str) -> ApiKey:
+    """Delete the key with this value, as a user does in the console; returns it for
+    `restore_key`. Requests with it are then answered 401 ``invalid_apikey``."""
+    with world.lock:
+        key = world.key_by_value(value)
+        if key is None:
+            raise KeyError("no such key")  # never the value: it is a secret
+        world.keys.remove(key)
+        return key
+
+
+def restore_key(world: World, key: ApiKey) -> None:
+    """Put back a key `revoke_key` took (the fault ends)."""
+    with world.lock:
+        if key not in world.keys:
+            world.keys.append(key)
 
 
 def _rows(payload: Any) -> list[dict[str, Any]]:

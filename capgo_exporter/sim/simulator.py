@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 
 from capgo_exporter.sim.admin import handle_admin
+from capgo_exporter.sim.arrivals import Arrival, ArrivalLog, retry_after_of
 from capgo_exporter.sim.auth import FailedAuthGuard, Middleware, authenticate
 from capgo_exporter.sim.config import KnobBox, Knobs, SimConfig
 from capgo_exporter.sim.counters import RequestCounters
-from capgo_exporter.sim.faults import Faults
+from capgo_exporter.sim.faults import Faults, restore_key, revoke_key
 from capgo_exporter.sim.generate import build_world
 from capgo_exporter.sim.hashing import mix
 from capgo_exporter.sim.limits import RateLimiter
@@ -71,6 +72,7 @@ class Simulator:
         self._limiter = RateLimiter(self._clock)
         self._faults = Faults(mix(self.config.seed, "faults"))
         self._counters = RequestCounters()
+        self.arrivals = ArrivalLog()  # every API request, when, and the pauses announced
 
     # -- serving --------------------------------------------------------------------------
 
@@ -79,13 +81,24 @@ class Simulator:
         if Router.normalize(request.path).startswith("/_sim/"):
             return handle_admin(self, request)
         knobs = self._knobs.get()
+        arrived = self.arrivals.now()
         match = self._router.match(request.method, request.path)
         response = self._respond(request, match, knobs)
         response.delay += knobs.latency_ms / 1000
         response.headers["X-Request-Id"] = str(uuid.uuid4())
         response.headers["X-Worker-Source"] = "capgo-sim"
         template = match.route.template if match else "<unmatched>"
-        self._counters.add(f"{request.method} {template}", response.status)
+        route = f"{request.method} {template}"
+        self._counters.add(route, response.status)
+        self.arrivals.add(
+            Arrival(
+                arrived,
+                route,
+                response.status,
+                answered_at=arrived + response.delay,
+                retry_after=retry_after_of(response.headers),
+            )
+        )
         return response
 
     def _respond(self, request: SimRequest, match: Match | None, knobs: Knobs) -> SimResponse:
@@ -158,6 +171,13 @@ class Simulator:
     def configure(self, **knobs: Any) -> Knobs:
         """Change any run-time knob (see config.Knobs); raises ValueError on unknown/bad ones."""
         return self._knobs.update(**knobs)
+
+    def revoke_key(self, value: str) -> ApiKey:
+        """Delete a key while clients use it (see faults.revoke_key); `restore_key` undoes it."""
+        return revoke_key(self._world, value)
+
+    def restore_key(self, key: ApiKey) -> None:
+        restore_key(self._world, key)
 
     def touch_devices(self, app_id: str, n: int) -> list[str]:
         with self._world.lock:
