@@ -191,13 +191,10 @@ class Scheduler:
         duration = time.perf_counter() - started
         finished = self._wall_clock()
         skipped = result.skipped if error is None else ()
-        self._metrics.collector_finished(
-            name,
-            succeeded=error is None,
-            complete=not skipped,
-            seconds=duration,
-            finished_at=finished,
-        )
+        if error is not None:  # down before anything else changes
+            self._metrics.collector_finished(
+                name, succeeded=False, seconds=duration, finished_at=finished
+            )
         if error is None:
             self._key_rejected.discard(name)
             self._failure_logs.reset(name)
@@ -247,6 +244,12 @@ class Scheduler:
         # serves what made it so.
         had_data = name in self._parts
         await self._publish()
+        if error is None:
+            # Up only once the snapshot serving its data is in: a scrape during the render
+            # must not see the collector up beside series dropped earlier for age.
+            self._metrics.collector_finished(
+                name, succeeded=True, complete=not skipped, seconds=duration, finished_at=finished
+            )
         if had_data and name not in self._parts:  # that publish dropped them for age: say so
             status = replace(status, up=False, last_error=self._statuses[name].last_error)
         self._statuses[name] = status

@@ -35,6 +35,7 @@ from capgo_exporter.api.errors import (
     CapgoTimeoutError,
     CapgoTransportError,
     RateLimitedError,
+    UnreadableBodyError,
     error_class_for,
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
@@ -107,7 +108,9 @@ class CapgoHTTP:
         # When Capgo last rejected the key itself, and how: nothing is sent during the cooldown.
         self._key_rejection: tuple[float, AuthenticationError] | None = None
         # Per route template while Capgo keeps failing there: failed attempts in a row, and
-        # how long each request to it waits before it is sent. Reset by the first success.
+        # when (clock) the next request to it may be sent: the back-off counts from the last
+        # failure, so a collector polling again an interval later is not held once more.
+        # Reset by the first success.
         self._failures: dict[str, int] = {}
         self._hold: dict[str, float] = {}
         key = options.api_key.get_secret_value()
@@ -155,7 +158,7 @@ class CapgoHTTP:
         self._refuse_if_key_rejected(method, route)
         attempt = 0
         while True:
-            if (hold := self._hold.get(route, 0.0)) > 0:
+            if (hold := self._hold.get(route, 0.0) - self._clock()) > 0:
                 await self._sleep(hold)
             try:
                 result = await self._attempt(method, route, url, request_kwargs, attempt, decode)
@@ -179,8 +182,9 @@ class CapgoHTTP:
         """Capgo failed again on ``route``: every request to it waits longer (with jitter)."""
         failures = self._failures.get(route, 0) + 1
         self._failures[route] = failures
-        self._hold[route] = self.retry.backoff(failures - 1)
-        self.observer.backoff_changed(route, self._hold[route])
+        backoff = self.retry.backoff(failures - 1)
+        self._hold[route] = self._clock() + backoff
+        self.observer.backoff_changed(route, backoff)
 
     def _route_succeeded(self, route: str) -> None:
         if self._failures.pop(route, None) is not None:
@@ -287,7 +291,7 @@ class CapgoHTTP:
         if 200 <= status < 300:
             if decoded:
                 return payload
-            error = CapgoResponseError(
+            error = UnreadableBodyError(
                 f"Capgo answered {status} with a body that is not JSON ({method} {route}"
                 + (f", request id {request_id})" if request_id else ")"),
                 endpoint=route,

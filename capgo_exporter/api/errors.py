@@ -40,6 +40,11 @@ class CapgoResponseError(CapgoError):
         self.request_id = request_id
 
 
+class UnreadableBodyError(CapgoResponseError):
+    """The 2xx body is not JSON at all (cut short, an HTML page from a proxy): a transient
+    fault to retry, unlike JSON of a shape that changed."""
+
+
 class CapgoAPIError(CapgoError):
     """Capgo answered with an error status."""
 

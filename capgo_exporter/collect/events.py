@@ -13,7 +13,8 @@ run still succeeds, so the other apps' figures are served and ``capgo_up`` stays
 other collectors); ``capgo_exporter_collector_up{collector="events"}`` is 0, because figures
 the collector should publish are missing, until a run reads every app again (the skipped apps
 are the run's ``skipped`` parts, listed on the landing page). Any other failure (5xx, 429,
-timeouts) fails the run as for every collector. Fleets that send no statistics report nothing:
+timeouts, a body cut short or not JSON at all: a fault of that answer, not a changed route)
+fails the run as for every collector. Fleets that send no statistics report nothing:
 zeros, not an error, and the collector stays up.
 
 Exposition::
@@ -29,7 +30,7 @@ import asyncio
 from datetime import date
 
 from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoResponseError, NotFoundError
-from capgo_exporter.api.errors import is_permission_denied
+from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, TOP_ACTIONS, Insight
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
@@ -96,6 +97,8 @@ class EventsCollector(GatedCollector):
                 raise  # 5xx, 429 and the like: the run fails and is retried as usual
             self._skip(context, part, app_id, reason, f"{error.status} {error.code}")
             return None
+        except UnreadableBodyError:
+            raise  # cut short or not JSON: a fault of this answer, not a changed route
         except CapgoResponseError as error:
             self._skip(context, part, app_id, "shape", str(error))
             return None

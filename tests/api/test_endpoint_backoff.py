@@ -53,7 +53,7 @@ async def test_an_outage_is_not_hammered(
     assert max(fake_time.sleeps) == pytest.approx(300, rel=0.5)
     # The gauge shows each hold as it is set (the last one, after the final failure, too).
     holds = [seconds for _, seconds in observer.backoffs]
-    assert holds[:-1] == fake_time.sleeps
+    assert holds[:-1] == pytest.approx(fake_time.sleeps)
     await capgo.aclose()
 
 
@@ -76,4 +76,21 @@ async def test_first_success_resets_and_other_routes_are_not_held(
     assert max(fake_time.sleeps) <= 30  # the cap
     await http.call("GET", "/device")
     assert len(fake_time.sleeps) == held + 2  # reset: no wait after the success
+    await http.aclose()
+
+
+async def test_the_back_off_counts_from_the_last_failure(
+    api: respx.MockRouter, fake_time: FakeTime, observer: RecordingObserver
+) -> None:
+    """A collector that polls again an interval after its run failed is not held once more:
+    recovery comes with its next poll, not an interval plus a back-off later."""
+    http = client(fake_time, observer, backoff_max=30).http
+    devices = api.get("/device")
+    devices.side_effect = [FAILURE] * 4 + [httpx.Response(200, json=[])]
+    with pytest.raises(ServerError):
+        await http.call("GET", "/device")
+    held = len(fake_time.sleeps)
+    fake_time.now += 60  # the next poll, after the last hold (at most 2 s) has passed
+    await http.call("GET", "/device")
+    assert len(fake_time.sleeps) == held
     await http.aclose()
