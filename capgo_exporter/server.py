@@ -1,7 +1,7 @@
 """The HTTP surface: ``/`` (landing page), ``/metrics``, ``/healthz`` and ``/readyz``.
 
-`ExporterApp` is a plain WSGI application; `ExporterServer` serves it with client_python's
-threaded WSGI server (one daemon thread per connection), kept alive between scrapes.
+`ExporterApp` is a plain WSGI application; `ExporterServer` serves it with the standard
+library's threaded WSGI server, bounded and kept alive between scrapes by `wsgiserver`.
 
 A scrape costs the same whatever the number of Capgo series: it sends the snapshot's bytes,
 rendered once by the scheduler, and renders only the small live registry of self-metrics.
@@ -13,24 +13,17 @@ rarely carry credentials, and ``ok`` tells nobody anything.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import socket
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import IO, Any, cast
-from wsgiref.headers import Headers
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import structlog
-from prometheus_client.exposition import ThreadingWSGIServer
 
-from capgo_exporter import __version__
 from capgo_exporter.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
@@ -41,17 +34,14 @@ from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.snapshot import SnapshotHolder
 from capgo_exporter.status import ExporterStatus
 from capgo_exporter.webconfig import WebConfig
+from capgo_exporter.wsgiserver import (
+    DEFAULT_MAX_CONNECTIONS,
+    HEADER_DEADLINE_SECONDS,
+    IDLE_TIMEOUT_SECONDS,
+    CappedWSGIServer,
+)
 
 log = structlog.get_logger("capgo_exporter.server")
-
-_SOFTWARE = f"capgo-exporter/{__version__}"
-# An idle kept-alive connection is closed after this long (Prometheus simply reconnects);
-# it also bounds how long a client may take to send a request or finish a TLS handshake.
-_IDLE_TIMEOUT_SECONDS = 120.0
-# A request's headers must all arrive within this long of its request line: a client sending
-# one header line every few seconds (slowloris) is cut off instead of holding a thread.
-HEADER_DEADLINE_SECONDS = 5.0
-DEFAULT_MAX_CONNECTIONS = 64
 
 # No script, no external anything; the one inline stylesheet is allowed by its hash.
 _CSP = (
@@ -220,206 +210,6 @@ class ExporterApp:
         return _Response(HTTPStatus.OK, "text/markdown; charset=utf-8", (render().encode(),))
 
 
-class _Connections:
-    """Open connections, and whether each is idle or in the middle of a request.
-
-    `close` lets the requests in flight finish and wakes the idle connections so that their
-    threads end instead of waiting for a request that would no longer be served.
-    """
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._idle: set[socket.socket] = set()
-        self._busy = 0
-        self.closing = False
-
-    def wait_for_request(self, connection: socket.socket) -> bool:
-        with self._changed:
-            if not self.closing:
-                self._idle.add(connection)
-            return not self.closing
-
-    def start_request(self, connection: socket.socket) -> bool:
-        with self._changed:
-            self._idle.discard(connection)
-            if not self.closing:
-                self._busy += 1
-            return not self.closing
-
-    def end_request(self) -> None:
-        with self._changed:
-            self._busy -= 1
-            self._changed.notify_all()
-
-    def forget(self, connection: socket.socket) -> None:
-        with self._changed:
-            self._idle.discard(connection)
-
-    def close(self, timeout: float) -> bool:
-        with self._changed:
-            self.closing = True
-            for connection in self._idle:
-                # The plain socket's shutdown, not SSLSocket's: it only has to wake the reader.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
-            return self._changed.wait_for(lambda: self._busy == 0, timeout)
-
-
-class _ServerHandler(ServerHandler):
-    server_software = _SOFTWARE
-    http_version = "1.1"
-    # wsgiref copies the process environment into every request's environ by default; ours
-    # holds the API key, which has no business next to request data.
-    os_environ: dict[str, str] = {}  # noqa: RUF012 — read-only, shadows wsgiref's class attribute
-    request_handler: _Handler
-    headers: Headers  # set by start_response
-
-    def cleanup_headers(self) -> None:
-        super().cleanup_headers()
-        if self.request_handler.close_connection:
-            self.headers["Connection"] = "close"
-
-    def log_exception(self, exc_info: object) -> None:
-        log.error("request failed", exc_info=exc_info)
-
-
-class _Handler(WSGIRequestHandler):
-    """wsgiref's handler serves one request per connection; this one keeps it alive (HTTP/1.1),
-    so Prometheus does not reconnect — and redo the TLS handshake — on every scrape."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = _IDLE_TIMEOUT_SECONDS
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # The response goes out in a few writes; without this, Nagle's algorithm can hold the
-        # last one back until the client's delayed ACK, 40 ms later.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle(self) -> None:
-        connections = self.server.connections
-        try:
-            while connections.wait_for_request(self.connection):
-                self.raw_requestline = self.rfile.readline(65537)
-                if not self.raw_requestline or not connections.start_request(self.connection):
-                    break
-                try:
-                    self._handle_request()
-                finally:
-                    connections.end_request()
-                if self.close_connection or connections.closing:
-                    break
-        except OSError as exc:  # timeouts, resets, failed TLS handshakes: the client's doing
-            log.debug("connection dropped", client=self.client_address[0], reason=str(exc))
-        finally:
-            connections.forget(self.connection)
-
-    def _handle_request(self) -> None:
-        self.close_connection = True
-        if len(self.raw_requestline) > 65536:
-            self.requestline = self.request_version = self.command = ""
-            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return
-        # parse_request reads the headers with readline(): each read gets what is left of
-        # the deadline as its socket timeout, so the whole header block is bounded.
-        body_reader = self.rfile
-        self.rfile = cast(
-            Any, _DeadlineReader(body_reader, self.connection, HEADER_DEADLINE_SECONDS)
-        )
-        try:
-            parsed = self.parse_request()
-        finally:
-            self.rfile = body_reader
-            self.connection.settimeout(self.timeout)
-        if not parsed:  # it has answered with an error
-            return
-        # Request bodies are never read, so a connection that sent one cannot be reused; an
-        # HTTP/1.0 client would not expect it to be.
-        self.close_connection = (
-            self.request_version != "HTTP/1.1"
-            or self.headers.get("Connection", "").lower() == "close"
-            or self.headers.get("Content-Length", "0") != "0"
-            or "Transfer-Encoding" in self.headers
-        )
-        handler = _ServerHandler(
-            self.rfile,
-            cast(IO[bytes], self.wfile),
-            self.get_stderr(),
-            self.get_environ(),
-            multithread=True,
-        )
-        handler.request_handler = self
-        handler.run(self.server.app)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """No access log: one line per scrape would drown everything else."""
-
-
-class _DeadlineReader:
-    """``readline`` of a request's header block, all lines within one deadline."""
-
-    def __init__(self, rfile: Any, connection: socket.socket, seconds: float) -> None:
-        self._rfile = rfile
-        self._connection = connection
-        self._deadline = time.monotonic() + seconds
-
-    def readline(self, limit: int = -1) -> bytes:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("request headers not received in time")
-        self._connection.settimeout(remaining)
-        return bytes(self._rfile.readline(limit))
-
-
-class _Server(ThreadingWSGIServer):
-    request_queue_size = 64
-
-    def __init__(
-        self,
-        app: WSGIApplication,
-        family: socket.AddressFamily,
-        address: tuple[str, int],
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> None:
-        self.app = app
-        self.address_family = family
-        self.connections = _Connections()
-        self.max_connections = max_connections
-        self._open: set[object] = set()
-        self._open_lock = threading.Lock()
-        self.refused = 0
-        super().__init__(address, _Handler)
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        """Past the cap, a new connection is closed on the accept thread: no thread, no read."""
-        with self._open_lock:
-            if len(self._open) >= self.max_connections:
-                self.refused += 1
-                return False
-            self._open.add(request)
-            return True
-
-    def shutdown_request(self, request: Any) -> None:
-        super().shutdown_request(request)
-        with self._open_lock:
-            self._open.discard(request)
-
-    def server_bind(self) -> None:
-        if self.address_family == socket.AF_INET6:
-            # "::" then also accepts IPv4, like Go's ":port".
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        # HTTPServer.server_bind would resolve our own name (socket.getfqdn): a DNS lookup at
-        # startup for a value nobody reads.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-        self.setup_environ()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        log.exception("connection failed", client=str(client_address))
-
-
 def _bind_address(host: str) -> tuple[socket.AddressFamily, str]:
     """The family and address to bind for a host name; "" means every interface."""
     if not host:
@@ -443,9 +233,18 @@ class ExporterServer:
         *,
         web_config: WebConfig | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        header_deadline: float = HEADER_DEADLINE_SECONDS,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
     ) -> None:
         family, address = _bind_address(host)
-        self._server = _Server(app, family, (address, port), max_connections)
+        self._server = CappedWSGIServer(
+            app,
+            family,
+            (address, port),
+            max_connections=max_connections,
+            header_deadline=header_deadline,
+            idle_timeout=idle_timeout,
+        )
         context = web_config.ssl_context if web_config else None
         if context is not None:
             # The handshake happens on the first read, in the connection's own thread, so a

@@ -1,17 +1,17 @@
-"""What a client can hold of the HTTP server: a deadline for a request's headers, and a cap on
-open connections past which new ones are closed at once, while scrapes keep being served."""
+"""What a client can hold of the HTTP server: a deadline for a request's headers (from the
+accept for a new connection), an idle timeout between kept-alive requests, and a cap on open
+connections past which new ones are closed at once, while scrapes keep being served."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import httpx
-import pytest
 
-from capgo_exporter import server as server_module
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.snapshot import SnapshotHolder
@@ -20,11 +20,20 @@ from .test_server import StubStatus, small_snapshot
 
 
 @contextmanager
-def serving(max_connections: int = 64) -> Iterator[ExporterServer]:
+def serving(
+    max_connections: int = 64, header_deadline: float = 5.0, idle_timeout: float = 120.0
+) -> Iterator[ExporterServer]:
     holder = SnapshotHolder()
     holder.current = small_snapshot()
     app = ExporterApp(holder, SelfMetrics(["devices"], process_metrics=False), StubStatus())
-    server = ExporterServer(app, "127.0.0.1", 0, max_connections=max_connections)
+    server = ExporterServer(
+        app,
+        "127.0.0.1",
+        0,
+        max_connections=max_connections,
+        header_deadline=header_deadline,
+        idle_timeout=idle_timeout,
+    )
     server.start()
     try:
         yield server
@@ -43,9 +52,8 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
         return False
 
 
-def test_headers_dribbled_past_the_deadline_are_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_module, "HEADER_DEADLINE_SECONDS", 0.6)
-    with serving() as server:
+def test_headers_dribbled_past_the_deadline_are_cut_off() -> None:
+    with serving(header_deadline=0.6) as server:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         sock.sendall(b"GET /metrics HTTP/1.1\r\n")
         started = time.monotonic()
@@ -87,3 +95,40 @@ def test_connections_past_the_cap_are_closed_and_scrapes_go_on() -> None:
         slow[0].close()
         time.sleep(0.2)
         assert httpx.get(server.url + "metrics").status_code == 200
+
+
+def test_a_new_connection_that_sends_nothing_is_cut_at_the_header_deadline() -> None:
+    with serving(header_deadline=0.5) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        started = time.monotonic()
+        assert closed_by_server(sock, 3.0)
+        assert 0.4 < time.monotonic() - started < 2.0
+        sock.close()
+
+
+def test_a_kept_alive_connection_waits_its_idle_timeout_not_the_header_deadline() -> None:
+    with serving(header_deadline=0.3, idle_timeout=5.0) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        connection.request("GET", "/healthz")
+        connection.getresponse().read()
+        first = connection.sock
+        # Longer than the header deadline, shorter than the idle timeout: like Prometheus
+        # between two scrapes, the connection is still there and served.
+        time.sleep(0.8)
+        connection.request("GET", "/metrics")
+        assert connection.getresponse().read()
+        assert connection.sock is first
+        connection.close()
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() -> None:
+    with serving(idle_timeout=0.6) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        connection.request("GET", "/healthz")
+        connection.getresponse().read()
+        assert connection.sock is not None
+        sock: socket.socket = connection.sock
+        started = time.monotonic()
+        assert closed_by_server(sock, 3.0)
+        assert 0.5 < time.monotonic() - started < 2.5
+        connection.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,12 @@ import httpx
 import pytest
 
 from capgo_exporter import webconfig
+from capgo_exporter.selfmetrics import SelfMetrics
+from capgo_exporter.server import ExporterApp, ExporterServer
+from capgo_exporter.snapshot import SnapshotHolder
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
-from tests.test_server import serving
+from tests.test_server import StubStatus, serving
+from tests.test_server_bounds import closed_by_server
 from tests.tools import require_binary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "webconfig"
@@ -214,6 +220,27 @@ def test_a_failed_handshake_does_not_stop_the_server(pki: Path, tls_url: str) ->
         plain.get(tls_url.replace("https", "http") + "healthz")
     with httpx.Client(verify=client_context(pki)) as client:
         assert client.get(tls_url + "healthz").text == "ok\n"
+
+
+def test_a_stalled_handshake_is_cut_at_the_header_deadline(pki: Path) -> None:
+    config = load_web_config(
+        write_config(pki, "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n")
+    )
+    app = ExporterApp(SnapshotHolder(), SelfMetrics([], process_metrics=False), StubStatus())
+    server = ExporterServer(app, "127.0.0.1", 0, web_config=config, header_deadline=0.5)
+    server.start()
+    try:
+        # A TLS record header announcing a ClientHello, then nothing: the handshake stalls.
+        stalled = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        stalled.sendall(b"\x16\x03\x01\x02\x00")
+        started = time.monotonic()
+        assert closed_by_server(stalled, 3.0)
+        assert time.monotonic() - started < 2.0
+        stalled.close()
+        with httpx.Client(verify=client_context(pki)) as client:
+            assert client.get(server.url + "healthz").text == "ok\n"
+    finally:
+        server.shutdown(timeout=2)
 
 
 def test_min_version_tls13_refuses_tls12_clients(pki: Path) -> None:

@@ -1,0 +1,280 @@
+"""HTTP/1.1 on the standard library's WSGI server: keep-alive, header deadlines, a connection cap.
+
+wsgiref serves one request per connection and bounds nothing but each read. This module adds
+what a production exporter needs, and it is the ONE place that depends on how wsgiref,
+http.server and socketserver work inside rather than on what their documentation promises.
+docs/http-server.md says why no maintained server replaces it. Each such dependency is listed
+here and checked by tests/test_server_stdlib.py, which fails naming it when a Python upgrade
+changes it:
+
+1. ``BaseHTTPRequestHandler.parse_request()`` (undocumented) parses ``raw_requestline`` and
+   reads the header block only through ``self.rfile.readline()``, one line a call, stopping
+   at the blank line: `_DeadlineReader` stands in for ``rfile`` while it runs.
+2. ``WSGIRequestHandler.handle()`` serves one request; `KeepAliveHandler.handle` is a loop of
+   what it does. A check added to it upstream would be missed, so its source is fingerprinted,
+   as is ``HTTPServer.server_bind()``, whose assignments `CappedWSGIServer.server_bind` repeats
+   without its DNS lookup.
+3. ``WSGIServer.setup_environ()`` (undocumented) fills ``base_environ`` (documented) from
+   ``server_name`` and ``server_port``.
+4. socketserver calls ``shutdown_request()`` both for a connection ``verify_request()``
+   refused and when a connection's thread ends: the open-connection count is kept there.
+
+The rest is documented API: ``WSGIRequestHandler.get_environ()``/``get_stderr()``,
+``wsgiref.handlers.SimpleHandler`` and its ``os_environ``/``cleanup_headers`` hooks,
+``socketserver.ThreadingMixIn`` and ``verify_request()``, and ``ssl`` sockets whose handshake
+runs on the first read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+import time
+from http import HTTPStatus
+from socketserver import ThreadingMixIn
+from typing import IO, Any, cast
+from wsgiref.handlers import SimpleHandler
+from wsgiref.headers import Headers
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.types import WSGIApplication
+
+import structlog
+
+from capgo_exporter import __version__
+
+log = structlog.get_logger("capgo_exporter.server")
+
+# A kept-alive connection waits this long for its next request (Prometheus simply reconnects).
+IDLE_TIMEOUT_SECONDS = 120.0
+# A request's headers must all arrive within this long: a client sending one header line every
+# few seconds (slowloris) is cut off instead of holding a thread. A new connection's first
+# request counts from the accept, so a silent client or a stalled TLS handshake is cut too.
+HEADER_DEADLINE_SECONDS = 5.0
+DEFAULT_MAX_CONNECTIONS = 64
+_MAX_REQUEST_LINE = 65536  # as http.server
+
+
+class _Connections:
+    """Open connections, and whether each is idle or in the middle of a request.
+
+    `close` lets the requests in flight finish and wakes the idle connections so that their
+    threads end instead of waiting for a request that would no longer be served.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._idle: set[socket.socket] = set()
+        self._busy = 0
+        self.closing = False
+
+    def wait_for_request(self, connection: socket.socket) -> bool:
+        with self._changed:
+            if not self.closing:
+                self._idle.add(connection)
+            return not self.closing
+
+    def start_request(self, connection: socket.socket) -> bool:
+        with self._changed:
+            self._idle.discard(connection)
+            if not self.closing:
+                self._busy += 1
+            return not self.closing
+
+    def end_request(self) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._changed.notify_all()
+
+    def forget(self, connection: socket.socket) -> None:
+        with self._changed:
+            self._idle.discard(connection)
+
+    def close(self, timeout: float) -> bool:
+        with self._changed:
+            self.closing = True
+            for connection in self._idle:
+                # The plain socket's shutdown, not SSLSocket's: it only has to wake the reader.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
+            return self._changed.wait_for(lambda: self._busy == 0, timeout)
+
+
+class _DeadlineReader:
+    """``readline`` for a request line and header block: every line within one deadline."""
+
+    def __init__(self, rfile: Any, connection: socket.socket, deadline: float) -> None:
+        self._rfile = rfile
+        self._connection = connection
+        self._deadline = deadline
+
+    def readline(self, limit: int = -1) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request headers not received in time")
+        self._connection.settimeout(remaining)
+        return bytes(self._rfile.readline(limit))
+
+
+class _ResponseHandler(SimpleHandler):
+    """Runs the app for one request; adds ``Connection: close`` when it is the last one."""
+
+    server_software = f"capgo-exporter/{__version__}"
+    http_version = "1.1"
+    # wsgiref copies the process environment into every request's environ by default; ours
+    # holds the API key, which has no business next to request data.
+    os_environ: dict[str, str] = {}  # noqa: RUF012 — read-only, shadows wsgiref's class attribute
+    headers: Headers  # set by start_response
+    last_on_connection = True
+
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        if self.last_on_connection:
+            self.headers["Connection"] = "close"
+
+    def log_exception(self, exc_info: object) -> None:
+        log.error("request failed", exc_info=exc_info)
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """Serves requests on one connection until the client or the server ends it (HTTP/1.1),
+    so Prometheus does not reconnect — and redo the TLS handshake — on every scrape."""
+
+    protocol_version = "HTTP/1.1"
+    server: CappedWSGIServer
+
+    def setup(self) -> None:
+        self._accepted = time.monotonic()
+        super().setup()
+        # The response goes out in a few writes; without this, Nagle's algorithm can hold the
+        # last one back until the client's delayed ACK, 40 ms later.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self) -> None:
+        connections = self.server.connections
+        first = True
+        try:
+            while connections.wait_for_request(self.connection):
+                deadline = self._read_request_line(first)
+                first = False
+                if not self.raw_requestline or not connections.start_request(self.connection):
+                    break
+                try:
+                    self._handle_request(deadline)
+                finally:
+                    connections.end_request()
+                if self.close_connection or connections.closing:
+                    break
+        except OSError as exc:  # timeouts, resets, failed TLS handshakes: the client's doing
+            log.debug("connection dropped", client=self.client_address[0], reason=str(exc))
+        finally:
+            connections.forget(self.connection)
+
+    def _read_request_line(self, first: bool) -> float:
+        """Reads the request line; returns the deadline for the rest of the header block."""
+        if first:  # the TLS handshake, the request line and headers: one deadline from accept
+            deadline = self._accepted + self.server.header_deadline
+            reader = _DeadlineReader(self.rfile, self.connection, deadline)
+            self.raw_requestline = reader.readline(_MAX_REQUEST_LINE + 1)
+            return deadline
+        self.connection.settimeout(self.server.idle_timeout)
+        self.raw_requestline = self.rfile.readline(_MAX_REQUEST_LINE + 1)
+        return time.monotonic() + self.server.header_deadline
+
+    def _handle_request(self, deadline: float) -> None:
+        self.close_connection = True
+        if len(self.raw_requestline) > _MAX_REQUEST_LINE:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
+        body_reader = self.rfile
+        self.rfile = cast(Any, _DeadlineReader(body_reader, self.connection, deadline))
+        try:
+            parsed = self.parse_request()
+        finally:
+            self.rfile = body_reader
+            self.connection.settimeout(self.server.idle_timeout)
+        if not parsed:  # it has answered with an error
+            return
+        # Request bodies are never read, so a connection that sent one cannot be reused; an
+        # HTTP/1.0 client would not expect it to be.
+        self.close_connection = (
+            self.request_version != "HTTP/1.1"
+            or self.headers.get("Connection", "").lower() == "close"
+            or self.headers.get("Content-Length", "0") != "0"
+            or "Transfer-Encoding" in self.headers
+        )
+        handler = _ResponseHandler(
+            self.rfile,
+            cast(IO[bytes], self.wfile),
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
+        )
+        handler.last_on_connection = self.close_connection
+        handler.run(self.server.app)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log: one line per scrape would drown everything else."""
+
+
+class CappedWSGIServer(ThreadingMixIn, WSGIServer):
+    """A thread per connection, at most ``max_connections`` of them; past the cap a new
+    connection is closed on the accept thread, before any thread or read."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        family: socket.AddressFamily,
+        address: tuple[str, int],
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        header_deadline: float = HEADER_DEADLINE_SECONDS,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
+        self.app = app
+        self.address_family = family
+        self.connections = _Connections()
+        self.max_connections = max_connections
+        self.header_deadline = header_deadline
+        self.idle_timeout = idle_timeout
+        self._open: set[object] = set()
+        self._open_lock = threading.Lock()
+        self.refused = 0
+        super().__init__(address, KeepAliveHandler)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self._open_lock:
+            if len(self._open) >= self.max_connections:
+                self.refused += 1
+                return False
+            self._open.add(request)
+            return True
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self._open_lock:
+            self._open.discard(request)
+
+    @property
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            # "::" then also accepts IPv4, like Go's ":port".
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        # HTTPServer.server_bind would resolve our own name (socket.getfqdn): a DNS lookup at
+        # startup for a value nobody reads.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+        self.setup_environ()
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.exception("connection failed", client=str(client_address))
