@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import logging
 import shutil
 import socket
 import statistics
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import structlog
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
 from prometheus_client.exposition import start_http_server
 
@@ -209,7 +211,10 @@ def scrape_with_slow_clients(server: ExporterServer, count: int, scrapes: int) -
                 closed += 1
             except TimeoutError:
                 pass
-        print(f"  {closed} of the {count} slow clients closed by the server while scraping")
+        print(
+            f"  {closed} of the {count} slow clients closed by the server while scraping, "
+            f"{server.refused_connections} of them at the accept (connection cap)"
+        )
     finally:
         for sock in slow:
             sock.close()
@@ -231,6 +236,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     print("command:", " ".join([sys.executable, *sys.argv]))
+    # The server logs each slow client it cuts off at debug level: 1,000 lines here.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
 
     snapshot = build_snapshot(args.series)
     print(f"{snapshot.series} Capgo series, {len(snapshot.text) / 1e6:.2f} MB of text format")

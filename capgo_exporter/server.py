@@ -260,6 +260,11 @@ class ExporterServer:
         return int(self._server.server_address[1])
 
     @property
+    def refused_connections(self) -> int:
+        """Connections closed at the accept because ``max_connections`` were open."""
+        return self._server.refused
+
+    @property
     def url(self) -> str:
         host = str(self._server.server_address[0])
         # Every interface: localhost is an address a terminal can open (a click works there).

@@ -88,6 +88,7 @@ def test_connections_past_the_cap_are_closed_and_scrapes_go_on() -> None:
         time.sleep(0.2)  # let the accept loop register them
         extra = stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
         assert closed_by_server(extra, 2.0)
+        assert server.refused_connections == 1
         # The scraper's kept-alive connection is still served, quickly.
         for _ in range(20):
             assert scraper.get("/metrics").status_code == 200
