@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from capgo_exporter.collectors import COLLECTORS
+from capgo_exporter.collectors import COLLECTORS, REGISTRY
 from capgo_exporter.settings import (
     ENV_NAMES,
     FLAG_NAMES,
@@ -51,7 +51,10 @@ def test_defaults(home: Path) -> None:
     assert (settings.listen_host, settings.listen_port) == ("", 10180)
     assert (settings.log_level, settings.log_format) == ("info", "logfmt")
     assert settings.collectors == COLLECTORS
-    assert [settings.interval_for(c) for c in COLLECTORS] == [300, 900, 300, 3600, 300]
+    # Each collector's default interval is the one its registry entry declares.
+    assert {c: settings.interval_for(c) for c in COLLECTORS} == {
+        name: spec.default_interval for name, spec in REGISTRY.items()
+    }
     assert settings.devices_full_resync_interval == 86400
     assert (settings.request_timeout, settings.connect_timeout) == (30, 5)
     assert (settings.requests_per_minute, settings.concurrency, settings.max_retries) == (100, 4, 3)
@@ -390,11 +393,7 @@ INVALID_ENV = [
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10 parsecs", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10GIB", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT", "-1GB", "10GiB"),
-    (
-        "CAPGO_EXPORTER_COLLECTORS",
-        "statistics,billing",
-        "account, devices, events, inventory, statistics",
-    ),
+    ("CAPGO_EXPORTER_COLLECTORS", "statistics,billing", ", ".join(sorted(COLLECTORS))),
     ("CAPGO_EXPORTER_COLLECTORS", ",", "no collector enabled"),
     ("CAPGO_EXPORTER_CONFIG_FILE", "/nonexistent/capgo.toml", "cannot read"),
 ]
