@@ -25,6 +25,7 @@ import time
 
 import structlog
 
+from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.daemon import exporter
 from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import SimConfig, Simulator
@@ -50,8 +51,7 @@ async def run(minutes: float, limit: int, interval: str) -> tuple[Simulator, dic
         {
             "api_url": "http://127.0.0.1:9",  # loopback: intervals below 10 s are allowed
             "api_key": "demo",
-            **{f"{name}_interval": interval for name in ("inventory", "statistics", "devices")},
-            **{f"{name}_interval": interval for name in ("account", "events")},
+            **{f"{name}_interval": interval for name in COLLECTORS},
         },
         environ={},
         home=None,
