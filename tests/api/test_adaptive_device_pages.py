@@ -123,3 +123,29 @@ def test_large_pages_are_read_in_large_chunks() -> None:
     import capgo_exporter.api.core  # noqa: F401 - sets it
 
     assert httpcore.AsyncHTTP11Connection.READ_NUM_BYTES == 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("cap", "devices", "requests"),
+    [
+        # The Supabase path: one request more than pages of 999 from the start, at most.
+        (SUPABASE, 999, 1),
+        (SUPABASE, 1_000, 3),  # 1,000 cut-looking, then 999 + 1
+        (SUPABASE, 1_001, 3),  # 1,000 cut, then 999 + 2
+        (SUPABASE, 50_001, 52),  # 1,000 cut, then 51 pages of 999
+        # Production paging: pages of 50,000. Exactly 1,000 devices look cut at 1,000 and take
+        # two more requests to settle: the cursor is opaque, so no cheaper proof exists.
+        (ANALYTICS, 999, 1),
+        (ANALYTICS, 1_000, 3),
+        (ANALYTICS, 1_001, 1),
+        (ANALYTICS, 50_001, 2),
+    ],
+)
+async def test_requests_per_walk_lose_nothing_and_cost_at_most_one_more_than_999(
+    cap: int, devices: int, requests: int
+) -> None:
+    seen, made, _ = await walk(devices, cap)
+    assert len(seen) == len(set(seen)) == devices
+    assert made == requests
+    if cap == SUPABASE:
+        assert made <= math.ceil(devices / 999) + 1
