@@ -104,7 +104,9 @@ def device_key(device_id: str) -> int:
         except ValueError:
             pass
         else:
-            return (x >> 64 ^ (x ^ x >> 32) & 0xFFFFFFFF) - _SIGN
+            key = (x >> 64 ^ (x ^ x >> 32) & 0xFFFFFFFF) - _SIGN
+            if -_SIGN <= key < _SIGN:  # not so for 36 hex digits without dashes
+                return key
     return int.from_bytes(blake2b(device_id.encode(), digest_size=8).digest(), signed=True)
 
 

@@ -272,6 +272,29 @@ def test_device_keys() -> None:
     assert len({device_key(i) for i in v7}) == len(v7)
 
 
+@pytest.mark.parametrize(
+    "device_id",
+    [
+        "00000001-0000-4000-8000-000000001eef",
+        "00000001-0000-4000-8000-000000001EEF",
+        "my-custom-device",
+        "0123456789abcdef0123456789abcdef0123",  # 36 hex digits: more than 64 bits
+        "0x23456789abcdef0123456789abcdef0123",
+        "00000001-0000-4000-8000-00000000zzzz",
+        " 0000001-0000-4000-8000-000000001eef",
+        "----------------------------------12",
+    ],
+)
+def test_every_id_is_stored_under_its_device_key(index: DeviceIndex, device_id: str) -> None:
+    """An id that looks like a UUID without being one is stored all the same, under a key
+    SQLite can hold (36 hex digits are 144 bits: hashed, not an OverflowError failing the
+    page)."""
+    index.upsert_rows(APP, [{"device_id": device_id, "updated_at": iso(NOW)}])
+    stored = index._db.execute("SELECT key FROM device").fetchall()
+    assert stored == [(device_key(device_id),)]
+    assert -(2**63) <= device_key(device_id) < 2**63
+
+
 def test_device_keys_in_another_process() -> None:
     code = "from capgo_exporter.collect.device_index import device_key as k; print(k('abc'))"
     output = subprocess.run(
