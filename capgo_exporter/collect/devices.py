@@ -18,8 +18,10 @@ are published when the run ends, in one snapshot swap instead of one per app.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Literal, Protocol
@@ -129,6 +131,8 @@ class DevicesCollector(GatedCollector):
         # Every app finishes its walk (what was walked is kept), then the first failure
         # fails the run.
         outcomes = await asyncio.gather(*map(sync, app_ids), return_exceptions=True)
+        if "full" in outcomes:
+            await asyncio.to_thread(_release_freed_memory)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -183,6 +187,25 @@ class DevicesCollector(GatedCollector):
 
     def close(self) -> None:
         self._index.close()
+
+
+def _glibc_malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _glibc_malloc_trim()
+
+
+def _release_freed_memory() -> None:
+    """Give the pages of a walk's freed buffers back to the OS. glibc keeps them in its arenas
+    (worker threads have their own), so RSS at rest stayed at the walk's peak about two runs
+    in three: 147-151 MB instead of 114 MB after a million devices."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _merged(parts: Iterable[Samples]) -> Samples:

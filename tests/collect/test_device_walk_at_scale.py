@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from capgo_exporter.collect import devices as devices_module
 from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.device_page_size import FILE_NAME, DevicePageSize
 from capgo_exporter.collect.devices import DevicesCollector
@@ -185,3 +186,22 @@ async def test_an_app_that_is_gone_leaves_no_walk_progress() -> None:
     assert sample("capgo_exporter_device_walk_devices", {"app_id": kept.app_id}) == 0  # polled
     for name in ("devices", "pages", "in_progress"):
         assert sample(f"capgo_exporter_device_walk_{name}", {"app_id": gone.app_id}) is None
+
+
+async def test_freed_memory_goes_back_to_the_system_after_full_walks_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A full walk frees tens of MB of page buffers the allocator would keep (RSS at rest
+    147-151 MB instead of 114 after a million devices); an incremental poll frees little."""
+    released: list[bool] = []
+    monkeypatch.setattr(devices_module, "_release_freed_memory", lambda: released.append(True))
+    fleet = Fleet(make_settings(), config(1_000, ANALYTICS))
+    collector = DevicesCollector(fleet.settings, DeviceIndex())
+    try:
+        await fleet.collect(collector)
+        assert released == [True]
+        await fleet.collect(collector)  # incremental
+        assert released == [True]
+    finally:
+        collector.close()
+        await fleet.client.aclose()

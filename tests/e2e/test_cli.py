@@ -91,7 +91,11 @@ def test_demo_daemon_serves_the_catalogue_and_stops_cleanly(tmp_path: Path) -> N
         body = wait_until(complete_exposition, 30, "every metric of the catalogue")
         elapsed = time.monotonic() - started
         assert httpx.get(f"{url}/healthz").status_code == 200
-        assert httpx.get(f"{url}/readyz").status_code == 200
+        # Each app's device metrics are served as its walk completes: ready follows when the
+        # whole devices run has ended, a moment later.
+        wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, 30, "ready")
+        body = httpx.get(f"{url}/metrics").text
+        assert names_in(body) >= CATALOGUE_NAMES
         landing = httpx.get(f"{url}/").text
         assert "devices" in landing
         assert "/metrics" in landing
