@@ -5,14 +5,13 @@ visible, and no device metric appears before the app's walk is complete."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 
 from capgo_exporter.daemon import exporter
-from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import SimConfig, Simulator
+from tests.waiting import device_walk_settings, until
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 DEVICES, PAGE = 3_000, 500
@@ -34,31 +33,13 @@ class HeldDevicePages(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met within 5 s")
-
-
 async def test_readiness_and_metrics_during_a_first_device_walk() -> None:
     sim = Simulator(
         SimConfig(seed=2, orgs=1, apps_per_org=1, devices_per_app=DEVICES), clock=lambda: NOW
     )
     (app_id,) = sim.app_ids()
     transport = HeldDevicePages(sim.transport())
-    settings = load_settings(
-        {
-            "api_url": "http://sim",
-            "api_key": "demo",
-            "collectors": "inventory,devices",
-            "device_page_size": PAGE,
-            "requests_per_minute": 100_000,
-        },
-        environ={},
-        home=None,
-    )
+    settings = device_walk_settings(PAGE)
     stop = asyncio.Event()
     async with exporter(settings, transport) as built:
         running = asyncio.create_task(built.scheduler.run(stop))

@@ -5,7 +5,6 @@ ends (issue 12, "ready sooner, honestly")."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
@@ -16,11 +15,11 @@ from capgo_exporter.collect.devices import DevicesCollector
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.daemon import exporter
 from capgo_exporter.metrics import APP_DEVICES, DEVICES_TRACKED, specs_of
-from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_now
 from tests.collect.conftest import make_settings
 from tests.collect.test_devices_collector import Fleet, actual, assert_truth, expected
+from tests.waiting import device_walk_settings, until
 
 DEVICES, PAGE = 2_000, 500
 
@@ -41,14 +40,6 @@ class HeldApp(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met within 10 s")
-
-
 def tracked(app_id: str, n: int) -> bytes:
     return f'capgo_exporter_devices_tracked{{app_id="{app_id}"}} {n}.0'.encode()
 
@@ -59,17 +50,7 @@ async def test_a_first_walk_serves_each_app_when_its_walk_completes() -> None:
     )
     done, slow = sim.app_ids()
     transport = HeldApp(sim.transport(), slow)
-    settings = load_settings(
-        {
-            "api_url": "http://sim",
-            "api_key": "demo",
-            "collectors": "inventory,devices",
-            "device_page_size": PAGE,
-            "requests_per_minute": 100_000,
-        },
-        environ={},
-        home=None,
-    )
+    settings = device_walk_settings(PAGE)
     stop = asyncio.Event()
     async with exporter(settings, transport) as built:
         running = asyncio.create_task(built.scheduler.run(stop))
