@@ -31,7 +31,7 @@ from capgo_exporter.exposition import (
 )
 from capgo_exporter.landing import DOCS, STYLE, render_landing_page
 from capgo_exporter.selfmetrics import SelfMetrics
-from capgo_exporter.snapshot import SnapshotHolder
+from capgo_exporter.snapshot import Snapshot, SnapshotHolder
 from capgo_exporter.status import ExporterStatus
 from capgo_exporter.webconfig import WebConfig
 from capgo_exporter.wsgiserver import (
@@ -159,10 +159,8 @@ class ExporterApp:
         return route(environ)
 
     def _metrics(self, environ: WSGIEnvironment) -> _Response:
-        snapshot = self._holder.current
         openmetrics = wants_openmetrics(environ.get("HTTP_ACCEPT"))
-        # The live part comes last: in OpenMetrics it carries the closing "# EOF".
-        live = self._self_metrics.render(openmetrics=openmetrics)
+        snapshot, live = self._consistent_parts(openmetrics)
         if openmetrics:
             content_type, plain, packed = (
                 OPENMETRICS_CONTENT_TYPE,
@@ -183,6 +181,23 @@ class ExporterApp:
                 HTTPStatus.OK, content_type, body, (vary, ("Content-Encoding", "gzip"))
             )
         return _Response(HTTPStatus.OK, content_type, (plain, live), (vary,))
+
+    def _consistent_parts(self, openmetrics: bool) -> tuple[Snapshot, bytes]:
+        """The snapshot and the live part (health gauges, request counters) of one moment.
+
+        The scheduler says a collector is down before it swaps in a snapshot without the
+        collector's series, and up only after it swaps its series back in. Reading the
+        snapshot, then the gauges, then checking that the snapshot is still current therefore
+        never pairs missing series with a collector that says up; a swap in between is read
+        again (swaps are a render apart, so a second read is as good as settled).
+        """
+        for _ in range(3):
+            snapshot = self._holder.current
+            # The live part comes last in the body: in OpenMetrics it carries the "# EOF".
+            live = self._self_metrics.render(openmetrics=openmetrics)
+            if self._holder.current is snapshot:
+                break
+        return snapshot, live
 
     def _healthz(self, environ: WSGIEnvironment) -> _Response:
         if self._status.healthy():

@@ -377,3 +377,38 @@ def test_every_interface_logs_a_localhost_address_a_terminal_can_open() -> None:
     )
     assert server.url == f"http://localhost:{server.port}/"
     assert server.shutdown(timeout=1)
+
+
+class SwapDuringRead(SelfMetrics):
+    """Gauges read while the scheduler recovers a collector: between the scrape's read of the
+    snapshot and its read of the gauges, the snapshot with the series is swapped in and the
+    collector is said up again."""
+
+    def __init__(self, holder: SnapshotHolder, recovered: Snapshot) -> None:
+        super().__init__(["devices"], process_metrics=False)
+        self.holder, self.recovered, self.reads = holder, recovered, 0
+        self.collector_down("devices")
+        self.set_up(False)
+
+    def render(self, *, openmetrics: bool = False) -> bytes:
+        self.reads += 1
+        if self.reads == 1:
+            self.holder.current = self.recovered
+            self.set_up(True)
+        return super().render(openmetrics=openmetrics)
+
+
+def test_a_scrape_never_pairs_an_old_snapshot_with_health_read_after_a_swap() -> None:
+    holder = SnapshotHolder()  # empty: the devices series were dropped for age
+    recovered = small_snapshot()
+    metrics = SwapDuringRead(holder, recovered)
+    app = ExporterApp(holder, metrics, StubStatus(), web_config=None, wall_clock=lambda: NOW)
+    server = ExporterServer(app, "127.0.0.1", 0, web_config=None)
+    server.start()
+    try:
+        body = httpx.get(server.url + "metrics").content
+    finally:
+        server.shutdown(timeout=5)
+    assert b"\ncapgo_up 1.0" in body
+    assert body.startswith(recovered.text), "up, so the recovered series must be there"
+    assert metrics.reads == 2
