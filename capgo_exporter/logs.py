@@ -97,6 +97,10 @@ def _logfmt_names(_logger: WrappedLogger, _method: str, event_dict: EventDict) -
     event_dict["msg"] = event_dict.pop("event", "")
     if event_dict.get("level") == "warning":
         event_dict["level"] = "warn"
+    for key, value in event_dict.items():
+        # A list as one comma-separated value ("inventory,devices"), not Python's repr.
+        if isinstance(value, list | tuple):
+            event_dict[key] = ",".join(map(str, value))
     return event_dict
 
 

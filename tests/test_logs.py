@@ -212,6 +212,7 @@ def test_logfmt_lines_parse_with_node_exporter_keys() -> None:
     assert list(records[0])[:3] == ["ts", "level", "msg"]
     assert records[0]["listen"] == "http://localhost:10180/"
     assert records[1]["count"] == "3"
+    assert records[1]["collectors"] == "a,b"
     assert datetime.fromisoformat(records[0]["ts"]).tzinfo == UTC
 
 
