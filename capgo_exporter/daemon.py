@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -143,9 +144,11 @@ async def exporter(
     *,
     process_metrics: bool = True,
     demo: bool = False,
+    wall_clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Exporter]:
     """``process_metrics=False`` for output that joins another exporter's (node_exporter's
-    textfile directory), which already has its own ``process_*`` series."""
+    textfile directory), which already has its own ``process_*`` series. ``wall_clock`` (Unix
+    time) is the scheduler's and so the collectors': a test runs it on the simulator's clock."""
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics(
         (c.name for c in collectors), process_metrics=process_metrics, demo=demo
@@ -155,7 +158,7 @@ async def exporter(
             collector.observe_walks(self_metrics)
     client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
-    scheduler = Scheduler(client, settings, collectors, holder, self_metrics)
+    scheduler = Scheduler(client, settings, collectors, holder, self_metrics, wall_clock=wall_clock)
     built = Exporter(settings, client, collectors, scheduler, holder, self_metrics)
     try:
         yield built

@@ -56,8 +56,8 @@ INTERVAL = 2.0  # every collector's poll interval, seconds
 RECOVERY_DEADLINE = INTERVAL * 1.1 + 2.0
 SCRAPE_EVERY = 0.1
 APPS, DEVICES, PAGE = 2, 600, 200
-# Device figures that do not depend on the date: the exporter counts "seen in the last day"
-# on the real clock, the simulator's world runs from the pinned instant.
+# Device figures that do not depend on when they are read: "seen in the last day" moves while
+# the suite runs (the exporter and the simulator share one clock running at real speed).
 DATE_FREE_DEVICE_METRICS = (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
@@ -147,6 +147,7 @@ class Daemon:
     url: str
     scraper: httpx.AsyncClient
     statuses: Callable[[], list[CollectorStatus]]
+    wall_clock: Callable[[], float]  # the exporter's: the simulator's clock, as Unix time
     baseline: dict[str, set[str]] = field(default_factory=dict)
 
     async def scrape(self) -> Series:
@@ -182,7 +183,7 @@ class Daemon:
             if (why := self.unhealthy(series)) is None:  # type: ignore[assignment]
                 return time.monotonic() - started
             await asyncio.sleep(SCRAPE_EVERY)
-        now = time.time()
+        now = self.wall_clock()
         runs = "; ".join(
             f"{s.name} up={s.up} runs={s.runs} error={s.last_error!r} "
             f"next in {(s.next_run or now) - now:.1f}s"
@@ -219,14 +220,18 @@ def fault_settings(state_dir: Path, **overrides: Any) -> Settings:
 @contextlib.asynccontextmanager
 async def daemon_under_fault(state_dir: Path, **overrides: Any) -> AsyncIterator[Daemon]:
     """The daemon running and healthy against a fresh simulator; the baseline recorded."""
+    clock = running_clock()  # rate limits and latencies need time to pass
     sim = Simulator(
-        SimConfig(seed=13, orgs=1, apps_per_org=APPS, devices_per_app=DEVICES),
-        clock=running_clock(),  # rate limits and latencies need time to pass
+        SimConfig(seed=13, orgs=1, apps_per_org=APPS, devices_per_app=DEVICES), clock=clock
     )
     sim.arrivals.start()
     settings = fault_settings(state_dir, **overrides)
     stop = asyncio.Event()
-    async with exporter(settings, sim.transport()) as built:
+
+    def wall_clock() -> float:  # the exporter's clock is the simulator's, as Unix time
+        return clock().timestamp()
+
+    async with exporter(settings, sim.transport(), wall_clock=wall_clock) as built:
         app = ExporterApp(built.holder, built.self_metrics, built.scheduler)
         server = ExporterServer(app, "127.0.0.1", 0)
         server.start()
@@ -239,6 +244,7 @@ async def daemon_under_fault(state_dir: Path, **overrides: Any) -> AsyncIterator
                     f"{server.url}metrics",
                     scraper,
                     built.scheduler.collector_statuses,
+                    wall_clock,
                 )
                 await daemon.until_healthy(30)
                 series = await daemon.scrape()
