@@ -101,6 +101,24 @@ class PrometheusQuery:
         return next(iter(result.values())) if len(result) == 1 else None
 
 
+def scrape_every_second(rules: Path | None = None) -> Callable[[Path, str], Path]:
+    """A ``prometheus_config`` for `exporter_and_prometheus`: one job scraping the exporter
+    every second and, with ``rules``, evaluating them every second too."""
+
+    def write(tmp: Path, exporter: str) -> Path:
+        evaluation = "  evaluation_interval: 1s\n" if rules else ""
+        rule_files = f"rule_files:\n  - {rules}\n" if rules else ""
+        config = tmp / "prometheus.yml"
+        config.write_text(
+            f"global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n{evaluation}{rule_files}"
+            "scrape_configs:\n  - job_name: capgo\n"
+            f"    static_configs:\n      - targets: ['{exporter}']\n"
+        )
+        return config
+
+    return write
+
+
 @contextmanager
 def exporter_and_prometheus(
     tmp: Path, env: dict[str, str], prometheus_config: Callable[[Path, str], Path]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from capgo_exporter.exposition import render_text
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
 from tests.tools import require_binary
 
-from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus
+from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus, scrape_every_second
 
 MAX_BUNDLES = 4
 
@@ -28,16 +27,6 @@ class Stack:
     sim: Simulator
     exporter_url: str
     prometheus: PrometheusQuery
-
-
-def _minimal_config(tmp: Path, exporter: str) -> Path:
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-        "scrape_configs:\n  - job_name: capgo\n"
-        f"    static_configs:\n      - targets: ['{exporter}']\n"
-    )
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             CAPGO_EXPORTER_MAX_BUNDLES_PER_APP=str(MAX_BUNDLES),
             CAPGO_EXPORTER_STATE_DIR=str(tmp / "state"),
         )
-        with exporter_and_prometheus(tmp, env, _minimal_config) as (exporter, query):
+        with exporter_and_prometheus(tmp, env, scrape_every_second()) as (exporter, query):
             yield Stack(sim, f"http://{exporter}", query)
 
 

@@ -22,7 +22,13 @@ from capgo_exporter.mixin.rules import Config
 from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import Simulator
 
-from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus, wait_until
+from .conftest import (
+    PrometheusQuery,
+    daemon_env,
+    exporter_and_prometheus,
+    scrape_every_second,
+    wait_until,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "capgo.rules.yml"
@@ -34,17 +40,6 @@ class Stack:
     sim: Simulator
     prometheus: PrometheusQuery
     apps: list[str]
-
-
-def _prometheus_config(tmp: Path, exporter: str) -> Path:
-    config = tmp / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-        f"rule_files:\n  - {RULES}\n"
-        "scrape_configs:\n  - job_name: capgo\n"
-        f"    static_configs:\n      - targets: ['{exporter}']\n"
-    )
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +57,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
             CAPGO_EXPORTER_COLLECTORS="inventory,events",
         )
-        with exporter_and_prometheus(tmp, env, _prometheus_config) as (_, query):
+        with exporter_and_prometheus(tmp, env, scrape_every_second(RULES)) as (_, query):
             # Every app's failure ratio recorded, then a few more evaluations of the alerts.
             wait_until(
                 lambda: (
