@@ -79,13 +79,22 @@ class LineRecorder:
         return self._data.read()
 
 
-def test_1_parse_request_reads_the_headers_by_readline_up_to_the_blank_line() -> None:
+def handler_reading(request_line: bytes, rest: bytes) -> BaseHTTPRequestHandler:
+    """A request handler as wsgiserver.py drives it: the request line already read, the
+    headers (and whatever follows) left in a `LineRecorder`."""
     handler = object.__new__(BaseHTTPRequestHandler)
     # Undocumented, not even in typeshed: the attribute parse_request parses.
-    handler.raw_requestline = b"GET /metrics?x=1 HTTP/1.1\r\n"  # type: ignore[attr-defined]
-    handler.rfile = LineRecorder(b"Host: a\r\nAccept: text/plain\r\n\r\nBODY")  # type: ignore[assignment]
+    handler.raw_requestline = request_line  # type: ignore[attr-defined]
+    handler.rfile = LineRecorder(rest)  # type: ignore[assignment]
     handler.request_version = handler.default_request_version
     handler.close_connection = True
+    return handler
+
+
+def test_1_parse_request_reads_the_headers_by_readline_up_to_the_blank_line() -> None:
+    handler = handler_reading(
+        b"GET /metrics?x=1 HTTP/1.1\r\n", b"Host: a\r\nAccept: text/plain\r\n\r\nBODY"
+    )
 
     assert handler.parse_request(), "assumption 1 of wsgiserver.py: parse_request failed"
     recorder: LineRecorder = handler.rfile  # type: ignore[assignment]
@@ -104,11 +113,7 @@ def test_1_parse_request_reads_the_headers_by_readline_up_to_the_blank_line() ->
 
 def test_1_parse_request_has_only_rfile_readline_to_read_with() -> None:
     """A reader without ``read``: if parse_request used anything else it would fail here."""
-    handler = object.__new__(BaseHTTPRequestHandler)
-    handler.raw_requestline = b"GET / HTTP/1.1\r\n"  # type: ignore[attr-defined]
-    handler.rfile = LineRecorder(b"Host: a\r\n\r\n")  # type: ignore[assignment]
-    handler.request_version = handler.default_request_version
-    handler.close_connection = True
+    handler = handler_reading(b"GET / HTTP/1.1\r\n", b"Host: a\r\n\r\n")
     try:
         assert handler.parse_request()
     except AttributeError as exc:
