@@ -21,9 +21,8 @@ import asyncio
 import ctypes
 import ctypes.util
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from types import MappingProxyType
 from typing import Literal, Protocol
 
 from capgo_exporter.api import CapgoClient
@@ -32,7 +31,7 @@ from capgo_exporter.collect.base import CollectContext, CollectResult, GatedColl
 from capgo_exporter.collect.device_index import AppDevices, DeviceIndex
 from capgo_exporter.collect.device_page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
-from capgo_exporter.collect.samples import Labels, Samples, SampleSet
+from capgo_exporter.collect.samples import Samples, SampleSet, merged
 from capgo_exporter.collectors import CollectorName, Probe
 from capgo_exporter.metrics import (
     APP_DEVICES,
@@ -45,7 +44,6 @@ from capgo_exporter.metrics import (
     APP_DEVICES_SEEN_30D,
     CHANNEL_ADOPTION,
     DEVICES_TRACKED,
-    MetricSpec,
 )
 from capgo_exporter.settings import Settings
 
@@ -136,7 +134,7 @@ class DevicesCollector(GatedCollector):
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return CollectResult(_merged(app_samples[a] for a in app_ids if a in app_samples))
+        return CollectResult(merged(app_samples[a] for a in app_ids if a in app_samples))
 
     async def _app_samples(self, context: CollectContext, app_id: str) -> Samples:
         """The app's series, from its index rows as they are now (its walk complete)."""
@@ -208,15 +206,6 @@ def _release_freed_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _merged(parts: Iterable[Samples]) -> Samples:
-    """Several apps' samples as one set (no two apps share a series: app_id is a label)."""
-    merged: dict[MetricSpec, dict[Labels, float]] = {}
-    for part in parts:
-        for spec, values in part.items():
-            merged.setdefault(spec, {}).update(values)
-    return MappingProxyType({spec: MappingProxyType(values) for spec, values in merged.items()})
-
-
 def _with_app(served: Samples, app_id: str, fresh: Samples, *, keep: set[str]) -> Samples:
     """What is served, with the app's series replaced by ``fresh`` and those of apps not in
     ``keep`` (gone since) dropped. Every device metric's first label is app_id."""
@@ -225,7 +214,7 @@ def _with_app(served: Samples, app_id: str, fresh: Samples, *, keep: set[str]) -
         spec: {labels: v for labels, v in values.items() if labels[0] in others_kept}
         for spec, values in served.items()
     }
-    return _merged([others, fresh])
+    return merged([others, fresh])
 
 
 def _resync_due(last_full: datetime | None, now: datetime, interval: float) -> bool:

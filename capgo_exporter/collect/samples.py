@@ -6,7 +6,7 @@ with the same labels would make an invalid exposition; both are refused here, at
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from capgo_exporter.metrics import MetricSpec
@@ -42,3 +42,13 @@ class SampleSet:
         return MappingProxyType(
             {spec: MappingProxyType(dict(family)) for spec, family in self._data.items()}
         )
+
+
+def merged(parts: Iterable[Samples]) -> Samples:
+    """Sample sets that share no series (different apps, say) as one; a series in two parts
+    keeps the later part's value."""
+    families: dict[MetricSpec, dict[Labels, float]] = {}
+    for part in parts:
+        for spec, values in part.items():
+            families.setdefault(spec, {}).update(values)
+    return MappingProxyType({spec: MappingProxyType(v) for spec, v in families.items()})
