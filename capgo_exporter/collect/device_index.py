@@ -5,10 +5,10 @@ what it walked in SQLite: ``devices.sqlite3`` in the state directory (a restart 
 re-walk a million devices), or ``:memory:`` when none is set. Rows are kept small so a million
 devices fit the memory target (≤ 150 MB RSS):
 
-- a device is keyed by (app number, a 64-bit number from its device_id; see `device_key`),
-  not by the 36-character id: at a million devices per app the chance of any collision is
-  about 3·10⁻⁸, and a collision would merge two devices into one row, an error far below
-  what a gauge shows;
+- a device is keyed by (app number, a 64-bit number from its device_id; see
+  `device_columns.device_key`), not by the 36-character id: at a million devices per app the
+  chance of any collision is about 3·10⁻⁸, and a collision would merge two devices into one
+  row, an error far below what a gauge shows;
 - everything else a device has that we aggregate on (platform, bundle, native and plugin
   versions, channel override, is_prod, is_emulator) is one "profile" number: a fleet has a few
   thousand distinct combinations, stored once in a small table (never pruned: new ones come
@@ -17,7 +17,10 @@ devices fit the memory target (≤ 150 MB RSS):
   more a row than seconds would take.
 
 So a device row is (app, key, profile, updated_ms, generation), about 28 bytes on disk in a
-WITHOUT ROWID B-tree. Aggregates are one GROUP BY profile per app, expanded in Python.
+WITHOUT ROWID B-tree. Aggregates come from a `DeviceTally` per app, kept up to date as pages
+are stored (a GROUP BY over a million rows sorts them all: half a second each run), plus one
+scan for the seen windows' first hours; a tally is counted from the rows only after a start
+or when a full walk got a device twice.
 
 Every method is thread-safe (one lock) so the collector can run them in worker threads.
 """
@@ -27,32 +30,41 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
-from hashlib import blake2b
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import structlog
 
 from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
 from capgo_exporter.collect.corrupt_copies import prune_corrupt_copies, set_aside_name
-from capgo_exporter.collect.labels import flag, text
+from capgo_exporter.collect.device_aggregates import SEEN_WINDOWS, AppDevices, Profile, aggregate
+from capgo_exporter.collect.device_columns import device_keys, epoch_ms_column, from_ms, to_ms
+from capgo_exporter.collect.device_tally import HOUR_MS, DeviceTally
+from capgo_exporter.collect.labels import text
 
 FILE_NAME: Final = "devices.sqlite3"
-OTHER: Final = "other"
-_K = TypeVar("_K", bound=Hashable)
-# version_name values Capgo uses for "the bundle inside the binary" (reference §3.5).
-BUILTIN_NAMES: Final = frozenset({"builtin", "unknown"})
-SEEN_WINDOWS: Final = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MS: Final = timedelta(milliseconds=1)
 _BATCH: Final = 1000  # rows per INSERT: 5,000 parameters, under SQLite's 32,766
-_SIGN: Final = 1 << 63  # unsigned 64-bit order to SQLite's signed integers
+_LOOKUP_BATCH: Final = 900  # keys per SELECT ... IN (...)
+# The fields of a row that make its profile, in `Profile` order.
+_PROFILE_FIELDS: Final = attrgetter(
+    "platform",
+    "version_name",
+    "version_build",
+    "plugin_version",
+    "channel",
+    "is_prod",
+    "is_emulator",
+)
+Stamps = npt.NDArray[np.int64] | list[int | None]
 # Bump when the tables change: the index is a cache of Capgo, so it is rebuilt, not migrated.
 _SCHEMA_VERSION: Final = 1
 _SCHEMA: Final = """
@@ -78,54 +90,23 @@ CREATE TABLE device (
 ) WITHOUT ROWID;
 """
 
-# (platform, version_name, version_build, plugin_version, channel, is_prod, is_emulator)
-Profile = tuple[
-    str | None, str | None, str | None, str | None, str | None, bool | None, bool | None
-]
-
 
 @lru_cache(maxsize=16)
-def _insert_sql(rows: int) -> str:
-    return "REPLACE INTO device VALUES " + ",".join(["(?, ?, ?, ?, ?)"] * rows)
+def _insert_sql(verb: str, rows: int, app: int, generation: int) -> str:
+    # App and generation are the same for a whole page: written into the statement (they are
+    # our own integers), three values a row are bound instead of five, a fifth less time.
+    return f"{verb} INTO device VALUES " + ",".join([f"({app}, ?, ?, ?, {generation})"] * rows)
 
 
-def device_key(device_id: str) -> int:
-    """The signed 64-bit number the index stores instead of the device id.
+@dataclass
+class _Walk:
+    """A full walk going on: the tally of the rows it stored, and whether it is *fresh*: the
+    app had no rows when it began and no device came twice since. A fresh walk only inserts,
+    and finishing it deletes nothing and needs no count to trust its tally (on a million
+    devices, two scans fewer)."""
 
-    For a UUID (what Capgo's plugin sends): its first 32 bits, then the other 96 folded into
-    32. Keys then follow device_id order, the order of a full walk, so the walk appends to
-    the B-tree instead of writing all over it (measured 4 times cheaper on a file), and every
-    random bit of a v4 UUID (or of a v7, whose head is a timestamp) still counts. Case does
-    not matter: Capgo lowercases device ids. Any other id: 64 bits of BLAKE2b.
-    """
-    if len(device_id) == 36:
-        try:
-            x = int(device_id.replace("-", ""), 16)
-        except ValueError:
-            pass
-        else:
-            key = (x >> 64 ^ (x ^ x >> 32) & 0xFFFFFFFF) - _SIGN
-            if -_SIGN <= key < _SIGN:  # not so for 36 hex digits without dashes
-                return key
-    return int.from_bytes(blake2b(device_id.encode(), digest_size=8).digest(), signed=True)
-
-
-def to_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MS
-
-
-def from_ms(ms: int) -> datetime:
-    return _EPOCH + ms * _MS
-
-
-def _epoch_ms(value: Any) -> int | None:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:  # "YYYY-MM-DD HH:MM:SS", Analytics Engine's form, is UTC
-        moment = moment.replace(tzinfo=UTC)
-    return to_ms(moment)
+    tally: DeviceTally = field(default_factory=DeviceTally)
+    fresh: bool = False
 
 
 def _text(value: Any) -> str | None:
@@ -165,93 +146,6 @@ def _bundle_name(row: DeviceRow) -> Any:
     return version.get("name") if isinstance(version, dict) else None
 
 
-@dataclass
-class AppDevices:
-    """Every aggregate of one app's devices, with label values ready for the exposition."""
-
-    total: int = 0
-    # (platform, bundle, is_prod, is_emulator) -> devices
-    by_bundle: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
-    by_native: dict[tuple[str, str], int] = field(default_factory=dict)  # platform, build
-    by_plugin: dict[str, int] = field(default_factory=dict)
-    on_builtin: dict[str, int] = field(default_factory=dict)  # every platform present
-    seen: dict[str, dict[str, int]] = field(default_factory=dict)  # window -> platform -> n
-    overrides: dict[str, int] = field(default_factory=dict)  # override channel -> devices
-    # (override channel or None, version_name) as Capgo sent them, for channel adoption.
-    running: dict[tuple[str | None, str | None], int] = field(default_factory=dict)
-
-    def folded_by_bundle(self, max_bundles: int) -> dict[tuple[str, str, str, str], int]:
-        """`by_bundle` with every bundle past the `max_bundles` most used as "other", so a long
-        tail of old bundles cannot blow up cardinality."""
-        return fold_rare(
-            self.by_bundle, max_bundles, lambda k: k[1], lambda k: (k[0], OTHER, k[2], k[3])
-        )
-
-    def folded_by_native(self, keep: int) -> dict[tuple[str, str], int]:
-        """`by_native` with the `keep` most common (platform, build) pairs; the rest become
-        (platform, "other"): at most ``keep`` + one per platform series."""
-        return fold_rare(self.by_native, keep, lambda k: k, lambda k: (k[0], OTHER))
-
-    def folded_by_plugin(self, keep: int) -> dict[str, int]:
-        """`by_plugin` with the `keep` most common versions; the rest become "other"."""
-        return fold_rare(self.by_plugin, keep, lambda k: k, lambda k: OTHER)
-
-
-def fold_rare(
-    counts: Mapping[_K, int],
-    keep: int,
-    label: Callable[[_K], Hashable],
-    folded: Callable[[_K], _K],
-) -> dict[_K, int]:
-    """``counts`` with the ``keep`` values of ``label`` that count most (ties by name, so the
-    choice is stable from one run to the next) kept as they are, and every other key replaced
-    by ``folded(key)``, its counts summed."""
-    per_label: Counter[Hashable] = Counter()
-    for key, count in counts.items():
-        per_label[label(key)] += count
-    kept = set(sorted(per_label, key=lambda v: (-per_label[v], str(v)))[:keep])
-    result: Counter[_K] = Counter()
-    for key, count in counts.items():
-        result[key if label(key) in kept else folded(key)] += count
-    return dict(result)
-
-
-def _aggregate(rows: Iterable[tuple[Profile, int, int, int, int]]) -> AppDevices:
-    by_bundle: Counter[tuple[str, str, str, str]] = Counter()
-    by_native: Counter[tuple[str, str]] = Counter()
-    by_plugin: Counter[str] = Counter()
-    on_builtin: Counter[str] = Counter()
-    seen: dict[str, Counter[str]] = {window: Counter() for window in SEEN_WINDOWS}
-    overrides: Counter[str] = Counter()
-    running: Counter[tuple[str | None, str | None]] = Counter()
-    total = 0
-    for profile, count, *seen_counts in rows:
-        platform, bundle, native, plugin, channel, prod, emulator = profile
-        where = text(platform)
-        total += count
-        by_bundle[(where, text(bundle), flag(prod), flag(emulator))] += count
-        by_native[(where, text(native))] += count
-        by_plugin[text(plugin)] += count
-        # Missing names are not evidence of the builtin bundle: only Capgo's own markers are.
-        builtin = bundle is not None and (bundle == native or bundle in BUILTIN_NAMES)
-        on_builtin[where] += count if builtin else 0
-        for window, n in zip(SEEN_WINDOWS, seen_counts, strict=True):
-            seen[window][where] += n
-        if channel is not None:
-            overrides[channel] += count
-        running[(channel, bundle)] += count
-    return AppDevices(
-        total=total,
-        by_bundle=dict(by_bundle),
-        by_native=dict(by_native),
-        by_plugin=dict(by_plugin),
-        on_builtin=dict(on_builtin),
-        seen={window: dict(counts) for window, counts in seen.items()},
-        overrides=dict(overrides),
-        running=dict(running),
-    )
-
-
 class DeviceIndex:
     def __init__(self, path: Path | None = None) -> None:
         """An index in the SQLite file `path`, or in memory when None."""
@@ -271,11 +165,14 @@ class DeviceIndex:
         # Profile lookups by raw JSON values (the hot path) and by number (for aggregates).
         self._profiles: dict[tuple[Any, ...], int] = {}
         self._profile_values: dict[int, Profile] = {}
+        self._platforms: list[str] = []  # profile number -> its platform label
         for profile_id, *values in self._db.execute("SELECT * FROM profile"):
-            profile = _stored(values)
-            self._profiles[profile] = profile_id
-            self._profile_values[profile_id] = profile
+            self._remember_profile(profile_id, _stored(values))
         self._apps: dict[str, int] = dict(self._db.execute("SELECT app_id, id FROM app"))
+        # Per app number: the tally of what the index holds, and that of a full walk going on
+        # (its rows so far). An app without a tally gets one from its rows when summarized.
+        self._tallies: dict[int, DeviceTally] = {}
+        self._walks: dict[int, _Walk] = {}
         self._closed = False
 
     @classmethod
@@ -327,39 +224,85 @@ class DeviceIndex:
         """Store one page of GET /device rows in one transaction. Rows need a string
         device_id; any other field may be missing, null or of another type.
 
-        The exporter's hot path, about 1 µs a device (see benchmarks/bench_devices.py): one
-        tuple lookup for the profile, values checked only when a combination is new.
+        The exporter's hot path (benchmarks/bench_devices.py): one tuple lookup a device for
+        its profile (values checked only when a combination is new), keys and timestamps
+        converted a page at a time (`device_columns`), multi-row INSERTs.
         """
-        values: list[Any] = []  # five per device, flat, for multi-row INSERTs
-        add = values.extend
-        profiles = self._profiles
-        fromisoformat = datetime.fromisoformat
         with self._lock, self._db:
             app, generation = self._app(app_id)
-            for row in rows:
-                raw = (
-                    row.platform,
-                    row.version_name,
-                    row.version_build,
-                    row.plugin_version,
-                    row.channel,
-                    row.is_prod,
-                    row.is_emulator,
-                )
+            profiles = self._profile_ids(rows)
+            keys = device_keys([row.device_id for row in rows])
+            stamps = epoch_ms_column([row.updated_at for row in rows])
+            self._count(app, keys, profiles, stamps)
+            stamp_values = stamps.tolist() if isinstance(stamps, np.ndarray) else stamps
+            values = list(chain.from_iterable(zip(keys, profiles, stamp_values, strict=True)))
+            self._store(app, generation, values)
+
+    def _store(self, app: int, generation: int, values: list[Any]) -> None:
+        walk = self._walks.get(app)
+        # One statement for many rows costs a third of executemany's row-by-row steps.
+        step = 3 * _BATCH
+        for start in range(0, len(values), step):
+            batch = values[start : start + step]
+            if walk is not None and walk.fresh:
                 try:
-                    profile = profiles[raw]
-                except (KeyError, TypeError):  # new, or an unhashable value (a nested object)
+                    self._db.execute(_insert_sql("INSERT", len(batch) // 3, app, generation), batch)
+                    continue
+                except sqlite3.IntegrityError:  # a device stored twice in this walk
+                    walk.fresh = False
+            self._db.execute(_insert_sql("REPLACE", len(batch) // 3, app, generation), batch)
+
+    def _profile_ids(self, rows: Sequence[DeviceRow]) -> list[int]:
+        raws = list(map(_PROFILE_FIELDS, rows))
+        profiles = self._profiles
+        try:
+            found: list[int | None] = list(map(profiles.get, raws))
+        except TypeError:  # an unhashable value (a nested object) somewhere in the page
+            found = [None] * len(raws)
+        if None not in found:
+            return found  # type: ignore[return-value]  # no None left: list[int]
+        ids: list[int] = []
+        for row, raw, profile in zip(rows, raws, found, strict=True):
+            if profile is None:
+                try:
+                    profile = profiles[raw]  # new a few rows ago
+                except (KeyError, TypeError):
                     profile = self._new_profile(row, raw)
-                try:
-                    updated: int | None = (fromisoformat(row.updated_at) - _EPOCH) // _MS
-                except (TypeError, ValueError):  # no zone, or no valid timestamp
-                    updated = _epoch_ms(row.updated_at)
-                add((app, device_key(row.device_id), profile, updated, generation))
-            # One statement for many rows costs a third of executemany's row-by-row steps.
-            step = 5 * _BATCH
-            for start in range(0, len(values), step):
-                batch = values[start : start + step]
-                self._db.execute(_insert_sql(len(batch) // 5), batch)
+            ids.append(profile)
+        return ids
+
+    def _count(self, app: int, keys: list[int], profiles: list[int], stamps: Stamps) -> None:
+        """Keep the app's tallies in step with the page about to be stored."""
+        walk = self._walks.get(app)
+        if walk is not None:  # duplicates across a walk are caught when it finishes
+            walk.tally.add(profiles, stamps, self._platforms)
+            return
+        tally = self._tallies.get(app)
+        if tally is None:
+            return
+        if len(set(keys)) != len(keys):  # the same device twice: the last one is stored
+            last = {key: i for i, key in enumerate(keys)}
+            kept = sorted(last.values())
+            keys = [keys[i] for i in kept]
+            profiles = [profiles[i] for i in kept]
+            stamps = [stamps[i] for i in kept]
+        # A device stored again leaves the tally with its old values, then comes back.
+        replaced = self._stored_rows(app, keys)
+        if replaced:
+            old_profiles, old_stamps = zip(*replaced, strict=True)
+            tally.add(old_profiles, list(old_stamps), self._platforms, sign=-1)
+        tally.add(profiles, stamps, self._platforms)
+
+    def _stored_rows(self, app: int, keys: list[int]) -> list[tuple[int, int | None]]:
+        rows: list[tuple[int, int | None]] = []
+        for start in range(0, len(keys), _LOOKUP_BATCH):
+            batch = keys[start : start + _LOOKUP_BATCH]
+            marks = ",".join("?" * len(batch))
+            rows += self._db.execute(
+                f"SELECT profile, updated_ms FROM device WHERE app = ? AND key IN ({marks})",
+                (app, *batch),
+            ).fetchall()
+        return rows
 
     def _new_profile(self, row: DeviceRow, raw: tuple[Any, ...]) -> int:
         bundle = raw[1]
@@ -373,14 +316,20 @@ class DeviceIndex:
             )
             profile = cursor.lastrowid
             assert profile is not None  # an INSERT always sets it
-            self._profiles[canonical] = profile
-            self._profile_values[profile] = canonical
+            self._remember_profile(profile, canonical)
         # Remember the raw values so the next identical row is a hit: not when the bundle came
         # from elsewhere in the row, nor when a value is unhashable.
         if raw[1] is not None:
             with suppress(TypeError):
                 self._profiles[raw] = profile
         return profile
+
+    def _remember_profile(self, profile_id: int, profile: Profile) -> None:
+        self._profiles[profile] = profile_id
+        self._profile_values[profile_id] = profile
+        if len(self._platforms) <= profile_id:
+            self._platforms += [""] * (profile_id + 1 - len(self._platforms))
+        self._platforms[profile_id] = text(profile[0])
 
     def _app(self, app_id: str) -> tuple[int, int]:
         """The app's number and current generation, registering the app when new."""
@@ -399,20 +348,35 @@ class DeviceIndex:
         with self._lock, self._db:
             app, _ = self._app(app_id)
             self._db.execute("UPDATE app SET generation = generation + 1 WHERE id = ?", (app,))
+            # Its tally is of the rows it stores; the app's own stops matching at its first page.
+            self._tallies.pop(app, None)
+            empty = self._db.execute("SELECT 1 FROM device WHERE app = ? LIMIT 1", (app,))
+            self._walks[app] = _Walk(fresh=empty.fetchone() is None)
 
     def finish_full_sync(self, app_id: str, started: datetime) -> int:
         """The full walk that began at `started` completed: delete the devices it did not
         return (Capgo forgot them) and move the high-water mark. Returns how many went."""
         with self._lock, self._db:
             app, generation = self._app(app_id)
-            deleted = self._db.execute(
-                "DELETE FROM device WHERE app = ? AND generation < ?", (app, generation)
-            ).rowcount
+            walk = self._walks.pop(app, None)
+            deleted = 0
+            if walk is None or not walk.fresh:
+                deleted = self._db.execute(
+                    "DELETE FROM device WHERE app = ? AND generation < ?", (app, generation)
+                ).rowcount
             self._db.execute(
                 "UPDATE app SET last_full_sync_ms = ? WHERE id = ?", (to_ms(started), app)
             )
+            if walk is not None and (walk.fresh or self._count_rows(app) == walk.tally.total):
+                # Else it counted a device twice (Capgo sent it twice, or two ids share a
+                # key): the app gets a tally from its rows when next summarized.
+                self._tallies[app] = walk.tally
             self._advance_mark(app, started)
         return deleted
+
+    def _count_rows(self, app: int) -> int:
+        (rows,) = self._db.execute("SELECT count(*) FROM device WHERE app = ?", (app,)).fetchone()
+        return int(rows)
 
     def finish_incremental_sync(self, app_id: str, started: datetime) -> None:
         """The walk of devices changed since the mark, begun at `started`, completed."""
@@ -425,9 +389,13 @@ class DeviceIndex:
         # order misses devices that change behind it, and those changed after it began, so
         # the next incremental walk fetches them. Never backwards: a device Capgo forgot may
         # have held the newest time.
-        (newest,) = self._db.execute(
-            "SELECT max(updated_ms) FROM device WHERE app = ?", (app,)
-        ).fetchone()
+        tally = self._tallies.get(app)
+        if tally is not None:
+            newest = tally.newest
+        else:
+            (newest,) = self._db.execute(
+                "SELECT max(updated_ms) FROM device WHERE app = ?", (app,)
+            ).fetchone()
         if newest is not None:
             self._db.execute(
                 "UPDATE app SET high_water_ms = max(coalesce(high_water_ms, ?1), ?1) WHERE id = ?2",
@@ -439,6 +407,8 @@ class DeviceIndex:
         with self._lock, self._db:
             app = self._apps.pop(app_id, None)
             if app is not None:
+                self._tallies.pop(app, None)
+                self._walks.pop(app, None)
                 self._db.execute("DELETE FROM device WHERE app = ?", (app,))
                 self._db.execute("DELETE FROM app WHERE id = ?", (app,))
 
@@ -471,21 +441,66 @@ class DeviceIndex:
         return int(pages * page_size)
 
     def summarize(self, app_id: str, now: datetime) -> AppDevices:
-        """Every aggregate of the app in one pass over its devices."""
-        since = [to_ms(now - span) for span in SEEN_WINDOWS.values()]
+        """Every aggregate of the app, from its tally and one scan of its rows for the hour
+        each seen window starts in."""
         with self._lock:
             app = self._apps.get(app_id)
             if app is None:
                 return AppDevices()
-            counts = self._db.execute(
-                "SELECT profile, count(*), total(updated_ms >= ?), total(updated_ms >= ?),"
-                " total(updated_ms >= ?) FROM device WHERE app = ? GROUP BY profile",
-                (*since, app),
-            ).fetchall()
+            tally = self._tallies.get(app) or self._tally_from_rows(app)
             profiles = self._profile_values
-            return _aggregate(
-                (profiles[p], n, int(d1), int(d7), int(d30)) for p, n, d1, d7, d30 in counts
+            return aggregate(
+                ((profiles[p], n) for p, n in tally.profiles.items()),
+                self._seen(app, tally, now),
             )
+
+    def _tally_from_rows(self, app: int) -> DeviceTally:
+        """The app's tally counted from its rows (a sort of them all: once after a start, or
+        after a walk that counted a device twice), kept unless a full walk is going on."""
+        tally = DeviceTally()
+        platforms = self._platforms
+        # Hours rounded down, negative times included, as `DeviceTally` counts them.
+        for profile, hour, count, newest in self._db.execute(
+            "SELECT profile, (updated_ms - ((updated_ms % ?1) + ?1) % ?1) / ?1, count(*),"
+            " max(updated_ms) FROM device WHERE app = ?2 GROUP BY 1, 2",
+            (HOUR_MS, app),
+        ):
+            tally.profiles[profile] += count
+            if hour is not None:
+                tally.hours[(platforms[profile], hour)] += count
+                tally.newest = newest if tally.newest is None else max(tally.newest, newest)
+        if app not in self._walks:
+            self._tallies[app] = tally
+        return tally
+
+    def _seen(self, app: int, tally: DeviceTally, now: datetime) -> dict[str, Counter[str]]:
+        """Devices per platform seen in each window: whole hours from the tally, and the
+        rows of the hour each window starts in counted one by one (a scan of the app's rows,
+        skipped when the tally has none in those hours)."""
+        seen: dict[str, Counter[str]] = {}
+        edges: dict[int, list[tuple[str, int]]] = {}  # edge hour -> (window, since)
+        present = {self._platforms[p] for p in tally.profiles}
+        for window, span in SEEN_WINDOWS.items():
+            since = to_ms(now - span)
+            edge, after = tally.seen_since(since)
+            seen[window] = Counter(dict.fromkeys(present, 0))
+            seen[window].update(after)
+            if any(tally.hours.get((label, edge)) for label in present):
+                edges.setdefault(edge, []).append((window, since))
+        if not edges:
+            return seen
+        # The hour in SQL rounds toward zero, not down: the same for any time after 1970.
+        marks = ",".join("?" * len(edges))
+        rows = self._db.execute(
+            f"SELECT profile, updated_ms FROM device WHERE app = ? AND updated_ms / ? IN ({marks})",
+            (app, HOUR_MS, *edges),
+        )
+        platforms = self._platforms
+        for profile, ms in rows:
+            for window, since in edges.get(ms // HOUR_MS, ()):
+                if ms >= since:
+                    seen[window][platforms[profile]] += 1
+        return seen
 
     def close(self) -> None:
         """Commit and release the file (its WAL folded back in, so the file stands alone)."""

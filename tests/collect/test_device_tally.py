@@ -1,0 +1,175 @@
+"""The index's aggregates come from tallies kept up to date page by page; whatever happened to
+an app (full walks, incremental pages, devices sent twice, walks cut short, a restart), they
+equal the aggregates counted afresh from the rows it holds."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capgo_exporter.collect.device_aggregates import SEEN_WINDOWS, AppDevices, aggregate
+from capgo_exporter.collect.device_columns import to_ms
+from capgo_exporter.collect.device_index import DeviceIndex
+from capgo_exporter.collect.labels import text
+from tests.clock import PINNED_NOW
+
+NOW = PINNED_NOW
+APP = "com.acme.shop"
+HOUR = timedelta(hours=1)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def counted_afresh(index: DeviceIndex, app_id: str, now: datetime) -> AppDevices:
+    """The aggregates from every row of the app, each device looked at once."""
+    app = index._apps.get(app_id)
+    if app is None:
+        return AppDevices()
+    rows = index._db.execute(
+        "SELECT profile, updated_ms FROM device WHERE app = ?", (app,)
+    ).fetchall()
+    per_profile: Counter[int] = Counter(profile for profile, _ in rows)
+    seen: dict[str, Counter[str]] = {}
+    platforms = {text(index._profile_values[p][0]) for p in per_profile}
+    for window, span in SEEN_WINDOWS.items():
+        since = to_ms(now - span)
+        seen[window] = Counter(dict.fromkeys(platforms, 0))
+        for profile, ms in rows:
+            if ms is not None and ms >= since:
+                seen[window][text(index._profile_values[profile][0])] += 1
+    return aggregate(((index._profile_values[p], n) for p, n in per_profile.items()), seen)
+
+
+class Fleet:
+    """Devices with random profiles and times, some around the windows' edges."""
+
+    def __init__(self, seed: int) -> None:
+        self.rnd = random.Random(seed)
+
+    def stamp(self) -> Any:
+        rnd = self.rnd
+        choice = rnd.random()
+        if choice < 0.05:
+            return None
+        if choice < 0.08:
+            return rnd.choice(["2026-11-12 18:57:24", "not a time", 12])  # one-by-one path
+        if choice < 0.4:  # within a few ms of an edge
+            edge = NOW - rnd.choice(list(SEEN_WINDOWS.values()))
+            return iso(edge + timedelta(milliseconds=rnd.randint(-3, 3)))
+        return iso(NOW - timedelta(milliseconds=rnd.randrange(0, 40 * 86_400_000)))
+
+    def device(self, n: int) -> dict[str, Any]:
+        rnd = self.rnd
+        return {
+            "device_id": f"{n:08x}-0000-4000-8000-{n * 7919:012x}",
+            "platform": rnd.choice(["ios", "android", "electron", None]),
+            "version_name": rnd.choice(["1.0.0", "1.1.0", "builtin"]),
+            "version_build": rnd.choice(["1.0.0", "2.0.0"]),
+            "plugin_version": "7.0.1",
+            "channel": rnd.choice([None, None, "beta"]),
+            "is_prod": rnd.choice([True, False]),
+            "is_emulator": False,
+            "updated_at": self.stamp(),
+        }
+
+    def pages(self, ids: list[int], size: int) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(ids), size):
+            yield [self.device(n) for n in ids[start : start + size]]
+
+
+@pytest.fixture
+def index() -> Iterator[DeviceIndex]:
+    idx = DeviceIndex()
+    yield idx
+    idx.close()
+
+
+def assert_same(index: DeviceIndex, now: datetime = NOW) -> None:
+    assert index.summarize(APP, now) == counted_afresh(index, APP, now)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_aggregates_equal_a_fresh_count_through_any_history(index: DeviceIndex, seed: int) -> None:
+    fleet = Fleet(seed)
+    rnd = fleet.rnd
+    known = list(range(300))
+    for _ in range(8):
+        action = rnd.choice(["full", "full", "incremental", "cut short", "twice"])
+        if action == "full":  # some devices gone, some new
+            known = sorted(rnd.sample(known, len(known) * 3 // 4) + rnd.sample(range(300, 600), 60))
+            index.begin_full_sync(APP)
+            for page in fleet.pages(known, rnd.choice([7, 50, 1000])):
+                index.upsert_rows(APP, page)
+            index.finish_full_sync(APP, NOW)
+        elif action == "incremental":  # changed devices, a few of them twice in a page
+            changed = rnd.sample(known, 40) + rnd.sample(known, 5)
+            for page in fleet.pages(changed, 20):
+                index.upsert_rows(APP, page)
+            index.finish_incremental_sync(APP, NOW)
+        elif action == "cut short":
+            index.begin_full_sync(APP)
+            index.upsert_rows(APP, next(fleet.pages(known, 30)))
+        else:  # a full walk that sends some devices twice, across pages
+            walked = sorted(known + rnd.sample(known, 10))
+            index.begin_full_sync(APP)
+            for page in fleet.pages(walked, 25):
+                index.upsert_rows(APP, page)
+            index.finish_full_sync(APP, NOW)
+        for hours_later in (0, 1, 5, 30):  # the edges move; the tally stays right
+            assert_same(index, NOW + hours_later * HOUR + timedelta(milliseconds=rnd.randint(0, 9)))
+
+
+def test_a_full_walk_hands_its_tally_to_the_app(
+    index: DeviceIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a full walk, summarizing sorts nothing: the walk's own tally is used."""
+    fleet = Fleet(1)
+    index.begin_full_sync(APP)
+    for page in fleet.pages(list(range(500)), 100):
+        index.upsert_rows(APP, page)
+    index.finish_full_sync(APP, NOW)
+    expected = counted_afresh(index, APP, NOW)
+
+    def no_recount(app: int) -> None:
+        raise AssertionError("the app's tally was counted again from its rows")
+
+    monkeypatch.setattr(index, "_tally_from_rows", no_recount)
+    assert index.summarize(APP, NOW) == expected
+    index.upsert_rows(APP, next(fleet.pages(list(range(100, 150)), 50)))  # incremental
+    assert index.summarize(APP, NOW) == counted_afresh(index, APP, NOW)
+
+
+def test_a_first_walk_that_gets_a_device_twice_still_counts_it_once(index: DeviceIndex) -> None:
+    fleet = Fleet(2)
+    index.begin_full_sync(APP)
+    index.upsert_rows(APP, next(fleet.pages([1, 2, 3], 3)))
+    index.upsert_rows(APP, next(fleet.pages([3, 4, 3], 3)))  # 3 again, twice in a page
+    index.finish_full_sync(APP, NOW)
+    assert index.summarize(APP, NOW).total == 4
+    assert_same(index)
+
+
+def test_tallies_are_rebuilt_after_a_restart(tmp_path: Path) -> None:
+    fleet = Fleet(3)
+    first = DeviceIndex.open(tmp_path)
+    first.begin_full_sync(APP)
+    for page in fleet.pages(list(range(200)), 64):
+        first.upsert_rows(APP, page)
+    first.finish_full_sync(APP, NOW)
+    before = first.summarize(APP, NOW)
+    first.close()
+    second = DeviceIndex.open(tmp_path)
+    try:
+        assert second.summarize(APP, NOW) == before
+        second.upsert_rows(APP, next(fleet.pages(list(range(50, 90)), 40)))
+        assert_same(second)
+    finally:
+        second.close()
