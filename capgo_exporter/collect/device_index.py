@@ -32,7 +32,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import chain
@@ -105,8 +105,8 @@ class _Walk:
     and finishing it deletes nothing and needs no count to trust its tally (on a million
     devices, two scans fewer)."""
 
-    tally: DeviceTally = field(default_factory=DeviceTally)
-    fresh: bool = False
+    tally: DeviceTally
+    fresh: bool
 
 
 def _text(value: Any) -> str | None:
@@ -343,15 +343,17 @@ class DeviceIndex:
         ).fetchone()
         return app, generation
 
-    def begin_full_sync(self, app_id: str) -> None:
-        """Start a full walk: rows stored from now on carry a new generation."""
+    def begin_full_sync(self, app_id: str, now: datetime | None = None) -> None:
+        """Start a full walk: rows stored from now on carry a new generation. With ``now``,
+        the first summary after it counts the seen windows from what it stored."""
         with self._lock, self._db:
             app, _ = self._app(app_id)
             self._db.execute("UPDATE app SET generation = generation + 1 WHERE id = ?", (app,))
             # Its tally is of the rows it stores; the app's own stops matching at its first page.
             self._tallies.pop(app, None)
             empty = self._db.execute("SELECT 1 FROM device WHERE app = ? LIMIT 1", (app,))
-            self._walks[app] = _Walk(fresh=empty.fetchone() is None)
+            starts = [to_ms(now - span) for span in SEEN_WINDOWS.values()] if now else []
+            self._walks[app] = _Walk(DeviceTally.of_walk(starts), fresh=empty.fetchone() is None)
 
     def finish_full_sync(self, app_id: str, started: datetime) -> int:
         """The full walk that began at `started` completed: delete the devices it did not
@@ -477,16 +479,19 @@ class DeviceIndex:
         """Devices per platform seen in each window: whole hours from the tally, and the
         rows of the hour each window starts in counted one by one (a scan of the app's rows,
         skipped when the tally has none in those hours)."""
-        seen: dict[str, Counter[str]] = {}
-        edges: dict[int, list[tuple[str, int]]] = {}  # edge hour -> (window, since)
         present = {self._platforms[p] for p in tally.profiles}
-        for window, span in SEEN_WINDOWS.items():
-            since = to_ms(now - span)
+        starts = {window: to_ms(now - span) for window, span in SEEN_WINDOWS.items()}
+        seen = {window: Counter(dict.fromkeys(present, 0)) for window in SEEN_WINDOWS}
+        edges: dict[int, list[tuple[str, int]]] = {}  # edge hour -> (window, since)
+        for window, since in starts.items():
             edge, after = tally.seen_since(since)
-            seen[window] = Counter(dict.fromkeys(present, 0))
             seen[window].update(after)
-            if any(tally.hours.get((label, edge)) for label in present):
+            walked = tally.edge_from_walk(since)  # the first summary after a full walk
+            if walked is not None:
+                seen[window].update(walked)
+            elif any(tally.hours.get((label, edge)) for label in present):
                 edges.setdefault(edge, []).append((window, since))
+        tally.forget_walk()
         if not edges:
             return seen
         # The hour in SQL rounds toward zero, not down: the same for any time after 1970.

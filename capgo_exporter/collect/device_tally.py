@@ -6,6 +6,11 @@ profile. The seen windows (devices whose ``updated_at`` is within 1, 7 or 30 day
 platform) are kept as devices per (platform, hour of ``updated_at``): every hour after the one
 a window starts in counts whole, and that one hour is counted exactly by the index from its
 rows (`DeviceIndex.summarize`), a scan with no sort. Memory: a few thousand entries an app.
+
+A full walk's tally also keeps the platform and exact time of the devices it counted in the
+hours the windows start in when it began, and the hour after (`walked`: a few percent of the
+devices, at most): the first summary after the walk, within an hour of its start, counts those
+hours from them instead of scanning the index, and drops them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ class DeviceTally:
     profiles: Counter[int] = field(default_factory=Counter)
     hours: Counter[tuple[str, int]] = field(default_factory=Counter)
     newest: int | None = None
+    # A walk's: the hours it keeps devices of, and per page its platform labels, each kept
+    # device's label number and updated_at.
+    watched: npt.NDArray[np.int64] | None = None
+    walked: list[tuple[list[str], npt.NDArray[np.int32], npt.NDArray[np.int64]]] | None = None
+
+    @classmethod
+    def of_walk(cls, window_starts: Sequence[int]) -> DeviceTally:
+        """A tally for a full walk begun when the seen windows started at ``window_starts``
+        (epoch ms): it keeps the devices of those hours and the next until `edge_from_walk`."""
+        hours = {start // HOUR_MS + later for start in window_starts for later in (0, 1)}
+        return cls(watched=np.array(sorted(hours), dtype=np.int64), walked=[])
 
     @property
     def total(self) -> int:
@@ -42,7 +58,11 @@ class DeviceTally:
         sign: int = 1,
     ) -> None:
         """Count (``sign`` 1) or uncount (-1) devices: their profiles, their updated_at in
-        epoch ms (None: unknown), and ``platform[profile]``, every profile's platform label."""
+        epoch ms (None: unknown), and ``platform[profile]``, every profile's platform label.
+        Only a walk's tally adds devices before its first summary: any other change means
+        what the walk kept no longer describes the app."""
+        if sign < 0:
+            self.walked = None
         profile_ids = np.asarray(profiles, dtype=np.int64)
         counted = np.bincount(profile_ids) if len(profile_ids) else np.empty(0, dtype=np.int64)
         for profile in np.flatnonzero(counted).tolist():
@@ -71,6 +91,10 @@ class DeviceTally:
         code_of = {label: code for code, label in enumerate(labels)}
         codes = np.array([code_of[label] for label in platform], dtype=np.int64)[profiles]
         hours = ms // HOUR_MS
+        if self.walked is not None and self.watched is not None:
+            kept = np.isin(hours, self.watched)
+            if kept.any():
+                self.walked.append((labels, codes[kept].astype(np.int32), ms[kept]))
         low = int(hours.min())
         combined = (hours - low) * len(labels) + codes
         values, counts = np.unique(combined, return_counts=True)
@@ -92,3 +116,22 @@ class DeviceTally:
             if hour > edge:
                 after[label] += n
         return edge, after
+
+    def edge_from_walk(self, since: int) -> Counter[str] | None:
+        """Devices per platform of the hour ``since`` (epoch ms) falls in, at or after it,
+        from what the walk kept; None when it kept nothing of that hour."""
+        edge = since // HOUR_MS
+        if self.walked is None or self.watched is None or edge not in self.watched:
+            return None
+        seen: Counter[str] = Counter()
+        for labels, codes, ms in self.walked:
+            counts = np.bincount(
+                codes[(ms >= since) & (ms // HOUR_MS == edge)], minlength=len(labels)
+            )
+            for label, n in zip(labels, counts.tolist(), strict=True):
+                if n:
+                    seen[label] += n
+        return seen
+
+    def forget_walk(self) -> None:
+        self.watched = self.walked = None

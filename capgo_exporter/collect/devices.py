@@ -157,7 +157,7 @@ class DevicesCollector(GatedCollector):
             settings.devices_full_resync_interval,
         )
         if full:
-            await asyncio.to_thread(index.begin_full_sync, app_id)
+            await asyncio.to_thread(index.begin_full_sync, app_id, started)
         devices = pages = 0
         self._progress(app_id, pages, devices, walking=True)
         try:

@@ -105,7 +105,7 @@ def test_aggregates_equal_a_fresh_count_through_any_history(index: DeviceIndex, 
         action = rnd.choice(["full", "full", "incremental", "cut short", "twice"])
         if action == "full":  # some devices gone, some new
             known = sorted(rnd.sample(known, len(known) * 3 // 4) + rnd.sample(range(300, 600), 60))
-            index.begin_full_sync(APP)
+            index.begin_full_sync(APP, NOW)
             for page in fleet.pages(known, rnd.choice([7, 50, 1000])):
                 index.upsert_rows(APP, page)
             index.finish_full_sync(APP, NOW)
@@ -119,7 +119,7 @@ def test_aggregates_equal_a_fresh_count_through_any_history(index: DeviceIndex, 
             index.upsert_rows(APP, next(fleet.pages(known, 30)))
         else:  # a full walk that sends some devices twice, across pages
             walked = sorted(known + rnd.sample(known, 10))
-            index.begin_full_sync(APP)
+            index.begin_full_sync(APP, NOW)
             for page in fleet.pages(walked, 25):
                 index.upsert_rows(APP, page)
             index.finish_full_sync(APP, NOW)
@@ -130,9 +130,10 @@ def test_aggregates_equal_a_fresh_count_through_any_history(index: DeviceIndex, 
 def test_a_full_walk_hands_its_tally_to_the_app(
     index: DeviceIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a full walk, summarizing sorts nothing: the walk's own tally is used."""
+    """After a full walk, summarizing sorts nothing: the walk's own tally is used, and the
+    first summary reads no row back (what the walk kept of the windows' first hours)."""
     fleet = Fleet(1)
-    index.begin_full_sync(APP)
+    index.begin_full_sync(APP, NOW)
     for page in fleet.pages(list(range(500)), 100):
         index.upsert_rows(APP, page)
     index.finish_full_sync(APP, NOW)
@@ -142,7 +143,14 @@ def test_a_full_walk_hands_its_tally_to_the_app(
         raise AssertionError("the app's tally was counted again from its rows")
 
     monkeypatch.setattr(index, "_tally_from_rows", no_recount)
-    assert index.summarize(APP, NOW) == expected
+    later = NOW + timedelta(minutes=59)
+    expected_later = counted_afresh(index, APP, later)
+    statements: list[str] = []
+    index._db.set_trace_callback(statements.append)
+    assert index.summarize(APP, later) == expected_later
+    assert not [sql for sql in statements if "FROM device" in sql]
+    index._db.set_trace_callback(None)
+    assert index.summarize(APP, NOW) == expected  # again: the walk's rows were let go
     index.upsert_rows(APP, next(fleet.pages(list(range(100, 150)), 50)))  # incremental
     assert index.summarize(APP, NOW) == counted_afresh(index, APP, NOW)
 
