@@ -253,17 +253,19 @@ class DeviceIndex:
             self._db.execute(_insert_sql("REPLACE", len(batch) // 3, app, generation), batch)
 
     def _profile_ids(self, rows: Sequence[DeviceRow]) -> list[int]:
-        raws = list(map(_PROFILE_FIELDS, rows))
         profiles = self._profiles
         try:
-            found: list[int | None] = list(map(profiles.get, raws))
+            # Each row's tuple of values is dropped as soon as it is looked up: 50,000 kept
+            # alive at once would set off a dozen garbage collections a page.
+            found: list[int | None] = list(map(profiles.get, map(_PROFILE_FIELDS, rows)))
         except TypeError:  # an unhashable value (a nested object) somewhere in the page
-            found = [None] * len(raws)
+            found = [None] * len(rows)
         if None not in found:
             return found  # type: ignore[return-value]  # no None left: list[int]
         ids: list[int] = []
-        for row, raw, profile in zip(rows, raws, found, strict=True):
+        for row, profile in zip(rows, found, strict=True):
             if profile is None:
+                raw = _PROFILE_FIELDS(row)
                 try:
                     profile = profiles[raw]  # new a few rows ago
                 except (KeyError, TypeError):
