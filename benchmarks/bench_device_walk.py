@@ -13,7 +13,9 @@ and JSON decoding included. Rows:
 - 999: pages of 999 with the msgspec decoder;
 - adaptive: the default (50,000 a page on production-style paging);
 - adaptive, 1,000 cap: the default against a Capgo whose storage cuts pages at 1,000
-  (Supabase path): it falls back to 999 after one extra request.
+  (Supabase path): it falls back to 999 after one extra request;
+- adaptive, gzip: the default with gzip-compressed bodies, as Capgo's CDN may send them (the
+  exporter accepts gzip): a ninth of the bytes, and the exporter's CPU to inflate them.
 
 The incremental poll follows the walk after `--touch` devices changed. With `--repeat N`
 every cell runs N times and shows the run of median CPU per device, with the range of all N
@@ -35,6 +37,7 @@ VARIANTS: dict[str, list[str]] = {
     "999": ["--page-size", "999"],
     "adaptive": [],
     "adaptive, 1,000 cap": ["--cap", "1000"],
+    "adaptive, gzip": ["--gzip"],
 }
 
 

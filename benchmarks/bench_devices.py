@@ -146,10 +146,10 @@ class OverTcp:
 
 
 @contextmanager
-def child_simulator(devices: int, cap: int) -> Iterator[OverTcp]:
+def child_simulator(devices: int, cap: int, compress: bool) -> Iterator[OverTcp]:
     command = [sys.executable, "-m", "capgo_exporter.sim", "--port", "0", "--key", KEY]
     command += ["--orgs", "1", "--apps-per-org", "1", "--devices-per-app", str(devices)]
-    command += ["--device-row-cap", str(cap)]
+    command += ["--device-row-cap", str(cap), *(["--gzip"] if compress else [])]
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stderr is not None
@@ -316,11 +316,14 @@ def main() -> None:
     parser.add_argument("--touch", type=int, default=2000, help="devices changed before run 2")
     parser.add_argument("--in-memory", action="store_true", help="no state directory")
     parser.add_argument("--tcp", action="store_true", help="simulator in a child process")
+    parser.add_argument(
+        "--gzip", action="store_true", help="with --tcp: gzip-compressed bodies, as Capgo's CDN"
+    )
     args = parser.parse_args()
     if args.json:
         with tempfile.TemporaryDirectory(prefix="bench-devices-") as directory:
             state_dir = None if args.in_memory else Path(directory)
-            with child_simulator(args.devices, args.cap) as remote:
+            with child_simulator(args.devices, args.cap, args.gzip) as remote:
                 print(json.dumps(asyncio.run(bench(args, remote, state_dir))))
         return
     print("reproduce: " + " ".join(["python", "benchmarks/bench_devices.py", *sys.argv[1:]]))
@@ -330,7 +333,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-devices-") as directory:
         state_dir = None if args.in_memory else Path(directory)
         if args.tcp:
-            with child_simulator(args.devices, args.cap) as remote:
+            with child_simulator(args.devices, args.cap, args.gzip) as remote:
                 asyncio.run(bench(args, remote, state_dir))
         else:
             asyncio.run(bench(args, InProcess(args.devices, args.cap), state_dir))

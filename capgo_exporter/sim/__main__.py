@@ -59,6 +59,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="rows GET /device fetches at most, capped silently: 50001 (Analytics Engine, "
         "production), 1000 (Supabase path), 0 for none",
     )
+    p.add_argument(
+        "--gzip",
+        action="store_true",
+        help="gzip bodies over 1 KiB for clients that accept it, as Capgo's CDN does",
+    )
     return p.parse_args(argv)
 
 
@@ -95,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     sim = Simulator(config)
-    with sim.serve_tcp(args.host, args.port) as url:
+    with sim.serve_tcp(args.host, args.port, gzip=args.gzip) as url:
         log.info("simulated Capgo API listening on %s", url)
         stop.wait()
     return 0

@@ -1,10 +1,13 @@
 """The simulator over TCP: a stdlib threading HTTP server, one thread per connection.
 
 Latency and hangs sleep in the connection's own thread, so slow answers never hold up others.
+With ``gzip``, bodies over 1 KiB are gzip-compressed for clients that accept it, as Capgo's
+CDN does: what a client pays to decompress them can then be measured.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import threading
 import time
@@ -26,9 +29,10 @@ class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a hanging request must not block shutdown
     request_queue_size = 256  # many clients connecting at once
 
-    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: Simulator, *, compress: bool) -> None:
         super().__init__(address, _Handler)
         self.sim = sim
+        self.compress = compress
 
     @property
     def url(self) -> str:
@@ -55,13 +59,21 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.sim.handle(request)
         if response.delay:
             time.sleep(response.delay)
+        body = response.body
+        compress = self.server.compress and len(body) > 1024
+        if compress and "gzip" in request.headers.get("accept-encoding", ""):
+            body = gzip.compress(body, compresslevel=6)
+        else:
+            compress = False
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
+            if compress:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(response.body)
+            self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout)
 
@@ -72,8 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running_server(sim: Simulator, host: str, port: int) -> Iterator[str]:
-    server = SimHTTPServer((host, port), sim)
+def running_server(
+    sim: Simulator, host: str, port: int, *, compress: bool = False
+) -> Iterator[str]:
+    server = SimHTTPServer((host, port), sim, compress=compress)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},

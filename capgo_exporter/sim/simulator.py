@@ -141,9 +141,12 @@ class Simulator:
         return SyncSimTransport(self)
 
     @contextmanager
-    def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        """Serve over TCP in a background thread; yields the base URL."""
-        with running_server(self, host, port) as url:
+    def serve_tcp(
+        self, host: str = "127.0.0.1", port: int = 0, *, gzip: bool = False
+    ) -> Iterator[str]:
+        """Serve over TCP in a background thread; yields the base URL. With ``gzip``, large
+        bodies are compressed for clients that accept it, as Capgo's CDN does."""
+        with running_server(self, host, port, compress=gzip) as url:
             yield url
 
     # -- observing and steering -----------------------------------------------------------

@@ -32,6 +32,32 @@ def test_tcp_serves_capgo_routes_and_control_routes(sim: Simulator) -> None:
         assert sim.request_counts() == {}  # control routes are not counted
 
 
+def test_gzip_compresses_large_bodies_for_clients_that_accept_it(sim: Simulator) -> None:
+    """As Capgo's CDN: the benchmark measures what inflating device pages costs."""
+    query: dict[str, str | int] = {"app_id": APP, "limit": 200}
+    with sim.serve_tcp() as plain_url, sim.serve_tcp(gzip=True) as gzip_url:
+        plain = httpx.get(f"{plain_url}/device", params=query, headers={"capgkey": "demo"})
+        with httpx.stream(
+            "GET", f"{gzip_url}/device", params=query, headers={"capgkey": "demo"}
+        ) as packed:
+            raw = b"".join(packed.iter_raw())
+            assert packed.headers["content-encoding"] == "gzip"
+        inflated = httpx.get(f"{gzip_url}/device", params=query, headers={"capgkey": "demo"})
+        identity = httpx.get(
+            f"{gzip_url}/device",
+            params=query,
+            headers={"capgkey": "demo", "accept-encoding": "identity"},
+        )
+        small = httpx.get(
+            f"{gzip_url}/device", params={**query, "limit": 1}, headers={"capgkey": "demo"}
+        )
+    assert len(raw) < len(plain.content) / 4
+    assert inflated.json() == plain.json() == identity.json()
+    assert "content-encoding" not in identity.headers
+    assert "content-encoding" not in plain.headers
+    assert "content-encoding" not in small.headers  # under 1 KiB: not worth it
+
+
 async def test_latency_does_not_serialise_concurrent_requests(sim: Simulator) -> None:
     sim.configure(latency_ms=300)
     with sim.serve_tcp() as url:
