@@ -48,7 +48,7 @@ from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
 from capgo_exporter.collect.corrupt_copies import prune_corrupt_copies, set_aside_name
 from capgo_exporter.collect.device_aggregates import SEEN_WINDOWS, AppDevices, Profile, aggregate
 from capgo_exporter.collect.device_columns import device_keys, epoch_ms_column, from_ms, to_ms
-from capgo_exporter.collect.device_tally import HOUR_MS, DeviceTally
+from capgo_exporter.collect.device_tally import HOUR_MS, DeviceTally, PlatformCodes
 from capgo_exporter.collect.labels import text
 
 FILE_NAME: Final = "devices.sqlite3"
@@ -166,6 +166,9 @@ class DeviceIndex:
         self._profiles: dict[tuple[Any, ...], int] = {}
         self._profile_values: dict[int, Profile] = {}
         self._platforms: list[str] = []  # profile number -> its platform label
+        self._labels: list[str] = []  # platform labels in the order first seen (only grows)
+        self._label_numbers: dict[str, int] = {}
+        self._codes: PlatformCodes | None = None  # profile -> label number, made when needed
         for profile_id, *values in self._db.execute("SELECT * FROM profile"):
             self._remember_profile(profile_id, _stored(values))
         self._apps: dict[str, int] = dict(self._db.execute("SELECT app_id, id FROM app"))
@@ -277,7 +280,7 @@ class DeviceIndex:
         """Keep the app's tallies in step with the page about to be stored."""
         walk = self._walks.get(app)
         if walk is not None:  # duplicates across a walk are caught when it finishes
-            walk.tally.add(profiles, stamps, self._platforms)
+            walk.tally.add(profiles, stamps, self._platform_codes())
             return
         tally = self._tallies.get(app)
         if tally is None:
@@ -292,8 +295,8 @@ class DeviceIndex:
         replaced = self._stored_rows(app, keys)
         if replaced:
             old_profiles, old_stamps = zip(*replaced, strict=True)
-            tally.add(old_profiles, list(old_stamps), self._platforms, sign=-1)
-        tally.add(profiles, stamps, self._platforms)
+            tally.add(old_profiles, list(old_stamps), self._platform_codes(), sign=-1)
+        tally.add(profiles, stamps, self._platform_codes())
 
     def _stored_rows(self, app: int, keys: list[int]) -> list[tuple[int, int | None]]:
         rows: list[tuple[int, int | None]] = []
@@ -331,7 +334,17 @@ class DeviceIndex:
         self._profile_values[profile_id] = profile
         if len(self._platforms) <= profile_id:
             self._platforms += [""] * (profile_id + 1 - len(self._platforms))
-        self._platforms[profile_id] = text(profile[0])
+        label = self._platforms[profile_id] = text(profile[0])
+        if label not in self._label_numbers:
+            self._label_numbers[label] = len(self._labels)
+            self._labels.append(label)
+        self._codes = None
+
+    def _platform_codes(self) -> PlatformCodes:
+        if self._codes is None:
+            numbers = [self._label_numbers.get(label, 0) for label in self._platforms]
+            self._codes = PlatformCodes(self._labels, np.array(numbers, dtype=np.int64))
+        return self._codes
 
     def _app(self, app_id: str) -> tuple[int, int]:
         """The app's number and current generation, registering the app when new."""
@@ -354,8 +367,8 @@ class DeviceIndex:
             # Its tally is of the rows it stores; the app's own stops matching at its first page.
             self._tallies.pop(app, None)
             empty = self._db.execute("SELECT 1 FROM device WHERE app = ? LIMIT 1", (app,))
-            starts = [to_ms(now - span) for span in SEEN_WINDOWS.values()] if now else []
-            self._walks[app] = _Walk(DeviceTally.of_walk(starts), fresh=empty.fetchone() is None)
+            starts = [to_ms(now - span) for span in SEEN_WINDOWS.values()] if now else None
+            self._walks[app] = _Walk(DeviceTally(starts), fresh=empty.fetchone() is None)
 
     def finish_full_sync(self, app_id: str, started: datetime) -> int:
         """The full walk that began at `started` completed: delete the devices it did not
@@ -462,17 +475,16 @@ class DeviceIndex:
         """The app's tally counted from its rows (a sort of them all: once after a start, or
         after a walk that counted a device twice), kept unless a full walk is going on."""
         tally = DeviceTally()
-        platforms = self._platforms
         # Hours rounded down, negative times included, as `DeviceTally` counts them.
-        for profile, hour, count, newest in self._db.execute(
-            "SELECT profile, (updated_ms - ((updated_ms % ?1) + ?1) % ?1) / ?1, count(*),"
-            " max(updated_ms) FROM device WHERE app = ?2 GROUP BY 1, 2",
+        groups = self._db.execute(
+            "SELECT profile, (updated_ms - ((updated_ms % ?1) + ?1) % ?1) / ?1, count(*)"
+            " FROM device WHERE app = ?2 GROUP BY 1, 2",
             (HOUR_MS, app),
-        ):
-            tally.profiles[profile] += count
-            if hour is not None:
-                tally.hours[(platforms[profile], hour)] += count
-                tally.newest = newest if tally.newest is None else max(tally.newest, newest)
+        ).fetchall()
+        tally.add_groups(groups, self._platform_codes())
+        (tally.newest,) = self._db.execute(
+            "SELECT max(updated_ms) FROM device WHERE app = ?", (app,)
+        ).fetchone()
         if app not in self._walks:
             self._tallies[app] = tally
         return tally
@@ -486,13 +498,13 @@ class DeviceIndex:
         seen = {window: Counter(dict.fromkeys(present, 0)) for window in SEEN_WINDOWS}
         edges: dict[int, list[tuple[str, int]]] = {}  # edge hour -> (window, since)
         for window, since in starts.items():
-            edge, after = tally.seen_since(since)
+            after, at_edge = tally.seen_since(since, self._labels)
             seen[window].update(after)
             walked = tally.edge_from_walk(since)  # the first summary after a full walk
             if walked is not None:
                 seen[window].update(walked)
-            elif any(tally.hours.get((label, edge)) for label in present):
-                edges.setdefault(edge, []).append((window, since))
+            elif at_edge:
+                edges.setdefault(since // HOUR_MS, []).append((window, since))
         tally.forget_walk()
         if not edges:
             return seen
