@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.collect.base import CollectContext, Collector, CollectResult, Discovery
+from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.inventory import InventoryCollector
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.metrics import MetricSpec
@@ -78,3 +79,11 @@ async def run(
 
 def values(samples: Samples, spec: MetricSpec) -> dict[tuple[str, ...], float]:
     return dict(samples.get(spec, {}))
+
+
+@pytest.fixture
+def index() -> Iterator[DeviceIndex]:
+    """An empty device index in memory."""
+    idx = DeviceIndex()
+    yield idx
+    idx.close()

@@ -6,7 +6,6 @@ import functools
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,13 +42,6 @@ def device(n: int, **fields: Any) -> dict[str, Any]:
     }
     row.update(fields)
     return row
-
-
-@pytest.fixture
-def index() -> Iterator[DeviceIndex]:
-    idx = DeviceIndex()
-    yield idx
-    idx.close()
 
 
 def summary(index: DeviceIndex, app: str = APP) -> AppDevices:

@@ -85,13 +85,6 @@ class Fleet:
             yield [self.device(n) for n in ids[start : start + size]]
 
 
-@pytest.fixture
-def index() -> Iterator[DeviceIndex]:
-    idx = DeviceIndex()
-    yield idx
-    idx.close()
-
-
 def assert_same(index: DeviceIndex, now: datetime = NOW) -> None:
     assert index.summarize(APP, now) == counted_afresh(index, APP, now)
 
