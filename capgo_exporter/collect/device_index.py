@@ -236,10 +236,18 @@ class DeviceIndex:
             profiles = self._profile_ids(rows)
             keys = device_keys([row.device_id for row in rows])
             stamps = epoch_ms_column([row.updated_at for row in rows])
-            self._count(app, keys, profiles, stamps)
             stamp_values = stamps.tolist() if isinstance(stamps, np.ndarray) else stamps
             values = list(chain.from_iterable(zip(keys, profiles, stamp_values, strict=True)))
-            self._store(app, generation, values)
+            try:
+                self._count(app, keys, profiles, stamps)
+                self._store(app, generation, values)
+            except BaseException:
+                # The page is rolled back, and the tallies may have counted it: the app's is
+                # counted again from its rows, a walk's is checked against them when it ends.
+                self._tallies.pop(app, None)
+                if (walk := self._walks.get(app)) is not None:
+                    walk.fresh = False
+                raise
 
     def _store(self, app: int, generation: int, values: list[Any]) -> None:
         walk = self._walks.get(app)

@@ -5,6 +5,7 @@ equal the aggregates counted afresh from the rows it holds."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -174,3 +175,32 @@ def test_tallies_are_rebuilt_after_a_restart(tmp_path: Path) -> None:
         assert_same(second)
     finally:
         second.close()
+
+
+@pytest.mark.parametrize("walking", [False, True])
+def test_a_page_that_fails_to_store_leaves_no_trace_in_the_counts(
+    index: DeviceIndex, monkeypatch: pytest.MonkeyPatch, walking: bool
+) -> None:
+    fleet = Fleet(4)
+    index.begin_full_sync(APP, NOW)
+    index.upsert_rows(APP, next(fleet.pages(list(range(100)), 100)))
+    if not walking:
+        index.finish_full_sync(APP, NOW)
+        assert_same(index)  # the app has its tally
+    store = index._store
+
+    def disk_full(app: int, generation: int, values: list[Any]) -> None:
+        store(app, generation, values)  # written, then the transaction fails
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(index, "_store", disk_full)
+    # Devices new and known; only new ones in a fresh walk, which would stop being fresh at
+    # the first known one.
+    failed = list(range(100, 200)) if walking else list(range(50, 150))
+    with pytest.raises(sqlite3.OperationalError):
+        index.upsert_rows(APP, next(fleet.pages(failed, 100)))
+    monkeypatch.undo()
+    if walking:
+        index.upsert_rows(APP, next(fleet.pages(list(range(200, 220)), 20)))
+        index.finish_full_sync(APP, NOW)
+    assert_same(index)
