@@ -51,7 +51,7 @@ from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
 from capgo_exporter.collect.base import CollectContext, Discovery
 from capgo_exporter.collect.device_index import FILE_NAME, DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices import DevicesCollector, Walk
 from capgo_exporter.settings import Settings, load_settings
 from capgo_exporter.sim import SimConfig, Simulator
 from capgo_exporter.sim.protocol import SimRequest, SimResponse
@@ -235,7 +235,7 @@ class StdlibJsonCollector(DevicesCollector):
     """The walk as it was before msgspec: every page decoded by the standard library's JSON
     decoder into dicts, then indexed from them (for the before/after figures)."""
 
-    async def _sync(self, context: CollectContext, app_id: str) -> bool:
+    async def _sync(self, context: CollectContext, app_id: str) -> Walk:
         devices = context.client.devices
         original = devices.rows
 

@@ -101,7 +101,8 @@ async def test_run_once_runs_inventory_first_and_serves_everything() -> None:
     assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 1
 
 
-async def test_failure_keeps_last_good_data_until_recovery() -> None:
+def one_outage() -> tuple[Scripted, Scripted]:
+    """Inventory, and statistics that serve MAU 10, then fail with a 503, then serve 12."""
     inventory = Scripted("inventory", org_result("o1", discovery=True))
     statistics = Scripted(
         "statistics",
@@ -109,6 +110,11 @@ async def test_failure_keeps_last_good_data_until_recovery() -> None:
         ServerError(status=503, code="unknown_error", message="down", endpoint="/stats"),
         org_result("o1", mau=12),
     )  # fmt: skip
+    return inventory, statistics
+
+
+async def test_failure_keeps_last_good_data_until_recovery() -> None:
+    inventory, statistics = one_outage()
     clock = Clock()
     scheduler, holder, metrics = make(inventory, statistics, clock=clock)
     await scheduler.run_once()

@@ -52,7 +52,7 @@ from capgo_exporter.collect.device_tally import HOUR_MS, DeviceTally, PlatformCo
 from capgo_exporter.collect.labels import text
 
 FILE_NAME: Final = "devices.sqlite3"
-_BATCH: Final = 1000  # rows per INSERT: 5,000 parameters, under SQLite's 32,766
+_BATCH: Final = 1000  # rows per INSERT: 3,000 parameters, under SQLite's 32,766
 _LOOKUP_BATCH: Final = 900  # keys per SELECT ... IN (...)
 # The fields of a row that make its profile, in `Profile` order.
 _PROFILE_FIELDS: Final = attrgetter(
@@ -165,10 +165,12 @@ class DeviceIndex:
         # Profile lookups by raw JSON values (the hot path) and by number (for aggregates).
         self._profiles: dict[tuple[Any, ...], int] = {}
         self._profile_values: dict[int, Profile] = {}
-        self._platforms: list[str] = []  # profile number -> its platform label
-        self._labels: list[str] = []  # platform labels in the order first seen (only grows)
+        # Platform labels in the order first seen (numbers never reused), and each profile
+        # number's label number; as an array when needed (`_platform_codes`).
+        self._labels: list[str] = []
         self._label_numbers: dict[str, int] = {}
-        self._codes: PlatformCodes | None = None  # profile -> label number, made when needed
+        self._platforms: list[int] = []
+        self._codes: PlatformCodes | None = None
         for profile_id, *values in self._db.execute("SELECT * FROM profile"):
             self._remember_profile(profile_id, _stored(values))
         self._apps: dict[str, int] = dict(self._db.execute("SELECT app_id, id FROM app"))
@@ -340,18 +342,21 @@ class DeviceIndex:
     def _remember_profile(self, profile_id: int, profile: Profile) -> None:
         self._profiles[profile] = profile_id
         self._profile_values[profile_id] = profile
-        if len(self._platforms) <= profile_id:
-            self._platforms += [""] * (profile_id + 1 - len(self._platforms))
-        label = self._platforms[profile_id] = text(profile[0])
+        label = text(profile[0])
         if label not in self._label_numbers:
             self._label_numbers[label] = len(self._labels)
             self._labels.append(label)
+        if len(self._platforms) <= profile_id:  # numbers no profile has: label 0, never read
+            self._platforms += [0] * (profile_id + 1 - len(self._platforms))
+        self._platforms[profile_id] = self._label_numbers[label]
         self._codes = None
+
+    def _platform(self, profile: int) -> str:
+        return self._labels[self._platforms[profile]]
 
     def _platform_codes(self) -> PlatformCodes:
         if self._codes is None:
-            numbers = [self._label_numbers.get(label, 0) for label in self._platforms]
-            self._codes = PlatformCodes(self._labels, np.array(numbers, dtype=np.int64))
+            self._codes = PlatformCodes(self._labels, np.array(self._platforms, dtype=np.int64))
         return self._codes
 
     def _app(self, app_id: str) -> tuple[int, int]:
@@ -473,10 +478,11 @@ class DeviceIndex:
             if app is None:
                 return AppDevices()
             tally = self._tallies.get(app) or self._tally_from_rows(app)
-            profiles = self._profile_values
+            counts = tally.profiles
+            present = {self._platform(p) for p in counts}
             return aggregate(
-                ((profiles[p], n) for p, n in tally.profiles.items()),
-                self._seen(app, tally, now),
+                ((self._profile_values[p], n) for p, n in counts.items()),
+                self._seen(app, tally, present, now),
             )
 
     def _tally_from_rows(self, app: int) -> DeviceTally:
@@ -497,18 +503,19 @@ class DeviceIndex:
             self._tallies[app] = tally
         return tally
 
-    def _seen(self, app: int, tally: DeviceTally, now: datetime) -> dict[str, Counter[str]]:
-        """Devices per platform seen in each window: whole hours from the tally, and the
-        rows of the hour each window starts in counted one by one (a scan of the app's rows,
-        skipped when the tally has none in those hours)."""
-        present = {self._platforms[p] for p in tally.profiles}
+    def _seen(
+        self, app: int, tally: DeviceTally, present: set[str], now: datetime
+    ) -> dict[str, Counter[str]]:
+        """Devices per platform seen in each window, every platform ``present`` included:
+        whole hours from the tally, and the rows of the hour each window starts in counted one
+        by one (a scan of the app's rows, skipped when the tally has none in those hours)."""
         starts = {window: to_ms(now - span) for window, span in SEEN_WINDOWS.items()}
         seen = {window: Counter(dict.fromkeys(present, 0)) for window in SEEN_WINDOWS}
         edges: dict[int, list[tuple[str, int]]] = {}  # edge hour -> (window, since)
         for window, since in starts.items():
             after, at_edge = tally.seen_since(since, self._labels)
             seen[window].update(after)
-            walked = tally.edge_from_walk(since)  # the first summary after a full walk
+            walked = tally.edge_from_walk(since, self._labels)  # first summary after a walk
             if walked is not None:
                 seen[window].update(walked)
             elif at_edge:
@@ -522,11 +529,10 @@ class DeviceIndex:
             f"SELECT profile, updated_ms FROM device WHERE app = ? AND updated_ms / ? IN ({marks})",
             (app, HOUR_MS, *edges),
         )
-        platforms = self._platforms
         for profile, ms in rows:
             for window, since in edges.get(ms // HOUR_MS, ()):
                 if ms >= since:
-                    seen[window][platforms[profile]] += 1
+                    seen[window][self._platform(profile)] += 1
         return seen
 
     def close(self) -> None:

@@ -58,7 +58,7 @@ class DeviceTally:
         self._pending: list[tuple[Ints, Ints]] = []
         self._pending_size = 0
         self.watched: Ints | None = None
-        self.walked: list[tuple[Sequence[str], Ints, Ints]] | None = None
+        self.walked: list[tuple[Ints, Ints]] | None = None  # per page: label numbers, times
         if window_starts is not None:
             hours = {start // HOUR_MS + later for start in window_starts for later in (0, 1)}
             self.watched = np.array(sorted(hours), dtype=np.int64)
@@ -88,7 +88,7 @@ class DeviceTally:
             self.walked = None
         profile_ids = np.asarray(profiles, dtype=np.int64)
         if len(profile_ids):
-            self._add_profiles(profile_ids, np.full(len(profile_ids), sign, dtype=np.int64))
+            self._add_profiles(sign * np.bincount(profile_ids))
         if isinstance(stamps, np.ndarray):
             known, ms = profile_ids, stamps
         else:
@@ -96,7 +96,7 @@ class DeviceTally:
             known = profile_ids[mask]
             ms = np.array([s for s in stamps if s is not None], dtype=np.int64)
         if len(ms):
-            self._add_hours(platforms.of_profile[known], ms, platforms.labels, sign)
+            self._add_hours(platforms.of_profile[known], ms, sign)
             if sign > 0:
                 newest = int(ms.max())
                 self.newest = newest if self.newest is None else max(self.newest, newest)
@@ -108,7 +108,7 @@ class DeviceTally:
         if not groups:
             return
         profile, _, count = zip(*groups, strict=True)
-        self._add_profiles(np.array(profile, dtype=np.int64), np.array(count, dtype=np.int64))
+        self._add_profiles(np.bincount(profile, weights=count).astype(np.int64))
         dated = [(p, h, n) for p, h, n in groups if h is not None]
         if dated:
             profiles, hours, counts = (
@@ -117,18 +117,18 @@ class DeviceTally:
             self._pending.append((hours * LABELS + platforms.of_profile[profiles], counts))
             self._pending_size += len(counts)
 
-    def _add_profiles(self, profiles: Ints, counts: Ints) -> None:
-        counted = np.bincount(profiles, weights=counts).astype(np.int64)
+    def _add_profiles(self, counted: Ints) -> None:
+        """Add ``counted[profile]`` devices to each profile."""
         if len(counted) > len(self._profiles):
             self._profiles = np.pad(self._profiles, (0, len(counted) - len(self._profiles)))
         self._profiles[: len(counted)] += counted
 
-    def _add_hours(self, codes: Ints, ms: Ints, labels: Sequence[str], sign: int) -> None:
+    def _add_hours(self, codes: Ints, ms: Ints, sign: int) -> None:
         hours = ms // HOUR_MS
         if self.walked is not None and self.watched is not None:
             kept = np.isin(hours, self.watched)
             if kept.any():
-                self.walked.append((labels, codes[kept], ms[kept]))
+                self.walked.append((codes[kept], ms[kept]))
         buckets, counts = np.unique(hours * LABELS + codes, return_counts=True)
         self._pending.append((buckets, sign * counts))
         self._pending_size += len(buckets)
@@ -159,14 +159,14 @@ class DeviceTally:
         seen = Counter({labels[n]: int(c) for n, c in enumerate(per_label.tolist()) if c})
         return seen, bool((hours == edge).any())
 
-    def edge_from_walk(self, since: int) -> Counter[str] | None:
+    def edge_from_walk(self, since: int, labels: Sequence[str]) -> Counter[str] | None:
         """Devices per platform of the hour ``since`` (epoch ms) falls in, at or after it,
         from what the walk kept; None when it kept nothing of that hour."""
         edge = since // HOUR_MS
         if self.walked is None or self.watched is None or edge not in self.watched:
             return None
         seen: Counter[str] = Counter()
-        for labels, codes, ms in self.walked:
+        for codes, ms in self.walked:
             at_edge = (ms >= since) & (ms // HOUR_MS == edge)
             for number, n in enumerate(np.bincount(codes[at_edge]).tolist()):
                 if n:

@@ -15,26 +15,20 @@ from typing import Any
 import pytest
 
 from capgo_exporter import scheduler as scheduler_module
-from capgo_exporter.api import CapgoResponseError, ServerError
+from capgo_exporter.api import CapgoResponseError
 from capgo_exporter.collect.events import EventsCollector
 from capgo_exporter.metrics import APP_EVENTS
 from capgo_exporter.sim import SimConfig, Simulator
 from capgo_exporter.snapshot import Snapshot
 from tests.clock import pinned_now
 from tests.collect.conftest import KEY, discover, make_settings, run, sim_client, values
-from tests.test_scheduler import Clock, Scripted, make, mau_series, org_result, value
+from tests.test_scheduler import Clock, make, mau_series, one_outage, value
 
 
 async def test_a_collector_is_up_only_once_its_series_are_served(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    inventory = Scripted("inventory", org_result("o1", discovery=True))
-    statistics = Scripted(
-        "statistics",
-        org_result("o1", mau=10),
-        ServerError(status=500, code="unknown_error", message="x", endpoint="/x"),
-        org_result("o1", mau=12),
-    )
+    inventory, statistics = one_outage()
     clock = Clock()
     scheduler, holder, metrics = make(inventory, statistics, clock=clock, max_age="10m")
     await scheduler.run_once()
