@@ -33,8 +33,8 @@ import msgspec
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.device_rows import (
     DevicePage,
+    DevicePageDecoder,
     DeviceRow,
-    decode_device_page,
     row_from_mapping,
 )
 from capgo_exporter.api.errors import CapgoResponseError
@@ -97,6 +97,7 @@ class _Suspicion:
 class Devices:
     def __init__(self, http: CapgoHTTP) -> None:
         self._http = http
+        self._decoder = DevicePageDecoder()  # learns the fleet's versions, walk after walk
 
     async def rows(
         self,
@@ -151,7 +152,7 @@ class Devices:
                 "GET",
                 "/device",
                 params={**params, "limit": size, "cursor": cursor},
-                decode=decode_device_page if typed else None,
+                decode=self._decoder.decode if typed else None,
             )
             if isinstance(answer, list):
                 async for legacy_page in self._legacy_pages(app_id, answer, updated_after, typed):
