@@ -261,8 +261,13 @@ def _as_mapping(row: Any) -> Any:
 
 
 def _typed_page(answer: DevicePage) -> _Page:
-    rows = [r for r in answer.data if isinstance(r, DeviceRow) and isinstance(r.device_id, str)]
-    return _Page(rows, len(answer.data), bool(answer.has_more), answer.next_cursor)
+    data = answer.data
+    rows = (
+        data
+        if answer.all_devices
+        else [r for r in data if isinstance(r, DeviceRow) and isinstance(r.device_id, str)]
+    )
+    return _Page(rows, len(data), bool(answer.has_more), answer.next_cursor)
 
 
 def _raw_page(answer: Any) -> _Page:

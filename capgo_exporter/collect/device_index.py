@@ -28,6 +28,7 @@ Every method is thread-safe (one lock) so the collector can run them in worker t
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -109,9 +110,18 @@ class _Walk:
     fresh: bool
 
 
+def _interned(value: Any) -> Any:
+    """Text as the one object Python keeps for it. A profile's values are interned, as
+    `DevicePageDecoder` interns the values it hands out: a lookup then compares each value by
+    identity instead of character by character."""
+    return sys.intern(value) if type(value) is str else value
+
+
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return sys.intern(value) if type(value) is str else value
     return str(value) if isinstance(value, int | float) else None
 
 
@@ -336,7 +346,7 @@ class DeviceIndex:
         # from elsewhere in the row, nor when a value is unhashable.
         if raw[1] is not None:
             with suppress(TypeError):
-                self._profiles[raw] = profile
+                self._profiles[tuple(_interned(value) for value in raw)] = profile
         return profile
 
     def _remember_profile(self, profile_id: int, profile: Profile) -> None:

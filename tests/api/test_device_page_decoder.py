@@ -43,7 +43,7 @@ def body(rows: list[Any], *, bare: bool = False) -> bytes:
 
 def values(page: DevicePage | list[Row]) -> list[Any]:
     rows = page.data if isinstance(page, DevicePage) else page
-    return [msgspec.structs.astuple(r) if isinstance(r, DeviceRow) else r for r in rows]
+    return [msgspec.structs.asdict(r) if isinstance(r, DeviceRow) else r for r in rows]
 
 
 def decoded_alike(decoder: DevicePageDecoder, raw: bytes) -> DevicePage | list[Row]:
@@ -93,21 +93,34 @@ def test_a_new_value_is_decoded_and_then_known(monkeypatch: pytest.MonkeyPatch) 
     assert shares_strings(again, "version_name")
 
 
-def test_nulls_missing_fields_and_other_json_are_kept_as_they_are() -> None:
+def test_nulls_and_missing_fields_are_kept_as_they_are() -> None:
     decoder = DevicePageDecoder()
     decoded_alike(decoder, body([device(n) for n in range(4)]))
     odd = [
         device(10, platform=None, channel="beta"),
         {"device_id": "00000000-0000-4000-8000-000000000011"},  # every other field missing
         device(12, version={"id": 3, "name": "1.0.0"}, version_name=None),
-        [1, 2],
-        "not a device",
-        None,
         device(13, is_prod="yes"),
     ]
     decoded_alike(decoder, body(odd))
+    page = decoded_alike(decoder, body(odd))
+    assert isinstance(page, DevicePage)
+    assert page.all_devices  # decoded with the values known: no row to drop
     decoded_alike(decoder, body(odd, bare=True))  # servers before 2025-12
     assert decoder.knows_values
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [[1, 2], "not a device", None, 7, {"platform": "ios"}, device(20, device_id=None)],
+    ids=["list", "text", "null", "number", "no device_id", "null device_id"],
+)
+def test_a_row_that_is_no_device_is_kept_for_the_caller_to_drop(stray: Any) -> None:
+    decoder = DevicePageDecoder()
+    decoded_alike(decoder, body([device(n) for n in range(4)]))
+    page = decoded_alike(decoder, body([device(5), stray, device(6)]))
+    assert isinstance(page, DevicePage)
+    assert not page.all_devices
 
 
 def test_text_where_a_value_is_known_but_a_number_comes_pauses_the_known_values() -> None:

@@ -245,10 +245,11 @@ async def test_typed_rows_keep_what_the_index_needs_and_drop_the_rest(
             "hasMore": False,
         }
     )
-    pages = [page async for page in capgo.devices.rows("com.acme.app")]
-    assert [[(r.device_id, r.platform, r.is_prod) for r in page] for page in pages] == [
-        [("a", "ios", "yes")]
-    ]
+    for _walk in ("first", "again, the decoder knowing the page's values"):
+        pages = [page async for page in capgo.devices.rows("com.acme.app")]
+        assert [[(r.device_id, r.platform, r.is_prod) for r in page] for page in pages] == [
+            [("a", "ios", "yes")]
+        ]
 
 
 @pytest.mark.parametrize(
