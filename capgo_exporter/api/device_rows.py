@@ -14,7 +14,7 @@ each, repeated a million times. Once it has seen them, it decodes those fields a
 of the values known, and msgspec then hands out the one string object it holds for each value
 instead of a new string per device: nothing to allocate or free, and a hash computed once
 instead of per device when the index looks the profile up. On a walk of a million devices
-that is 0.2 µs of CPU a device less (about 7 %) and 17 MB less peak RSS
+that is about 0.15 µs of CPU a device less (5 %), 19 MB less peak RSS and 40 MB less at rest
 (benchmarks/bench_devices.py). A page with a value not known yet fails that decoding; it is
 decoded again with ``Any`` fields, which teaches the decoder the new values. So is a page with a
 row that is no device with a string device_id: those decoded with the values known have none,
