@@ -4,6 +4,7 @@ page holds; the values it knows decoded as shared strings (its whole point)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -66,6 +67,20 @@ def shares_strings(page: DevicePage | list[Row], field: str) -> bool:
             value = getattr(row, field)
             by_value.setdefault(value, set()).add(id(value))
     return all(len(ids) == 1 for ids in by_value.values())
+
+
+def count_plain_decodes(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Count the decoder's decodings with Any fields (the first page's, and every retry)."""
+    calls = 0
+    plain = device_rows.decode_device_page
+
+    def counted(raw: bytes) -> DevicePage | list[Row]:
+        nonlocal calls
+        calls += 1
+        return plain(raw)
+
+    monkeypatch.setattr(device_rows, "decode_device_page", counted)
+    return lambda: calls
 
 
 def test_a_page_of_known_values_is_decoded_with_shared_strings() -> None:
@@ -150,20 +165,6 @@ def test_a_field_with_too_many_values_is_decoded_with_any(
     page = decoded_alike(decoder, body([device(n, version_build=f"b{n}") for n in range(8, 16)]))
     assert plain_decodes() == 1
     assert shares_strings(page, "version_name")
-
-
-def count_plain_decodes(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Count the decoder's decodings with Any fields (the first page's, and every retry)."""
-    calls = 0
-    plain = device_rows.decode_device_page
-
-    def counted(raw: bytes) -> DevicePage | list[Row]:
-        nonlocal calls
-        calls += 1
-        return plain(raw)
-
-    monkeypatch.setattr(device_rows, "decode_device_page", counted)
-    return lambda: calls
 
 
 def test_long_strings_are_never_made_known() -> None:
