@@ -192,9 +192,9 @@ class Rules:
                 "warning",
                 f"{s('capgo_exporter_collector_up')} == 0",
                 "A capgo-exporter collector keeps failing.",
-                "Every run of the {{ $labels.collector }} collector of " + _WHERE + " has failed "
-                "for 30 minutes. Its last good figures are served until they are older than "
-                "the exporter's max age, then they disappear.",
+                "No run of the {{ $labels.collector }} collector of " + _WHERE + " has completed "
+                "whole for 30 minutes: each failed, or (events) left apps out. Last good figures "
+                "are served until older than the exporter's max age, then they disappear.",
                 "30m",
             ),
             # One rule per collector: each has its own interval, which Prometheus cannot see.
