@@ -17,6 +17,7 @@ from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
 from capgo_exporter import __version__
+from capgo_exporter.clock import Clock
 from capgo_exporter.docsgen import MEANINGS, default_text
 from capgo_exporter.logs import configure_logging
 from capgo_exporter.settings import (
@@ -25,6 +26,7 @@ from capgo_exporter.settings import (
     Settings,
     SettingsError,
     fail,
+    is_loopback_url,
     load_settings,
 )
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
@@ -164,35 +166,48 @@ def _main(argv: Sequence[str] | None) -> int:
     settings = _settings_from(args)
     secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
     configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    demo_wanted = bool(getattr(args, "demo", False))
     if args.command == "admin":
         # The admin commands handle --demo, --dry-run and a missing key themselves.
         from capgo_exporter.admin import run_admin
 
-        return run_admin(args, settings)
+        return run_admin(args, settings, _clock(settings, demo_wanted))
 
     from capgo_exporter import daemon
 
-    demo = None
-    if getattr(args, "demo", False):
-        demo = daemon.start_demo(settings)
-        settings = demo.settings
-    elif settings.api_key is None:
+    if not demo_wanted and settings.api_key is None:
         if "CAPGO_API_KEY" in os.environ:
             fail("CAPGO_API_KEY is set but empty: put the key in it, or unset it")
         fail(NO_KEY)
+    clock = _clock(settings, demo_wanted)
+    demo = None
+    if demo_wanted:
+        demo = daemon.start_demo(settings, clock)
+        settings = demo.settings
 
     try:
         if args.command == "check":
-            return asyncio.run(_check(settings, demo))
+            return asyncio.run(_check(settings, demo, clock))
         if args.once:
-            return asyncio.run(_once(settings, demo))
-        asyncio.run(daemon.serve(settings, demo, _web_config(settings)))
+            return asyncio.run(_once(settings, demo, clock))
+        asyncio.run(daemon.serve(settings, demo, _web_config(settings), clock))
     except KeyboardInterrupt:
         return 130
     except OSError as error:
         # Typically the listen address: in use, or not ours to bind.
         fail(f"{settings.listen_address}: {error.strerror or error}")
     return 0
+
+
+def _clock(settings: Settings, demo: bool) -> Clock:
+    """The one clock of this run. A chosen start suits only a simulated Capgo: against the
+    real one, statistics would be asked for days that are not today."""
+    if settings.clock_start is not None and not demo and not is_loopback_url(settings.api_url):
+        fail(
+            f"{FLAG_NAMES['clock_start']} needs --demo or a Capgo on loopback (a simulator); "
+            f"{settings.api_url} is not"
+        )
+    return Clock.starting_at(settings.clock_start)
 
 
 def _web_config(settings: Settings) -> WebConfig | None:
@@ -204,7 +219,7 @@ def _web_config(settings: Settings) -> WebConfig | None:
         fail(f"{FLAG_NAMES['web_config_file']}: {error}")
 
 
-async def _once(settings: Settings, demo: Demo | None) -> int:
+async def _once(settings: Settings, demo: Demo | None, clock: Clock) -> int:
     from capgo_exporter.collect.devices import DevicesCollector
     from capgo_exporter.daemon import exporter
     from capgo_exporter.progress import TerminalProgress
@@ -212,7 +227,9 @@ async def _once(settings: Settings, demo: Demo | None) -> int:
     # No process_* series: they describe this short-lived process, and in node_exporter's
     # textfile directory they collide with node_exporter's own, failing every scrape.
     transport = demo.transport if demo else None
-    async with exporter(settings, transport, process_metrics=False, demo=demo is not None) as built:
+    async with exporter(
+        settings, transport, process_metrics=False, demo=demo is not None, calendar=clock
+    ) as built:
         progress = TerminalProgress(sys.stderr)
         for collector in built.collectors:
             if isinstance(collector, DevicesCollector):
@@ -223,14 +240,14 @@ async def _once(settings: Settings, demo: Demo | None) -> int:
     return 0 if succeeded else 1
 
 
-async def _check(settings: Settings, demo: Demo | None) -> int:
+async def _check(settings: Settings, demo: Demo | None, clock: Clock) -> int:
     from capgo_exporter.check import run_check
     from capgo_exporter.daemon import make_client
 
     client = make_client(settings, None, demo.transport if demo else None)
     where = f"{settings.api_url} (key from {settings.api_key_source})"
     try:
-        return await run_check(client, where, sys.stdout)
+        return await run_check(client, where, sys.stdout, today=clock.today)
     finally:
         await client.aclose()
 

@@ -21,6 +21,7 @@ import structlog
 from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
+from capgo_exporter.clock import SYSTEM_CLOCK, Clock
 from capgo_exporter.collect.base import Collector
 from capgo_exporter.collect.devices import DevicesCollector
 from capgo_exporter.collectors import spec_of
@@ -32,7 +33,7 @@ from capgo_exporter.snapshot import SnapshotHolder
 from capgo_exporter.webconfig import WebConfig
 
 if TYPE_CHECKING:  # the simulator loads only for --demo
-    from capgo_exporter.sim import Simulator
+    from capgo_exporter.sim import SimConfig, Simulator
 
 DEMO_KEY = "demo"
 DEMO_URL = "http://capgo-simulator.invalid"
@@ -72,20 +73,25 @@ class Demo:
                 self.simulator.touch_devices(app_id, DEMO_DEVICES_TOUCHED)
 
 
-def start_demo(settings: Settings) -> Demo:
-    """A simulator and the settings that point at it. Demo defaults apply only where the user
-    kept the exporter's own default: a value they set stays."""
-    from capgo_exporter.sim import SimConfig, Simulator
+def demo_config() -> SimConfig:
+    """The account --demo simulates."""
+    from capgo_exporter.sim import SimConfig
 
-    simulator = Simulator(
-        SimConfig(
-            keys={DEMO_KEY: "org_super_admin"},
-            orgs=DEMO_ORGS,
-            apps_per_org=DEMO_APPS_PER_ORG,
-            devices_per_app=DEMO_DEVICES_PER_APP,
-            bad_release_apps=frozenset({0}),  # so the release-health row has a story
-        )
+    return SimConfig(
+        keys={DEMO_KEY: "org_super_admin"},
+        orgs=DEMO_ORGS,
+        apps_per_org=DEMO_APPS_PER_ORG,
+        devices_per_app=DEMO_DEVICES_PER_APP,
+        bad_release_apps=frozenset({0}),  # so the release-health row has a story
     )
+
+
+def start_demo(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Demo:
+    """A simulator on ``clock`` and the settings that point at it. Demo defaults apply only
+    where the user kept the exporter's own default: a value they set stays."""
+    from capgo_exporter.sim import Simulator
+
+    simulator = Simulator(demo_config(), clock=clock.now)
     update: dict[str, Any] = {
         field: value
         for field, value in DEMO_DEFAULTS.items()
@@ -145,10 +151,12 @@ async def exporter(
     process_metrics: bool = True,
     demo: bool = False,
     wall_clock: Callable[[], float] = time.time,
+    calendar: Clock | None = None,
 ) -> AsyncIterator[Exporter]:
     """``process_metrics=False`` for output that joins another exporter's (node_exporter's
     textfile directory), which already has its own ``process_*`` series. ``wall_clock`` (Unix
-    time) is the scheduler's and so the collectors': a test runs it on the simulator's clock."""
+    time) is the scheduler's and, unless ``calendar`` is given, the collectors' too: a test runs
+    it on the simulator's clock; ``--clock.start`` shifts the calendar alone."""
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics(
         (c.name for c in collectors), process_metrics=process_metrics, demo=demo
@@ -158,7 +166,15 @@ async def exporter(
             collector.observe_walks(self_metrics)
     client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
-    scheduler = Scheduler(client, settings, collectors, holder, self_metrics, wall_clock=wall_clock)
+    scheduler = Scheduler(
+        client,
+        settings,
+        collectors,
+        holder,
+        self_metrics,
+        wall_clock=wall_clock,
+        calendar=calendar.now if calendar else None,
+    )
     built = Exporter(settings, client, collectors, scheduler, holder, self_metrics)
     try:
         yield built
@@ -178,12 +194,15 @@ def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> It
 
 
 async def serve(
-    settings: Settings, demo: Demo | None = None, web_config: WebConfig | None = None
+    settings: Settings,
+    demo: Demo | None = None,
+    web_config: WebConfig | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """Run the daemon until SIGTERM or SIGINT: poll, serve, then stop cleanly."""
     stop = asyncio.Event()
     transport = demo.transport if demo else None
-    async with exporter(settings, transport, demo=demo is not None) as built:
+    async with exporter(settings, transport, demo=demo is not None, calendar=clock) as built:
         app = ExporterApp(
             built.holder,
             built.self_metrics,

@@ -111,6 +111,10 @@ MEANINGS: dict[str, str] = {
     "plan_storage_limit_bytes": "Your plan's storage, e.g. `5GiB`.",
     "plan_bandwidth_limit_bytes": "Your plan's bandwidth per cycle, e.g. `50GiB`.",
     "state_dir": "Where the device index is kept across restarts (in memory when unset).",
+    "clock_start": "Run the exporter's clock from this instant (ISO 8601, e.g. "
+    "`2026-12-05T12:00:00Z`) instead of now; it runs on at real speed. With `--demo` the "
+    "simulated Capgo shares it, to see the demo on any day. Only with `--demo` or a Capgo on "
+    "loopback (a simulator): against the real Capgo it is refused.",
     "config_file": "A TOML file with any of these settings by their field name.",
 }
 

@@ -93,14 +93,20 @@ class Scheduler:
         self_metrics: SelfMetrics,
         *,
         wall_clock: Callable[[], float] = time.time,
+        calendar: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``wall_clock`` (Unix time) times the runs and stamps the exporter's own series;
+        ``calendar`` is what the collectors take as now for Capgo's data (billing cycles, device
+        windows): the wall clock's unless given (``--clock.start`` shifts it alone, so the
+        exporter's own timestamps stay comparable with Prometheus's clock)."""
         self._client = client
         self._settings = settings
         self._collectors = list(collectors)
         self._holder = holder
         self._metrics = self_metrics
         self._wall_clock = wall_clock
+        self._calendar = calendar or (lambda: datetime.fromtimestamp(self._wall_clock(), UTC))
         self._rng = rng or random.Random()
         self._log = structlog.get_logger("capgo_exporter.scheduler")
         self._parts: dict[str, Part] = {}
@@ -176,7 +182,7 @@ class Scheduler:
             client=self._client,
             settings=self._settings,
             discovery=self._discovery,
-            now=lambda: datetime.fromtimestamp(self._wall_clock(), UTC),
+            now=self._calendar,
             log=self._log.bind(collector=name),
             publish_early=partial(self._publish_early, name),
         )

@@ -16,6 +16,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from difflib import get_close_matches
 from pathlib import Path
@@ -84,7 +85,7 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -96,7 +97,7 @@ def _poll_interval(seconds: float, info: ValidationInfo) -> float:
     # A Capgo on loopback is the simulator or a test double: nothing there needs sparing, and
     # end-to-end tests poll it every few seconds. (api_url is declared first, so it is known.)
     api_url = info.data.get("api_url")
-    local = isinstance(api_url, str) and _is_loopback(api_url)
+    local = isinstance(api_url, str) and is_loopback_url(api_url)
     if seconds < MIN_POLL_INTERVAL and not local:
         raise ValueError(
             f"invalid interval {format_duration(seconds)} — the shortest is "
@@ -228,6 +229,24 @@ def _check_api_url(value: object) -> str:
 _RESERVED_PATHS = ("/", "/healthz", "/readyz")
 
 
+def _parse_instant(value: object) -> object:
+    """ISO 8601 (``2026-12-05T12:00:00Z``; a date alone is its midnight), read as UTC when it
+    names no offset. A TOML datetime arrives already parsed."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an ISO 8601 instant, e.g. 2026-12-05T12:00:00Z"
+            ) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, datetime.min.time())
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
 def _check_telemetry_path(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", text) or text in _RESERVED_PATHS:
@@ -322,6 +341,8 @@ class _DeclaredSettings(BaseSettings):
     plan_bandwidth_limit_bytes: ByteSize | None = None
 
     state_dir: Annotated[Path | None, AfterValidator(_writable_dir)] = None
+    # None: the system clock. Else the instant the exporter's clock starts at (demos, tests).
+    clock_start: Annotated[datetime | None, BeforeValidator(_parse_instant)] = None
     config_file: Path | None = None
 
     @classmethod
@@ -446,6 +467,7 @@ FLAG_NAMES: dict[str, str] = {
     "plan_storage_limit_bytes": "--plan.storage-limit",
     "plan_bandwidth_limit_bytes": "--plan.bandwidth-limit",
     "state_dir": "--state.dir",
+    "clock_start": "--clock.start",
     "config_file": "--config.file",
 }
 

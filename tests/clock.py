@@ -8,19 +8,21 @@ only passes mid-cycle cannot come back unnoticed. Try any date with::
 
     CAPGO_TEST_NOW=2027-01-01T00:30:00Z python -m pytest
 
-A real Prometheus cannot be pinned: it evaluates rules on the real clock. End-to-end tests with
-one therefore pin the billing cycle instead (`cycle_start_day_for`): the exporter's cycle is then
-as old, in whole days, as the pinned instant's cycle is, on whatever day the test runs.
+A daemon started as a process runs on the pinned clock too: `clock_env` gives it
+``CAPGO_EXPORTER_CLOCK_START`` (``--clock.start``), the instant a test's own clock reads when the
+daemon starts, so the daemon and the test's simulator agree on the day. A real Prometheus cannot
+be pinned: it evaluates rules on the real clock and reads only the gauges' values, so end-to-end
+tests run the exporter and simulator on the pinned day while Prometheus runs on real time; what
+a rule compares with ``time()`` is asked of Prometheus, never assumed.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from capgo_exporter.collect.statistics import billing_cycle_start
+from capgo_exporter.clock import Clock
 
 
 def _pinned() -> datetime:
@@ -32,29 +34,26 @@ def _pinned() -> datetime:
 
 
 PINNED_NOW = _pinned()
-# The billing cycle the pinned instant falls in, for a cycle starting on the 1st.
-PINNED_CYCLE_DAY = (PINNED_NOW.date() - billing_cycle_start(PINNED_NOW.date(), 1)).days + 1
 
 
 def pinned_now() -> datetime:
     return PINNED_NOW
 
 
-def prometheus_now() -> datetime:
-    """The real clock: the only place tests read it, for what a real Prometheus evaluates."""
-    return datetime.now(UTC)
+def pinned_clock() -> Clock:
+    """The exporter's clock type, reading the pinned instant now and running at real speed."""
+    return Clock.starting_at(PINNED_NOW)
 
 
-def cycle_start_day_for(today: date, cycle_day: int) -> int:
-    """The start day that makes `today` the `cycle_day`-th day (1 = first) of its cycle."""
-    return (today - timedelta(days=cycle_day - 1)).day
+def clock_env(clock: Clock) -> dict[str, str]:
+    """The environment that starts a daemon process on ``clock`` (as it reads now)."""
+    return {"CAPGO_EXPORTER_CLOCK_START": clock.now().isoformat()}
 
 
 def running_clock() -> Callable[[], datetime]:
     """A clock that starts at the pinned instant and runs at real speed from there: for a
     simulator whose rate limits and latencies must see time pass."""
-    started = time.monotonic()
-    return lambda: PINNED_NOW + timedelta(seconds=time.monotonic() - started)
+    return pinned_clock().now
 
 
 def day(offset: int = 0) -> str:

@@ -34,6 +34,7 @@ SETTINGS = (
     "device_page_size",
     "billing_cycle_start_day",
     "log_level",
+    "clock_start",
     "config_file",
 )
 

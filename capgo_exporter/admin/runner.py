@@ -24,6 +24,7 @@ from capgo_exporter.admin.dryrun import (
 )
 from capgo_exporter.admin.output import Format, Output
 from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoError, ClientOptions
+from capgo_exporter.clock import SYSTEM_CLOCK, Clock
 from capgo_exporter.logs import scrub
 from capgo_exporter.settings import Settings, fail
 
@@ -33,14 +34,16 @@ NO_KEY = (
 )
 
 
-def _client(args: argparse.Namespace, settings: Settings) -> tuple[CapgoClient, Settings]:
+def _client(
+    args: argparse.Namespace, settings: Settings, clock: Clock
+) -> tuple[CapgoClient, Settings]:
     # Imported here, as cli.py does: building the parser must not load the daemon's stack.
     from capgo_exporter import daemon
 
     transport = None
     if getattr(args, "demo", False):
         # The demo settings point at the simulator and carry its key.
-        demo = daemon.start_demo(settings)
+        demo = daemon.start_demo(settings, clock)
         settings, transport = demo.settings, demo.transport
     if args.dry_run:
         # Retries off: the capture ends the operation at its first request.
@@ -61,13 +64,14 @@ def api_error_line(error: CapgoAPIError) -> str:
     return line + ")"
 
 
-async def _run(args: argparse.Namespace, settings: Settings, out: Output) -> None:
-    client, settings = _client(args, settings)
+async def _run(args: argparse.Namespace, settings: Settings, out: Output, clock: Clock) -> None:
+    client, settings = _client(args, settings, clock)
     async with client:
-        await args.handler(Context(client, out, settings, args.yes, args.dry_run), args)
+        context = Context(client, out, settings, args.yes, args.dry_run, today=clock.today)
+        await args.handler(context, args)
 
 
-def run_admin(args: argparse.Namespace, settings: Settings) -> int:
+def run_admin(args: argparse.Namespace, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> int:
     fmt: Format = args.output or ("table" if sys.stdout.isatty() else "json")
     out = Output(fmt, sys.stdout, sys.stderr)
 
@@ -78,7 +82,7 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
     try:
-        asyncio.run(_run(args, settings, out))
+        asyncio.run(_run(args, settings, out, clock))
     except (UsageError, RefusedError) as usage:
         fail(str(usage))
     except DryRunCapturedError as captured:

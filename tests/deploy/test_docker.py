@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import clock_env, pinned_clock
 from tests.deploy.support import (
     DOCKERFILE,
     PORT,
@@ -158,6 +159,7 @@ def exporter(dockerfile: Dockerfile, tmp_path: Path) -> Iterator[Exporter]:
     env |= {
         "CAPGO_EXPORTER_LISTEN_ADDRESS": f"127.0.0.1:{port}",
         "CAPGO_EXPORTER_STATE_DIR": str(tmp_path / "state"),
+        **clock_env(pinned_clock()),
     }
     log = tmp_path / "exporter.log"
     with log.open("wb") as out:

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from capgo_exporter.clock import Clock
+from tests.clock import clock_env, pinned_clock
 from tests.tools import require_binary
 
 T = TypeVar("T")
@@ -67,9 +69,12 @@ def daemon_args(*flags: str) -> list[str]:
     return [sys.executable, "-m", "capgo_exporter", *flags]
 
 
-def daemon_env(**extra: str) -> dict[str, str]:
+def daemon_env(clock: Clock | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a daemon process: on ``clock`` (the pinned one unless a test gives
+    its simulator's), none of the caller's CAPGO_* variables, then ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPGO_", "PROMETHEUS_"))}
     env.update({"CAPGO_EXPORTER_LOG_FORMAT": "json", "HOME": str(Path(env.get("TMPDIR", "/tmp")))})
+    env.update(clock_env(clock or pinned_clock()))
     env.update(extra)
     return env
 

@@ -16,13 +16,14 @@ import httpx
 import pytest
 import yaml
 
-from capgo_exporter.collect.statistics import billing_cycle_start
 from capgo_exporter.mixin import dashboards
 from capgo_exporter.mixin.rules import MAU_PROJECTED
 from capgo_exporter.sim import SimConfig, Simulator
-from tests.clock import PINNED_CYCLE_DAY, cycle_start_day_for, prometheus_now
+from tests.clock import pinned_clock
 
 from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus
+
+CYCLE_START = "capgo_org_billing_cycle_start_timestamp_seconds"
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_PROMETHEUS = REPO / "deploy" / "compose" / "prometheus.yml"
@@ -39,7 +40,6 @@ class Stack:
     exporter: str
     prometheus: PrometheusQuery
     # Whole days the exporter's billing cycle had begun when the stack started (1 = first day).
-    cycle_day: int
 
 
 def _prometheus_config(tmp: Path, exporter: str) -> Path:
@@ -64,15 +64,12 @@ def _prometheus_config(tmp: Path, exporter: str) -> Path:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("mixin")
-    # Prometheus evaluates on the real clock, so the exporter and the simulator do too; the
-    # billing cycle is pinned instead: the real today is the pinned instant's day of its cycle.
-    today = prometheus_now().date()
-    start_day = cycle_start_day_for(today, PINNED_CYCLE_DAY)
-    cycle_day = (today - billing_cycle_start(today, start_day)).days + 1
-    sim = Simulator(SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800))
+    # The exporter and the simulator run on the pinned day; Prometheus on the real clock.
+    clock = pinned_clock()
+    sim = Simulator(SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800), clock.now)
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
-            CAPGO_EXPORTER_BILLING_CYCLE_START_DAY=str(start_day),
+            clock,
             CAPGO_API_KEY="demo",
             CAPGO_API_URL=sim_url,
             CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
@@ -87,7 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with exporter_and_prometheus(tmp, env, _prometheus_config) as (exporter, query):
             # Enough scrapes for every rate window and a few rule evaluations.
             time.sleep(12)
-            yield Stack(sim, exporter, query, cycle_day)
+            yield Stack(sim, exporter, query)
 
 
 def _variables(stack: Stack) -> dict[str, str]:
@@ -149,10 +146,14 @@ def test_recording_rules_produce_series(stack: Stack) -> None:
     ]
     assert MAU_PROJECTED in records
     empty = [name for name in records if not stack.prometheus.vector(name)]
-    # The MAU projection needs a whole day of the cycle's growth: none on the cycle's first day.
-    expected_empty = [] if stack.cycle_day >= 2 else [MAU_PROJECTED]
+    # The MAU projection needs a whole day of the cycle's growth, which the rule measures on
+    # Prometheus's clock (time() against the exporter's cycle start, on the pinned day):
+    # ask Prometheus how old it sees the cycle rather than assume the real date.
+    ages = stack.prometheus.vector(f"time() - {CYCLE_START}")
+    assert ages, "the exporter serves the cycle start"
+    expected_empty = [] if min(ages.values()) > 86400 else [MAU_PROJECTED]
     assert empty == expected_empty, (
-        f"recording rules without series on the simulator, day {stack.cycle_day} of the cycle"
+        f"recording rules without series on the simulator; cycle ages seen {ages}"
     )
 
 

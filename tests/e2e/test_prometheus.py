@@ -15,6 +15,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.exposition import render_text
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
+from tests.clock import pinned_clock
 from tests.tools import require_binary
 
 from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus, scrape_every_second
@@ -32,14 +33,17 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
+    clock = pinned_clock()
     sim = Simulator(
         SimConfig(
             seed=11, orgs=2, apps_per_org=2, devices_per_app=2500, keys={"e2e": "org_super_admin"}
-        )
+        ),
+        clock=clock.now,
     )
     (tmp / "state").mkdir()
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
+            clock,
             CAPGO_API_KEY="e2e",
             CAPGO_API_URL=sim_url,
             CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",

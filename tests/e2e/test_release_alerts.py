@@ -21,6 +21,7 @@ from capgo_exporter.mixin.release_rules import APP_CRASHES_PER_DAY, BUNDLE_FAILU
 from capgo_exporter.mixin.rules import Config
 from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import Simulator
+from tests.clock import pinned_clock
 
 from .conftest import (
     PrometheusQuery,
@@ -46,12 +47,16 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("release")
     # The simulator --demo builds, and its key, served over TCP instead of in process.
-    demo = start_demo(load_settings({}, environ={}, home=None))
+    # On the pinned day: which healthy bundle a day's events would push over a raw threshold
+    # depends on the day (tests/mixin/test_demo_release_days.py walks every day of a year).
+    clock = pinned_clock()
+    demo = start_demo(load_settings({}, environ={}, home=None), clock)
     sim, key = demo.simulator, demo.settings.api_key
     assert key is not None
     apps = [app for org in sim.org_ids() for app in sim.app_ids(org)]
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
+            clock,
             CAPGO_API_KEY=key.get_secret_value(),
             CAPGO_API_URL=sim_url,
             CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
