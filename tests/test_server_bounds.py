@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import httpx
+import pytest
 
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
@@ -52,6 +53,7 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
         return False
 
 
+@pytest.mark.serial  # asserts how long something takes
 def test_headers_dribbled_past_the_deadline_are_cut_off() -> None:
     with serving(header_deadline=0.6) as server:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -98,6 +100,7 @@ def test_connections_past_the_cap_are_closed_and_scrapes_go_on() -> None:
         assert httpx.get(server.url + "metrics").status_code == 200
 
 
+@pytest.mark.serial  # asserts how long something takes
 def test_a_new_connection_that_sends_nothing_is_cut_at_the_header_deadline() -> None:
     with serving(header_deadline=0.5) as server:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
@@ -122,6 +125,7 @@ def test_a_kept_alive_connection_waits_its_idle_timeout_not_the_header_deadline(
         connection.close()
 
 
+@pytest.mark.serial  # asserts how long something takes
 def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() -> None:
     with serving(idle_timeout=0.6) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)

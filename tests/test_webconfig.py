@@ -222,6 +222,7 @@ def test_a_failed_handshake_does_not_stop_the_server(pki: Path, tls_url: str) ->
         assert client.get(tls_url + "healthz").text == "ok\n"
 
 
+@pytest.mark.serial  # asserts how long something takes
 def test_a_stalled_handshake_is_cut_at_the_header_deadline(pki: Path) -> None:
     config = load_web_config(
         write_config(pki, "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n")

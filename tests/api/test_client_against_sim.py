@@ -180,6 +180,7 @@ async def _walk_under_limit(
     return requests, time.monotonic() - started, sim.status_counts()
 
 
+@pytest.mark.serial  # asserts how long something takes
 async def test_a_budget_equal_to_the_servers_limit_never_gets_a_429() -> None:
     # The server allows 6000 a minute with a burst of 10; so does the client's budget.
     requests, elapsed, statuses = await _walk_under_limit(6000, rate=6000, burst=10)

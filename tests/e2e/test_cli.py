@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from capgo_exporter.metrics import CATALOGUE
 
@@ -73,6 +74,7 @@ def test_check_with_demo_lists_every_endpoint() -> None:
     assert "Every collector can run with this key." in result.stdout
 
 
+@pytest.mark.serial  # asserts how long something takes
 def test_demo_daemon_serves_the_catalogue_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,9 @@ from tests.faults.harness import (
 )
 
 FAULT_SECONDS = 3 * INTERVAL
+# Each scenario checks what happens within real seconds (pauses, recovery within an interval):
+# run alone, after the parallel part of the suite, not beside other tests' load.
+pytestmark = pytest.mark.serial
 
 
 def knobs(daemon: Daemon, lingers: float = 0.0, **values: object) -> Callable[[], float]:

@@ -56,6 +56,7 @@ def test_walk_returns_every_device_once(client: httpx.Client) -> None:
     assert len({d["device_id"] for d in rows}) == len(rows) == 300
 
 
+@pytest.mark.serial  # asserts how long something takes
 def test_walking_100k_devices_with_limit_999_takes_101_requests(clock: FakeClock) -> None:
     sim = make_sim(clock, orgs=1, apps_per_org=1, devices_per_app=100_000)
     started = time.perf_counter()

@@ -41,6 +41,7 @@ def test_fail_rate_one_gives_server_errors(sim: Simulator, client: httpx.Client)
     assert client.get("/channel", params={"app_id": APP}).status_code == 200
 
 
+@pytest.mark.serial  # asserts how long something takes
 async def test_timeout_hangs_past_the_client_timeout(
     sim: Simulator, aclient: httpx.AsyncClient
 ) -> None:
@@ -78,6 +79,7 @@ def test_bad_knobs_are_refused(sim: Simulator) -> None:
         sim.configure(speed=1)
 
 
+@pytest.mark.serial  # asserts how long something takes
 async def test_latency_is_applied_in_process(sim: Simulator, aclient: httpx.AsyncClient) -> None:
     sim.configure(latency_ms=100)
     started = time.perf_counter()

@@ -20,6 +20,7 @@ def _rss_mb() -> float:
     pytest.skip("needs /proc (Linux)")
 
 
+@pytest.mark.serial  # asserts how long something takes
 @pytest.mark.slow
 def test_million_device_app_pages_from_the_middle() -> None:
     before = _rss_mb()

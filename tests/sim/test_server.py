@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from capgo_exporter.sim import Simulator
 from tests.sim.conftest import APP
@@ -58,6 +59,7 @@ def test_gzip_compresses_large_bodies_for_clients_that_accept_it(sim: Simulator)
     assert "content-encoding" not in small.headers  # under 1 KiB: not worth it
 
 
+@pytest.mark.serial  # asserts how long something takes
 async def test_latency_does_not_serialise_concurrent_requests(sim: Simulator) -> None:
     sim.configure(latency_ms=300)
     with sim.serve_tcp() as url:
