@@ -36,14 +36,14 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from types import MappingProxyType
 
 import structlog
 
-from capgo_exporter.api import AuthenticationError, CapgoClient, CapgoError
+from capgo_exporter import health
+from capgo_exporter.api import CapgoClient, CapgoError
 from capgo_exporter.collect.base import (
     CollectContext,
     Collector,
@@ -52,31 +52,17 @@ from capgo_exporter.collect.base import (
     SamplesUpdate,
 )
 from capgo_exporter.collectors import spec_of
-from capgo_exporter.logthrottle import LogThrottle
+from capgo_exporter.health import HealthBook, RunOutcome
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.settings import Settings
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder
 from capgo_exporter.status import CollectorStatus
 
-AUTH_BACKOFF_SECONDS = 600.0
 HEARTBEAT_SECONDS = 5.0
 # The poll loop is dead if it has not beaten for this long (the event loop is stuck).
 HEARTBEAT_DEADLINE_SECONDS = 60.0
 REAP_SECONDS = 15.0
 JITTER = 0.1
-
-
-def _left_out(skipped: tuple[str, ...]) -> str | None:
-    """The landing page's line for a successful run that left parts out (each was logged)."""
-    return _shortened(f"left out, see the log: {', '.join(skipped)}") if skipped else None
-
-
-def _one_line(error: BaseException) -> str:
-    return _shortened(" ".join(str(error).split()) or type(error).__name__)
-
-
-def _shortened(text: str) -> str:
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _same_parts(parts: dict[str, Part], rendered: dict[str, Part]) -> bool:
@@ -111,31 +97,27 @@ class Scheduler:
         self._log = structlog.get_logger("capgo_exporter.scheduler")
         self._parts: dict[str, Part] = {}
         self._rendered: dict[str, Part] | None = None  # the parts of the current snapshot
-        self._statuses = {
-            c.name: CollectorStatus(c.name, settings.interval_for(c.name)) for c in collectors
-        }
+        self._health = HealthBook(
+            ((c.name, settings.interval_for(c.name)) for c in collectors), self_metrics, wall_clock
+        )
         self._discovery: Discovery | None = None
         # Set after the discovering collector's first run (or at once when it is disabled).
         self._discovery_ran = asyncio.Event()
         self._render_lock = asyncio.Lock()
         self._heartbeat: float | None = None
-        # Collectors whose last run failed because Capgo rejected the key itself.
-        self._key_rejected: set[str] = set()
-        # The same failure of the same collector is logged once, then every few minutes.
-        self._failure_logs = LogThrottle(wall_clock)
         if not any(spec_of(c.name).discovers for c in collectors):
             self._discovery_ran.set()
 
     # --- ExporterStatus -----------------------------------------------------------------------
     def collector_statuses(self) -> list[CollectorStatus]:
-        return list(self._statuses.values())
+        return self._health.statuses()
 
     def healthy(self) -> bool:
         beat = self._heartbeat
         return beat is not None and time.monotonic() - beat < HEARTBEAT_DEADLINE_SECONDS
 
     def ready(self) -> bool:
-        return all(status.finished_first_run for status in self._statuses.values())
+        return all(status.finished_first_run for status in self._health.statuses())
 
     # --- running ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -162,17 +144,15 @@ class Scheduler:
         while not stop.is_set():
             succeeded = await self.run_collector(collector)
             delay = self._next_delay(collector, succeeded)
-            self._statuses[collector.name] = replace(
-                self._statuses[collector.name], next_run=self._wall_clock() + delay
-            )
+            self._health.scheduled(collector.name, self._wall_clock() + delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=delay)
 
     def _next_delay(self, collector: Collector, succeeded: bool) -> float:
         interval = self._settings.interval_for(collector.name)
         delay = interval * (1 + self._rng.uniform(-JITTER, JITTER))
-        if not succeeded and collector.name in self._key_rejected:
-            delay = max(delay, AUTH_BACKOFF_SECONDS)
+        if not succeeded and self._health.key_rejected(collector.name):
+            delay = max(delay, health.AUTH_BACKOFF_SECONDS)
         return delay
 
     async def run_collector(self, collector: Collector) -> bool:
@@ -187,82 +167,27 @@ class Scheduler:
             publish_early=partial(self._publish_early, name),
         )
         started = time.perf_counter()
-        status = self._statuses[name]
-        error: BaseException | None = None
         try:
             result = await collector.collect(context)
-        except (CapgoError, DiscoveryMissing, OSError, ValueError) as caught:
+        except (CapgoError, DiscoveryMissing, OSError, ValueError) as error:
             # ValueError covers pydantic's ValidationError: a shape we cannot read.
-            error = caught
-        duration = time.perf_counter() - started
-        finished = self._wall_clock()
-        skipped = result.skipped if error is None else ()
-        if error is not None:  # down before anything else changes
-            self._metrics.collector_finished(
-                name, succeeded=False, seconds=duration, finished_at=finished
+            outcome = RunOutcome(name, time.perf_counter() - started, self._wall_clock(), error)
+        else:
+            outcome = RunOutcome(
+                name, time.perf_counter() - started, self._wall_clock(), skipped=result.skipped
             )
-        if error is None:
-            self._key_rejected.discard(name)
-            self._failure_logs.reset(name)
-            self._parts[name] = Part(result.samples, finished)
+            self._parts[name] = Part(result.samples, outcome.finished_at)
             if result.discovery is not None:
                 self._discovery = result.discovery
-            status = replace(
-                status,
-                runs=status.runs + 1,
-                up=True,
-                last_success=finished,
-                last_duration_seconds=duration,
-                last_error=_left_out(skipped),
-                skipped=skipped,
-            )
-            self._log.info("collector run finished", collector=name, seconds=round(duration, 3))
-        else:
-            status = replace(
-                status,
-                runs=status.runs + 1,
-                up=False,
-                last_duration_seconds=duration,
-                last_error=_one_line(error),
-                skipped=(),
-            )
-            rejected = isinstance(error, AuthenticationError) and error.key_rejected
-            if rejected:
-                self._key_rejected.add(name)
-            # ``repeated``: identical lines left out since the last one (see LogThrottle).
-            left_out = self._failure_logs.admit(name, status.last_error)
-            if left_out is None:
-                pass
-            elif rejected:
-                self._log.error(
-                    "Capgo rejected the API key; backing off",
-                    collector=name,
-                    error=status.last_error,
-                    retry_in_seconds=int(AUTH_BACKOFF_SECONDS),
-                    repeated=left_out,
-                )
-            else:
-                self._log.warning(
-                    "collector run failed", collector=name, error=status.last_error,
-                    repeated=left_out,
-                )  # fmt: skip
+        status = self._health.finished(outcome)
         # Published first: /readyz (from the statuses) must not say ready before /metrics
         # serves what made it so.
         had_data = name in self._parts
         await self._publish()
-        if error is None:
-            # Up only once the snapshot serving its data is in: a scrape during the render
-            # must not see the collector up beside series dropped earlier for age.
-            self._metrics.collector_finished(
-                name, succeeded=True, complete=not skipped, seconds=duration, finished_at=finished
-            )
-        if had_data and name not in self._parts:  # that publish dropped them for age: say so
-            status = replace(status, up=False, last_error=self._statuses[name].last_error)
-        self._statuses[name] = status
-        self._metrics.set_up(all(s.up for s in self._statuses.values()))
+        self._health.settle(outcome, status, dropped=had_data and name not in self._parts)
         if spec_of(name).discovers:
             self._discovery_ran.set()
-        return error is None
+        return outcome.succeeded
 
     async def _publish_early(self, name: str, update: SamplesUpdate) -> None:
         """Serve part of a run before it ends. The part keeps its collection time (what it
@@ -277,21 +202,10 @@ class Scheduler:
         """Render the parts still within their max age and swap the snapshot in."""
         async with self._render_lock:
             expired = self._expired()
-            for name, status in self._statuses.items():
-                if name not in expired:
-                    continue
+            for name in expired:
                 del self._parts[name]
-                max_age = self._settings.max_age_for(name)
-                # Down with its data: a scrape must not see series gone and health still 1.
-                self._statuses[name] = replace(
-                    status,
-                    up=False,
-                    last_error=f"no successful run for longer than the max age ({max_age:g}s)",
-                )
-                self._metrics.collector_down(name)
-                self._log.warning("collector data too old; its series are dropped", collector=name)
-            if expired:
-                self._metrics.set_up(all(s.up for s in self._statuses.values()))
+            # Down with its data: a scrape must not see series gone and health still 1.
+            self._health.expire(expired, self._settings.max_age_for)
             parts = dict(self._parts)
             if self._rendered is not None and _same_parts(parts, self._rendered):
                 return  # rendered while this call waited for the lock (early publishes)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from capgo_exporter import scheduler
+from capgo_exporter import health
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.sim.model import ApiKey
 from tests.faults.harness import (
@@ -172,7 +172,7 @@ async def test_a_key_revoked_while_in_use(tmp_path: Path, monkeypatch: pytest.Mo
     assert defaults is not None
     assert "auth_failure_cooldown" in defaults
     monkeypatch.setitem(defaults, "auth_failure_cooldown", backoff)
-    monkeypatch.setattr(scheduler, "AUTH_BACKOFF_SECONDS", backoff)
+    monkeypatch.setattr(health, "AUTH_BACKOFF_SECONDS", backoff)
     async with daemon_under_fault(tmp_path) as daemon:
         revoked: list[ApiKey] = []
 
