@@ -9,7 +9,11 @@ changes it:
 
 1. ``BaseHTTPRequestHandler.parse_request()`` (undocumented) parses ``raw_requestline`` and
    reads the header block only through ``self.rfile.readline()``, one line a call, stopping
-   at the blank line: `_DeadlineReader` stands in for ``rfile`` while it runs.
+   at the blank line: `_DeadlineReader` stands in for ``rfile`` while it runs. For a request
+   line without a version (HTTP/0.9) it differs between Pythons: 3.11, 3.12 and 3.13 before
+   3.13.10 read a header block all the same; later 3.13 releases (gh-70765) read none and
+   leave ``headers`` a plain dict, which ``get_environ()`` cannot read. Such a request is
+   answered with an error on all of them (`KeepAliveHandler._handle_request`).
 2. ``WSGIRequestHandler.handle()`` serves one request; `KeepAliveHandler.handle` is a loop of
    what it does. A check added to it upstream would be missed, so its source is fingerprinted,
    as is ``HTTPServer.server_bind()``, whose assignments `CappedWSGIServer.server_bind` repeats
@@ -196,6 +200,9 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.rfile = body_reader
             self.connection.settimeout(self.server.idle_timeout)
         if not parsed:  # it has answered with an error
+            return
+        if self.request_version == "HTTP/0.9":  # no headers to read; see assumption 1
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
             return
         # Request bodies are never read, so a connection that sent one cannot be reused; an
         # HTTP/1.0 client would not expect it to be.

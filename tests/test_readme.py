@@ -27,7 +27,10 @@ def test_the_readme_starts_with_the_run_and_test_commands() -> None:
     assert "```" not in before
     run, test = (_command(block) for block in _sh_blocks(README)[:2])
     assert run.endswith("capgo-exporter --demo")
-    assert test.endswith("python -m pytest")
+    # The suite on every core, then the tests that time something, alone: between them, all.
+    parallel, serial = test.split(" && ")[-2:]
+    assert parallel.endswith("python -m pytest -n auto --dist loadscope -m 'not serial'")
+    assert serial.endswith("python -m pytest -m serial")
     for command in (run, test):
         # Debian/Ubuntu's system Python refuses `pip install` (externally-managed-environment):
         # both commands install into a virtual environment they create themselves.

@@ -61,8 +61,31 @@ def _pki_with_cryptography(directory: Path) -> None:
         )
         for extension in extensions:
             builder = builder.add_extension(extension, critical=False)
+        # Python 3.13's default context verifies strictly (VERIFY_X509_STRICT): key
+        # identifiers on every certificate, key usage on the CA's.
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
         if issuer is None:
             builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+            builder = builder.add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
         certificate = builder.sign(issuer_key, hashes.SHA256())
         (directory / f"{name}.pem").write_bytes(
             certificate.public_bytes(serialization.Encoding.PEM)
