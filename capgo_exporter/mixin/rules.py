@@ -76,8 +76,13 @@ class Config:
     rollout_min_growth: float = 0.01
     apikey_warning_days: int = 7
     apikey_critical_days: int = 1
+    # CapgoBundleFailureRateHigh: the Wilson score lower bound of a bundle's failure ratio at
+    # this confidence is above bundle_failure_ratio, and the bundle has at least this many
+    # failure events in the window (5: a couple of crashes on a tester's device must not page,
+    # and a bundle failing 20 % of its attempts has 5 within its first 25 or so).
     bundle_failure_ratio: float = 0.05
-    bundle_failure_min_devices: int = 20
+    bundle_failure_confidence: float = 0.95
+    bundle_failure_min_failures: int = 5
     events_days: int = 7
     crash_rise_factor: float = 2.0
     crash_min_per_day: float = 10.0

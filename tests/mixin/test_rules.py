@@ -14,6 +14,7 @@ import yaml
 
 from capgo_exporter.collectors import REGISTRY
 from capgo_exporter.metrics import CATALOGUE
+from capgo_exporter.mixin import release_rules
 from capgo_exporter.mixin import rules as mixin
 from capgo_exporter.mixin.rules import (
     DEFAULT_RUNBOOK_URL_BASE,
@@ -319,3 +320,76 @@ def test_cli_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
         mixin.main(["--collector.account.interval", "soon"])
     assert exit_info.value.code == 2
     assert "invalid duration 'soon'" in capsys.readouterr().err
+
+
+# --- the failure alert's confidence bound --------------------------------------------------
+
+
+def _bundle_series(app: str, bundle: str, action: str, value: int) -> Doc:
+    labels = f'job="capgo",instance="e:10180",app_id="{app}",bundle="{bundle}",action="{action}"'
+    return {"series": f"capgo_bundle_events{{{labels}}}", "values": f"{value}x5"}
+
+
+@pytest.mark.parametrize(
+    ("confidence", "failures", "attempts", "capgo_bps"),
+    [(0.95, 10, 100, 552), (0.95, 5, 67, 322), (0.99, 120, 1000, 960), (0.99, 0, 40, 0)],
+)
+def test_the_lower_bound_is_capgos_at_the_configured_confidence(
+    tmp_path: Path, confidence: float, failures: int, attempts: int, capgo_bps: int
+) -> None:
+    """--bundle-failure-confidence reaches the recorded bound, whose floor(bound * 10000) is Capgo's
+    lowerBoundBps (reference §3.10) for the same counts."""
+    args = ["--out", str(tmp_path), "--bundle-failure-confidence", str(confidence)]
+    assert mixin.main(args) == 0
+    series = [
+        _bundle_series("com.acme.app", "1.0.0", "set", attempts - failures),
+        _bundle_series("com.acme.app", "1.0.0", "update_fail", failures),
+    ]
+    bound = release_rules.BUNDLE_FAILURE_LOWER_BOUND
+    test = {
+        "rule_files": [str(tmp_path / RULES_FILE)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": f"floor({bound} * 10000)",
+                        "eval_time": "1m",
+                        "exp_samples": [
+                            {"labels": '{app_id="com.acme.app",bundle="1.0.0"}', "value": capgo_bps}
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "bound.test.yml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = promtool("test", "rules", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_z_score_is_rendered_in_full() -> None:
+    # Capgo's Acklam approximation gives 1.959963… for 0.95; inv_cdf agrees to 1e-9.
+    assert release_rules.z_score(0.95) == pytest.approx(1.959963984540054, abs=1e-9)
+    bound = next(r for r in RECORDS if r["record"] == release_rules.BUNDLE_FAILURE_LOWER_BOUND)
+    assert repr(release_rules.z_score(Config().bundle_failure_confidence)) in bound["expr"]
+
+
+def test_cli_sets_the_failure_alerts_minimum_failures(tmp_path: Path) -> None:
+    assert mixin.main(["--out", str(tmp_path), "--bundle-failure-min-failures", "3"]) == 0
+    rules = rules_of(load(tmp_path / RULES_FILE)["groups"])
+    alert = next(r for r in rules if r.get("alert") == "CapgoBundleFailureRateHigh")
+    assert alert["expr"].endswith(f"{release_rules.BUNDLE_FAILURES} >= 3\n")
+
+
+@pytest.mark.parametrize("confidence", ["0", "1", "95", "high"])
+def test_cli_rejects_a_confidence_outside_0_1(
+    capsys: pytest.CaptureFixture[str], confidence: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        mixin.main(["--bundle-failure-confidence", confidence])
+    assert exit_info.value.code == 2
+    assert f"invalid confidence '{confidence}'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from capgo_exporter.mixin import rules
 from capgo_exporter.mixin.dashboards.builder import (
     Column,
     PanelGroup,
@@ -14,7 +15,11 @@ from capgo_exporter.mixin.dashboards.builder import (
 )
 from capgo_exporter.mixin.dashboards.queries import APP, Target, sel
 from capgo_exporter.mixin.dashboards.schema import FieldDefaults
-from capgo_exporter.mixin.release_rules import CRASH_ACTIONS, failure_ratio
+from capgo_exporter.mixin.release_rules import (
+    BUNDLE_FAILURE_LOWER_BOUND,
+    CRASH_ACTIONS,
+    failure_ratio,
+)
 
 # Shown instead of "No data" when the events collector has nothing for the app.
 NO_EVENTS: Final = (
@@ -23,6 +28,8 @@ NO_EVENTS: Final = (
 )
 _EMPTY: Final[FieldDefaults] = {"noValue": NO_EVENTS}
 CRASHES: Final = f'action=~"{CRASH_ACTIONS}"'
+# The alert's defaults, which the panel descriptions quote.
+_RULES: Final = rules.Config()
 
 
 def _of_app(metric: str, *matchers: str) -> str:
@@ -60,8 +67,13 @@ def release_health() -> PanelGroup:
         ),
         timeseries(
             "Failure ratio per bundle",
-            "Per bundle, failure events / (failure events + installs) in the window; "
-            "CapgoBundleFailureRateHigh fires above 5 % with 20 devices reporting.",
+            "Per bundle, failure events / (failure events + installs) in the window. "
+            "CapgoBundleFailureRateHigh fires when, with "
+            f"{_RULES.bundle_failure_confidence * 100:g} % confidence, a bundle's ratio is "
+            f"above {_RULES.bundle_failure_ratio * 100:g} % (the Wilson score lower bound, "
+            f"recorded as {BUNDLE_FAILURE_LOWER_BOUND}) and it has at least "
+            f"{_RULES.bundle_failure_min_failures} failure events: a small bundle's raw ratio "
+            "may cross the threshold by chance.",
             Target(BUNDLE_RATIO, "{{bundle}}"),
             unit="percentunit",
             size=(18, 8),
