@@ -6,23 +6,22 @@ wrote it (env var, flag or ``file:key``) and what is allowed; the CLI prints it 
 """
 
 import os
-import tomllib
-from collections.abc import Mapping
-from difflib import get_close_matches
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import annotated_types
 from pydantic import SecretStr, ValidationError
 
 from capgo_exporter.settings.errors import SettingsError
-from capgo_exporter.settings.model import ENV_NAMES, FLAG_NAMES, Settings
+from capgo_exporter.settings.model import Settings
+from capgo_exporter.settings.sources import Layer, env_layer, flag_layer, toml_layer
+from capgo_exporter.settings.table import ENV_NAMES, SETTINGS
 
-# What a TOML file may set: not itself, and not the derived key source.
-_TOML_KEYS = frozenset(Settings.model_fields) - {"config_file", "api_key_source"}
-_PATH_FIELDS = ("api_key_file", "web_config_file", "state_dir")
 
-# One source's values: field → (raw value, how the user named it).
-_Layer = dict[str, tuple[object, str]]
+def warn_on_stderr(message: str) -> None:
+    """Where a deprecation goes by default: one line on stderr, as the CLI writes its errors."""
+    print(f"capgo-exporter: warning: {message}", file=sys.stderr)
 
 
 def load_settings(
@@ -30,30 +29,21 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
+    warn: Callable[[str], None] = warn_on_stderr,
 ) -> Settings:
     """Validate the settings from flags (``overrides``, by field name), env and the TOML file.
 
     An override of None means "not given", so argparse defaults can be passed as they are.
-    Raises `SettingsError`.
+    ``warn`` receives one line per deprecated name in use. Raises `SettingsError`.
     """
     env = os.environ if environ is None else environ
-    flags: _Layer = {}
-    for field, value in (overrides or {}).items():
-        if field not in FLAG_NAMES:
-            raise SettingsError(f"unknown setting {field!r}")
-        if value is not None:
-            flags[field] = (value, FLAG_NAMES[field])
-    # An empty variable counts as unset: compose files and Helm charts often pass `VAR=` through.
-    environment: _Layer = {
-        field: (value, name)
-        for field, name in ENV_NAMES.items()
-        if (value := env.get(name, "").strip())
-    }
+    flags = flag_layer(overrides or {})
+    environment = env_layer(env, warn)
     config = flags.get("config_file") or environment.get("config_file")
-    toml = _read_toml(Path(str(config[0])), config[1]) if config else {}
+    toml = toml_layer(Path(str(config[0])), config[1]) if config else {}
     layers = (flags, environment, toml)  # highest precedence first
 
-    merged: _Layer = {}
+    merged: Layer = {}
     for layer in reversed(layers):
         merged.update(layer)
     for field in ("api_key", "api_key_file"):
@@ -68,29 +58,8 @@ def load_settings(
         raise _settings_error(exc, {f: origin for f, (_, origin) in merged.items()}) from None
 
 
-def _read_toml(path: Path, origin: str) -> _Layer:
-    try:
-        with path.open("rb") as file:
-            data = tomllib.load(file)
-    except OSError as exc:
-        raise SettingsError(f"{origin}: cannot read {str(path)!r}: {exc.strerror}") from None
-    except ValueError as exc:  # TOMLDecodeError, or bytes that are not UTF-8
-        raise SettingsError(f"{path}: invalid TOML: {exc}") from None
-    layer: _Layer = {}
-    for key, value in data.items():
-        if key not in _TOML_KEYS:
-            close = get_close_matches(key, _TOML_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise SettingsError(f"{path}:{key}: unknown setting{hint}")
-        # Relative paths in a config file mean "next to the file", as in Prometheus' own config.
-        if key in _PATH_FIELDS and isinstance(value, str):
-            value = str(path.parent / value)
-        layer[key] = (value, f"{path}:{key}")
-    return layer
-
-
 def _resolve_api_key(
-    layers: tuple[_Layer, ...], env: Mapping[str, str], home: Path | None
+    layers: tuple[Layer, ...], env: Mapping[str, str], home: Path | None
 ) -> tuple[SecretStr | None, str | None, Path | None]:
     """The key, its source and its file: the exporter's own settings first, in precedence order,
     then what the Capgo CLI uses (CAPGO_TOKEN, ~/.capgo) so its users need no new setup."""
@@ -105,8 +74,9 @@ def _resolve_api_key(
             if not text:
                 raise SettingsError(f"{origin}: {str(path)!r} is empty — it must hold the API key")
             return _checked_key(text, origin), origin, path
-    if token := env.get("CAPGO_TOKEN", "").strip():
-        return _checked_key(token, "CAPGO_TOKEN"), "CAPGO_TOKEN", None
+    token_name = SETTINGS["api_key"].fallback_env
+    if token_name and (token := env.get(token_name, "").strip()):
+        return _checked_key(token, token_name), token_name, None
     if home is None:
         try:
             home = Path.home()

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
@@ -58,6 +58,9 @@ def parse_collectors(value: object) -> tuple[CollectorName, ...]:
     return tuple(c for c in COLLECTORS if c in names)
 
 
+CollectorNames = Annotated[tuple[CollectorName, ...], BeforeValidator(parse_collectors)]
+
+
 def choice(*allowed: str, aliases: Mapping[str, str] | None = None) -> Callable[[object], str]:
     """One of ``allowed``, case-insensitive; ``aliases`` maps other spellings to one of them."""
 
@@ -69,6 +72,15 @@ def choice(*allowed: str, aliases: Mapping[str, str] | None = None) -> Callable[
         raise ValueError(f"invalid value {value!r} — use one of: {', '.join(allowed)}")
 
     return check
+
+
+LogLevel = Literal["debug", "info", "warn", "error"]
+LogFormat = Literal["logfmt", "json", "console"]
+# "warning" is accepted on input and stored as "warn", the name Prometheus exporters use.
+LogLevelName = Annotated[
+    LogLevel, BeforeValidator(choice(*get_args(LogLevel), aliases={"warning": "warn"}))
+]
+LogFormatName = Annotated[LogFormat, BeforeValidator(choice(*get_args(LogFormat)))]
 
 
 _HOST = re.compile(r"[A-Za-z0-9._-]*")
@@ -101,6 +113,9 @@ def check_listen_address(value: object) -> str:
     return value.strip()
 
 
+ListenAddress = Annotated[str, BeforeValidator(check_listen_address)]
+
+
 def check_api_url(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     error = ValueError(f"invalid URL {value!r} — use http(s)://host[:port][/path]")
@@ -115,6 +130,9 @@ def check_api_url(value: object) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise error
     return text.rstrip("/")
+
+
+ApiUrl = Annotated[str, BeforeValidator(check_api_url)]
 
 
 def parse_instant(value: object) -> object:
@@ -135,6 +153,9 @@ def parse_instant(value: object) -> object:
     return value
 
 
+Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+
+
 # Paths the exporter serves itself; the telemetry path may not shadow them.
 _RESERVED_PATHS = ("/", "/healthz", "/readyz")
 
@@ -151,15 +172,19 @@ def check_telemetry_path(value: object) -> str:
     return text
 
 
-def existing_file(path: Path | None) -> Path | None:
-    if path is not None and not path.is_file():
+TelemetryPath = Annotated[str, BeforeValidator(check_telemetry_path)]
+
+
+def existing_file(path: Path) -> Path:
+    if not path.is_file():
         raise ValueError(f"{str(path)!r} is not an existing file")
     return path
 
 
-def writable_dir(path: Path | None) -> Path | None:
-    if path is None:
-        return None
+ExistingFile = Annotated[Path, AfterValidator(existing_file)]
+
+
+def writable_dir(path: Path) -> Path:
     # The directory itself is created, not its parents: a typo in a parent would otherwise
     # grow a tree somewhere unexpected (as root, under a service manager).
     if not path.parent.is_dir():
@@ -173,3 +198,6 @@ def writable_dir(path: Path | None) -> Path | None:
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"directory {str(path)!r} is not writable")
     return path
+
+
+WritableDir = Annotated[Path, AfterValidator(writable_dir)]
