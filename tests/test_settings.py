@@ -94,32 +94,32 @@ def test_model_alone_ignores_the_process_environment(monkeypatch: pytest.MonkeyP
     ],
 )
 def test_duration(home: Path, text: str, seconds: float) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_REQUEST_TIMEOUT": text})
+    settings = load(home, {"CAPGO_EXPORTER_CAPGO_REQUEST_TIMEOUT": text})
     assert settings.request_timeout == seconds
 
 
 @pytest.mark.parametrize("field", ["STATISTICS", "INVENTORY", "DEVICES", "ACCOUNT"])
 def test_poll_intervals_below_10s_are_refused_for_a_real_capgo(home: Path, field: str) -> None:
-    name = f"CAPGO_EXPORTER_{field}_INTERVAL"
+    name = f"CAPGO_EXPORTER_COLLECTOR_{field}_INTERVAL"
     assert load(home, {name: "10s"}).interval_for(field.lower()) == 10
     with pytest.raises(
         SettingsError, match=rf"^{name}: invalid interval 9s500ms — the shortest is 10s"
     ):
         load(home, {name: "9.5s"})
     with pytest.raises(SettingsError, match="shortest is 10s"):
-        load(home, {"CAPGO_EXPORTER_DEVICES_FULL_RESYNC_INTERVAL": "5s"})
+        load(home, {"CAPGO_EXPORTER_COLLECTOR_DEVICES_FULL_RESYNC_INTERVAL": "5s"})
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"])
 def test_a_capgo_on_loopback_may_be_polled_faster(home: Path, url: str) -> None:
-    settings = load(home, {"CAPGO_API_URL": url, "CAPGO_EXPORTER_DEVICES_INTERVAL": "500ms"})
+    settings = load(home, {"CAPGO_API_URL": url, "CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "500ms"})
     assert settings.interval_for("devices") == 0.5
 
 
 @pytest.mark.parametrize("value", ["-5m", "-1", "0", "0s"])
 def test_a_negative_or_zero_duration_must_be_positive(home: Path, value: str) -> None:
     with pytest.raises(SettingsError, match="must be positive") as caught:
-        load(home, {"CAPGO_EXPORTER_REQUEST_TIMEOUT": value})
+        load(home, {"CAPGO_EXPORTER_CAPGO_REQUEST_TIMEOUT": value})
     assert "use a number with a unit" not in str(caught.value)
 
 
@@ -169,7 +169,7 @@ def test_byte_size(home: Path, text: str, size: int) -> None:
     ],
 )
 def test_listen_address(home: Path, address: str, host: str, port: int) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_LISTEN_ADDRESS": address})
+    settings = load(home, {"CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": address})
     assert (settings.listen_host, settings.listen_port) == (host, port)
 
 
@@ -229,7 +229,7 @@ def test_app_selected(home: Path, allow: str, deny: str, app_id: str, selected: 
 
 
 def test_collectors_subset_in_canonical_order(home: Path) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_COLLECTORS": "devices, statistics"})
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTORS_ENABLED": "devices, statistics"})
     assert settings.collectors == ("statistics", "devices")
 
 
@@ -239,13 +239,13 @@ def test_interval_for_unknown_collector_raises(home: Path) -> None:
 
 
 def test_max_age_defaults_to_three_intervals(home: Path) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": "10m"})
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "10m"})
     assert settings.max_age_for("devices") == 1800
     assert settings.max_age_for("account") == 3 * 3600
 
 
 def test_max_age_when_set_applies_to_every_collector(home: Path) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_MAX_AGE": "2h"})
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTOR_MAX_AGE": "2h"})
     assert {settings.max_age_for(c) for c in COLLECTORS} == {7200}
 
 
@@ -322,8 +322,8 @@ def test_precedence_flag_over_env_over_toml_over_default(home: Path, tmp_path: P
     config = Path(shutil.copy(FIXTURES / "valid.toml", tmp_path))
     env = {
         "CAPGO_EXPORTER_CONFIG_FILE": str(config),
-        "CAPGO_EXPORTER_INVENTORY_INTERVAL": "3m",
-        "CAPGO_EXPORTER_ACCOUNT_INTERVAL": "4h",
+        "CAPGO_EXPORTER_COLLECTOR_INVENTORY_INTERVAL": "3m",
+        "CAPGO_EXPORTER_COLLECTOR_ACCOUNT_INTERVAL": "4h",
     }
     settings = load(home, env, account_interval="5h")
     assert settings.interval_for("statistics") == 900  # default
@@ -344,7 +344,7 @@ def test_toml_values_and_relative_paths(home: Path, tmp_path: Path) -> None:
 
 def test_rendered_settings_load_back_as_toml(home: Path, tmp_path: Path) -> None:
     env = {
-        "CAPGO_EXPORTER_DEVICES_INTERVAL": "1h30m",
+        "CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "1h30m",
         "CAPGO_EXPORTER_APPS_ALLOW": "com.acme.*",
         "CAPGO_EXPORTER_PLAN_MAU_LIMIT": "5000",
         "CAPGO_EXPORTER_LOG_FORMAT": "json",
@@ -366,35 +366,35 @@ INVALID_ENV = [
     ("CAPGO_API_URL", "https://", "use http(s)://"),
     ("CAPGO_API_URL", "https://api.capgo.app/?x=1", "use http(s)://"),
     ("CAPGO_API_URL", "https://api.capgo.app:99999", "use http(s)://"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "10180", "use host:port"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":0", "port from 1 to 65535"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":65536", "port from 1 to 65535"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":http", "use host:port"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "::1:9000", "[ipv6]:port"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "[nope]:9000", "[ipv6]:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", "10180", "use host:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":0", "port from 1 to 65535"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":65536", "port from 1 to 65535"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":http", "use host:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", "::1:9000", "[ipv6]:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", "[nope]:9000", "[ipv6]:port"),
     ("CAPGO_EXPORTER_WEB_CONFIG_FILE", "/nonexistent/web.yml", "not an existing file"),
     ("CAPGO_EXPORTER_LOG_LEVEL", "verbose", "debug, info, warn, error"),
     ("CAPGO_EXPORTER_LOG_FORMAT", "xml", "logfmt, json, console"),
-    ("CAPGO_EXPORTER_DEVICES_INTERVAL", "abc", "500ms, 30s, 5m, 1h, 1d"),
-    ("CAPGO_EXPORTER_INVENTORY_INTERVAL", "5 minutes", "500ms, 30s, 5m, 1h, 1d"),
-    ("CAPGO_EXPORTER_STATISTICS_INTERVAL", "-5m", "must be positive"),
-    ("CAPGO_EXPORTER_ACCOUNT_INTERVAL", "0s", "must be positive"),
-    ("CAPGO_EXPORTER_MAX_AGE", "soon", "invalid duration 'soon'"),
-    ("CAPGO_EXPORTER_REQUEST_TIMEOUT", "0", "must be positive"),
-    ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
-    ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "many", "from 1 to 100000"),
-    ("CAPGO_EXPORTER_CONCURRENCY", "65", "from 1 to 64"),
-    ("CAPGO_EXPORTER_MAX_RETRIES", "11", "from 0 to 10"),
-    ("CAPGO_EXPORTER_MAX_BUNDLES_PER_APP", "0", "from 1 to 1000"),
-    ("CAPGO_EXPORTER_BUNDLES_PER_APP", "-1", "from 0 to 1000"),
-    ("CAPGO_EXPORTER_DEVICE_PAGE_SIZE", "50001", "from 1 to 50000"),
-    ("CAPGO_EXPORTER_BILLING_CYCLE_START_DAY", "32", "from 1 to 31"),
+    ("CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL", "abc", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_COLLECTOR_INVENTORY_INTERVAL", "5 minutes", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_COLLECTOR_STATISTICS_INTERVAL", "-5m", "must be positive"),
+    ("CAPGO_EXPORTER_COLLECTOR_ACCOUNT_INTERVAL", "0s", "must be positive"),
+    ("CAPGO_EXPORTER_COLLECTOR_MAX_AGE", "soon", "invalid duration 'soon'"),
+    ("CAPGO_EXPORTER_CAPGO_REQUEST_TIMEOUT", "0", "must be positive"),
+    ("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
+    ("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "many", "from 1 to 100000"),
+    ("CAPGO_EXPORTER_CAPGO_CONCURRENCY", "65", "from 1 to 64"),
+    ("CAPGO_EXPORTER_CAPGO_MAX_RETRIES", "11", "from 0 to 10"),
+    ("CAPGO_EXPORTER_COLLECTOR_DEVICES_MAX_BUNDLES_PER_APP", "0", "from 1 to 1000"),
+    ("CAPGO_EXPORTER_COLLECTOR_INVENTORY_BUNDLES_PER_APP", "-1", "from 0 to 1000"),
+    ("CAPGO_EXPORTER_COLLECTOR_DEVICES_PAGE_SIZE", "50001", "from 1 to 50000"),
+    ("CAPGO_EXPORTER_PLAN_BILLING_CYCLE_START_DAY", "32", "from 1 to 31"),
     ("CAPGO_EXPORTER_PLAN_MAU_LIMIT", "-1", "whole number ≥ 0"),
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10 parsecs", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10GIB", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT", "-1GB", "10GiB"),
-    ("CAPGO_EXPORTER_COLLECTORS", "statistics,billing", ", ".join(sorted(COLLECTORS))),
-    ("CAPGO_EXPORTER_COLLECTORS", ",", "no collector enabled"),
+    ("CAPGO_EXPORTER_COLLECTORS_ENABLED", "statistics,billing", ", ".join(sorted(COLLECTORS))),
+    ("CAPGO_EXPORTER_COLLECTORS_ENABLED", ",", "no collector enabled"),
     ("CAPGO_EXPORTER_CONFIG_FILE", "/nonexistent/capgo.toml", "cannot read"),
 ]
 
@@ -422,7 +422,7 @@ def test_credentials_in_api_url_are_refused_without_echo(home: Path) -> None:
 
 
 def test_invalid_flag_value_names_the_flag(home: Path) -> None:
-    message = load_error(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": "5m"}, devices_interval="abc")
+    message = load_error(home, {"CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "5m"}, devices_interval="abc")
     assert message.startswith("--collector.devices.interval: invalid duration 'abc'")
 
 
@@ -509,17 +509,17 @@ def run_settings_module(home: Path, **env: str) -> subprocess.CompletedProcess[s
 
 
 def test_invalid_value_exits_2_with_one_line(home: Path) -> None:
-    result = run_settings_module(home, CAPGO_EXPORTER_DEVICES_INTERVAL="abc", CAPGO_API_KEY=KEY)
+    result = run_settings_module(home, CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL="abc", CAPGO_API_KEY=KEY)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "capgo-exporter: CAPGO_EXPORTER_DEVICES_INTERVAL: invalid duration 'abc' "
+        "capgo-exporter: CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL: invalid duration 'abc' "
         "— use a number with a unit: 500ms, 30s, 5m, 1h, 1d"
     ]
 
 
 def test_effective_settings_printed_with_key_masked(home: Path) -> None:
-    result = run_settings_module(home, CAPGO_API_KEY=KEY, CAPGO_EXPORTER_DEVICES_INTERVAL="10m")
+    result = run_settings_module(home, CAPGO_API_KEY=KEY, CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL="10m")
     assert result.returncode == 0, result.stderr
     assert "# api_key = ******** (from CAPGO_API_KEY)" in result.stdout
     assert 'devices_interval = "10m"' in result.stdout
