@@ -6,7 +6,7 @@ the model only validates what it is given.
 
 import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, create_model
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -18,6 +18,7 @@ from capgo_exporter.settings.validators import (
     MIN_POLL_INTERVAL,
     ApiUrl,
     CollectorNames,
+    EventsDays,
     ExistingFile,
     Instant,
     ListenAddress,
@@ -295,8 +296,8 @@ class Settings(_WithIntervals):
             "state directory) where Capgo's storage cuts pages at 1,000. Set: always this size.",
         ),
     ] = None
-    events_days: Annotated[  # the values Capgo's route accepts
-        Literal[1, 3, 7, 30],
+    events_days: Annotated[
+        EventsDays,
         Setting(
             flag="--collector.events.days",
             former_env=("CAPGO_EXPORTER_EVENTS_DAYS",),

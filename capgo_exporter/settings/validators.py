@@ -116,6 +116,16 @@ def check_listen_address(value: object) -> str:
 ListenAddress = Annotated[str, BeforeValidator(check_listen_address)]
 
 
+def _whole_number_text(value: object) -> object:
+    # Flags and the environment give text; a Literal of ints accepts only ints.
+    text = value.strip() if isinstance(value, str) else ""
+    return int(text) if text.isascii() and text.isdigit() else value
+
+
+# The events collector's window in whole UTC days: the values Capgo's route accepts.
+EventsDays = Annotated[Literal[1, 3, 7, 30], BeforeValidator(_whole_number_text)]
+
+
 def check_api_url(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     error = ValueError(f"invalid URL {value!r} — use http(s)://host[:port][/path]")
