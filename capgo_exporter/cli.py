@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from difflib import get_close_matches
 from typing import TYPE_CHECKING
@@ -63,6 +64,15 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_args(words, namespace)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, without cutting a word in two: an environment variable's name is longer
+    than the help column of an 80-column terminal, and a flag has dashes."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        text = " ".join(text.split())
+        return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+
 def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
     """The flags of ``parser`` and of all its sub-commands, however deep (admin RESOURCE ACTION)."""
     flags = set(parser._option_string_actions)
@@ -76,6 +86,7 @@ def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="capgo-exporter",
+        formatter_class=_HelpFormatter,
         description="Prometheus exporter for Capgo cloud. Serves /metrics; "
         "see `capgo-exporter check --help` to test a key.",
     )
@@ -97,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = commands.add_parser(
         "check",
+        formatter_class=_HelpFormatter,
         help="validate the configuration and the key; list what the key may read",
         description="Validate the configuration and probe each endpoint the exporter uses.",
     )
@@ -104,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_flags(check)
     config = commands.add_parser(
         "config",
+        formatter_class=_HelpFormatter,
         help="print the effective settings as TOML (the key masked) and exit",
         description="Print the settings the daemon would use, from the same flags, environment "
         "and config file, as TOML a config file can start from; the API key masked.",
@@ -118,6 +131,7 @@ def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
     admin = commands.add_parser(
         "admin",
+        formatter_class=_HelpFormatter,
         help="manage Capgo: orgs, members, API keys, apps, channels, devices, bundles, stats",
         description="capgo-exporter admin RESOURCE ACTION: the Capgo public API by hand, with the "
         "daemon's settings (key sources, CAPGO_API_URL). See docs/admin.md.",

@@ -8,7 +8,7 @@ from difflib import get_close_matches
 from pathlib import Path
 
 from capgo_exporter.settings.errors import SettingsError
-from capgo_exporter.settings.names import is_setting_name
+from capgo_exporter.settings.names import ENV_PREFIX, is_setting_name
 from capgo_exporter.settings.table import (
     ENV_NAMES,
     FLAG_NAMES,
@@ -63,15 +63,27 @@ def env_layer(env: Mapping[str, str], warn: Callable[[str], None]) -> Layer:
 
 
 def _refuse_unknown(env: Mapping[str, str]) -> None:
-    # A typo of a former name is pointed at the current one.
-    current = {name: name for name in ENV_NAMES.values()}
-    current |= {old: ENV_NAMES[field] for old, field in FORMER_ENV_NAMES.items()}
+    known = {*ENV_NAMES.values(), *FORMER_ENV_NAMES}
     for name in sorted(env):
-        if name in current or not is_setting_name(name) or not env[name].strip():
+        if name in known or not is_setting_name(name) or not env[name].strip():
             continue
-        close = get_close_matches(name, list(current), n=1)
-        hint = f" (did you mean {current[close[0]]}?)" if close else ""
+        suggestion = _closest_name(name)
+        hint = f" (did you mean {suggestion}?)" if suggestion else ""
         raise SettingsError(f"{name}: unknown setting{hint}")
+
+
+def _closest_name(name: str) -> str | None:
+    """The current variable ``name`` most likely meant, compared without the prefixes every
+    name shares (which would make any two look alike). A former name's typo gets the current
+    name; ``CAPGO_EXPORTER_API_KEY`` gets ``CAPGO_API_KEY``."""
+
+    def words(variable: str) -> str:
+        return variable.removeprefix(ENV_PREFIX).removeprefix("CAPGO_")
+
+    candidates = {words(current): current for current in ENV_NAMES.values()}
+    candidates |= {words(old): ENV_NAMES[field] for old, field in FORMER_ENV_NAMES.items()}
+    close = get_close_matches(words(name), list(candidates), n=1)
+    return candidates[close[0]] if close else None
 
 
 def toml_layer(path: Path, origin: str) -> Layer:
