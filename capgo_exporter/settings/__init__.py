@@ -7,7 +7,7 @@ each with one job: ``units`` (durations, byte sizes, lists), ``validators`` (sin
 declarations by field, and the name tables derived from them), ``sources`` (flags,
 environment and TOML file read into layers), ``load`` (precedence, the key, error messages),
 ``render`` (the effective settings as TOML; defaults and help as people read them), ``flags``
-(the command-line flags).
+(the command-line flags), ``errors`` (`SettingsError`, and `fail` for the command line).
 
 ``capgo-exporter config`` and ``python -m capgo_exporter.settings`` print the effective
 settings, the API key masked.

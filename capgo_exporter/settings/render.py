@@ -47,6 +47,6 @@ def default_text(field: str) -> str:
 def flag_help(field: str) -> str:
     """A setting's ``--help`` text: what it does, its environment variable, its default."""
     setting = SETTINGS[field]
-    default = "" if field == "api_key" else default_text(field).replace("`", "")
-    shown = f" Default: {default}." if default and default != "—" else ""
+    default = default_text(field).replace("`", "")
+    shown = f" Default: {default}." if default != "—" else ""
     return f"{setting.help.replace('`', '')} Env {setting.env_name}.{shown}"
