@@ -22,6 +22,7 @@ from capgo_exporter.settings import (
     format_duration,
     load_settings,
     render_settings,
+    split_listen_address,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "settings"
@@ -615,8 +616,11 @@ def test_an_unknown_variable_exits_2_with_one_line(home: Path) -> None:
 
 def _other_value(field: str) -> str:
     """A valid value of the setting other than its default, as the environment writes it."""
+    default = Settings.model_fields[field].default
+    if field == "listen_address":  # parsed, never bound: the default's port plus one
+        host, port = split_listen_address(default)
+        return f"{host}:{port + 1}"
     special = {
-        "listen_address": ":10181",
         "telemetry_path": "/capgo",
         "collectors": COLLECTORS[0],
         "max_age": "2h",
@@ -625,7 +629,6 @@ def _other_value(field: str) -> str:
     }
     if field in special:
         return special[field]
-    default = Settings.model_fields[field].default
     if isinstance(default, float):  # a duration
         return format_duration(2 * default)
     assert isinstance(default, int), field
@@ -652,30 +655,30 @@ def test_a_bad_value_under_a_former_name_is_named_as_written(home: Path) -> None
 
 def test_a_former_and_the_new_name_that_agree_are_accepted(home: Path) -> None:
     env = {
-        "CAPGO_EXPORTER_LISTEN_ADDRESS": ":10181",
-        "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": ":10181",
+        "CAPGO_EXPORTER_TELEMETRY_PATH": "/capgo",
+        "CAPGO_EXPORTER_WEB_TELEMETRY_PATH": "/capgo",
     }
     warnings: list[str] = []
     settings = load_settings({}, environ=env, home=home, warn=warnings.append)
-    assert settings.listen_port == 10181
+    assert settings.telemetry_path == "/capgo"
     assert warnings == [
-        "CAPGO_EXPORTER_LISTEN_ADDRESS is deprecated: rename it CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"
+        "CAPGO_EXPORTER_TELEMETRY_PATH is deprecated: rename it CAPGO_EXPORTER_WEB_TELEMETRY_PATH"
     ]
 
 
 def test_a_former_and_the_new_name_that_disagree_are_refused(home: Path) -> None:
-    # Either choice would silently drop one: an image's default under the new name would
-    # override a user's older setting.
+    # Either choice would silently drop one: an image's default under the new name (as the
+    # Dockerfile sets the listen address) would override a user's older setting.
     env = {
-        "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": ":10180",
-        "CAPGO_EXPORTER_LISTEN_ADDRESS": ":9000",
+        "CAPGO_EXPORTER_WEB_TELEMETRY_PATH": "/metrics",
+        "CAPGO_EXPORTER_TELEMETRY_PATH": "/capgo",
     }
     warnings: list[str] = []
     with pytest.raises(SettingsError) as caught:
         load_settings({}, environ=env, home=home, warn=warnings.append)
     assert str(caught.value) == (
-        "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS and CAPGO_EXPORTER_LISTEN_ADDRESS are names of one "
-        "setting, set to different values — keep CAPGO_EXPORTER_WEB_LISTEN_ADDRESS alone"
+        "CAPGO_EXPORTER_WEB_TELEMETRY_PATH and CAPGO_EXPORTER_TELEMETRY_PATH are names of one "
+        "setting, set to different values — keep CAPGO_EXPORTER_WEB_TELEMETRY_PATH alone"
     )
     assert warnings == []
 
@@ -898,14 +901,14 @@ def test_the_settings_module_prints_the_same(config_file: Path, home: Path) -> N
 def test_config_logs_a_former_name_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("CAPGO_EXPORTER_LISTEN_ADDRESS", ":10181")
+    monkeypatch.setenv("CAPGO_EXPORTER_COLLECTORS", "devices")
     assert cli_main(["config"]) == 0
     out, err = capsys.readouterr()
-    assert 'listen_address = ":10181"' in out
+    assert 'collectors = ["devices"]' in out
     (line,) = err.splitlines()
     assert "level=warn" in line
     assert (
-        "CAPGO_EXPORTER_LISTEN_ADDRESS is deprecated: rename it CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"
+        "CAPGO_EXPORTER_COLLECTORS is deprecated: rename it CAPGO_EXPORTER_COLLECTORS_ENABLED"
         in line
     )
 
