@@ -1,9 +1,10 @@
-"""``capgo-exporter``: the daemon, ``--demo``, ``--once``, ``check`` and ``admin``.
+"""``capgo-exporter``: the daemon, ``--demo``, ``--once``, ``check``, ``config`` and ``admin``.
 
 Flags are Go-style, as in Prometheus' own exporters (``--web.listen-address``), and mirror the
-``CAPGO_EXPORTER_*`` environment variables; ``settings.FLAG_NAMES`` is the table. A user
-mistake (bad flag, bad value, no key) is one line on stderr and exit status 2, never a
-traceback.
+``CAPGO_EXPORTER_*`` environment variables (``--web.listen-address`` is
+``CAPGO_EXPORTER_WEB_LISTEN_ADDRESS``); each setting's flag and help are declared on its field
+of the settings model. A user mistake (bad flag, bad value, no key) is one line on stderr and
+exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,22 +13,26 @@ import argparse
 import asyncio
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
+import structlog
+
 from capgo_exporter import __version__
 from capgo_exporter.clock import Clock
-from capgo_exporter.docsgen import MEANINGS, default_text
 from capgo_exporter.logs import configure_logging
 from capgo_exporter.settings import (
-    ENV_NAMES,
     FLAG_NAMES,
     Settings,
     SettingsError,
+    add_setting_flags,
     fail,
+    flag_overrides,
     is_loopback_url,
     load_settings,
+    render_settings,
 )
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -59,6 +64,15 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_args(words, namespace)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, without cutting a word in two: an environment variable's name is longer
+    than the help column of an 80-column terminal, and a flag has dashes."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        text = " ".join(text.split())
+        return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+
 def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
     """The flags of ``parser`` and of all its sub-commands, however deep (admin RESOURCE ACTION)."""
     flags = set(parser._option_string_actions)
@@ -69,31 +83,10 @@ def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
     return flags
 
 
-def _flag_help(field: str) -> str:
-    """One sentence, its environment variable, and the default as a person writes it."""
-    meaning = MEANINGS[field].replace("`", "")
-    default = "" if field == "api_key" else default_text(field).replace("`", "")
-    shown = f" Default: {default}." if default and default != "—" else ""
-    return f"{meaning} Env {ENV_NAMES[field]}.{shown}".replace("%", "%%")
-
-
-def _add_setting_flags(
-    parser: argparse.ArgumentParser, fields: Sequence[str] = tuple(FLAG_NAMES)
-) -> None:
-    group = parser.add_argument_group("settings (each also read from its environment variable)")
-    for field in fields:
-        group.add_argument(
-            FLAG_NAMES[field],
-            dest=field,
-            metavar="VALUE",
-            default=argparse.SUPPRESS,
-            help=_flag_help(field),
-        )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="capgo-exporter",
+        formatter_class=_HelpFormatter,
         description="Prometheus exporter for Capgo cloud. Serves /metrics; "
         "see `capgo-exporter check --help` to test a key.",
     )
@@ -109,17 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every enabled collector once, print the exposition on stdout and exit "
         "(debugging; node_exporter's textfile collector)",
     )
-    _add_setting_flags(parser)
+    add_setting_flags(parser)
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
     check = commands.add_parser(
         "check",
+        formatter_class=_HelpFormatter,
         help="validate the configuration and the key; list what the key may read",
         description="Validate the configuration and probe each endpoint the exporter uses.",
     )
     check.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
-    _add_setting_flags(check)
+    add_setting_flags(check)
+    config = commands.add_parser(
+        "config",
+        formatter_class=_HelpFormatter,
+        help="print the effective settings as TOML (the key masked) and exit",
+        description="Print the settings the daemon would use, from the same flags, environment "
+        "and config file, as TOML a config file can start from; the API key masked.",
+    )
+    add_setting_flags(config)
     _add_admin_parser(commands)
     return parser
 
@@ -129,19 +131,19 @@ def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
     admin = commands.add_parser(
         "admin",
+        formatter_class=_HelpFormatter,
         help="manage Capgo: orgs, members, API keys, apps, channels, devices, bundles, stats",
         description="capgo-exporter admin RESOURCE ACTION: the Capgo public API by hand, with the "
         "daemon's settings (key sources, CAPGO_API_URL). See docs/admin.md.",
     )
     admin.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
-    _add_setting_flags(admin, SETTINGS)
+    add_setting_flags(admin, SETTINGS)
     add_admin_commands(admin)
 
 
-def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {field: getattr(args, field) for field in FLAG_NAMES if hasattr(args, field)}
+def _settings_from(args: argparse.Namespace, deprecations: list[str]) -> Settings:
     try:
-        return load_settings(overrides)
+        return load_settings(flag_overrides(args), warn=deprecations.append)
     except SettingsError as error:
         fail(str(error))
 
@@ -163,9 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    settings = _settings_from(args)
+    deprecations: list[str] = []
+    settings = _settings_from(args, deprecations)
     secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
     configure_logging(settings.log_level, settings.log_format, secrets=secrets)
+    for deprecation in deprecations:  # logged once the log format is known
+        structlog.get_logger("capgo_exporter").warning(deprecation)
+    if args.command == "config":
+        print(render_settings(settings))
+        return 0
     demo_wanted = bool(getattr(args, "demo", False))
     if args.command == "admin":
         # The admin commands handle --demo, --dry-run and a missing key themselves.

@@ -72,11 +72,8 @@ class CollectorSpec:
 
     @property
     def interval_flag(self) -> str:
+        """Its flag; the settings derive the environment variable from it, as for any flag."""
         return f"--collector.{self.name}.interval"
-
-    @property
-    def interval_env(self) -> str:
-        return f"CAPGO_EXPORTER_{self.name.upper()}_INTERVAL"
 
     def load(self) -> CollectorModule:
         return cast(

@@ -1,5 +1,5 @@
 """Generate ``docs/metrics.md`` from the catalogue in :mod:`capgo_exporter.metrics`, and
-``docs/configuration.md`` from :mod:`capgo_exporter.settings`.
+``docs/configuration.md`` from the settings' declarations (:mod:`capgo_exporter.settings`).
 
 python -m capgo_exporter.docsgen          # rewrite both
 python -m capgo_exporter.docsgen --check  # exit 1 when a committed file is stale
@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from capgo_exporter.collectors import COLLECTORS, REGISTRY
+from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.metrics import CATALOGUE, MetricSpec
-from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, format_duration
+from capgo_exporter.settings import FORMER_ENV_NAMES, SETTINGS, default_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -57,103 +57,60 @@ def render_metrics() -> str:
     return "\n".join(sections)
 
 
-MEANINGS: dict[str, str] = {
-    "api_key": "The Capgo API key. Prefer the environment or a file: a flag is visible to every "
-    "local user. Also read from `CAPGO_TOKEN` and `~/.capgo`, like the Capgo CLI.",
-    "api_key_file": "A file holding the key (Docker and Kubernetes secrets).",
-    "api_url": "Capgo's API: change it for a self-hosted Capgo or the simulator.",
-    "listen_address": "Where `/metrics`, `/`, `/healthz` and `/readyz` are served: `host:port` or "
-    "`:port` for every interface.",
-    "web_config_file": "TLS, client certificates and basic auth, in the Prometheus "
-    "exporter-toolkit format (see below).",
-    "telemetry_path": "The path the metrics are served on.",
-    "web_max_connections": "Open HTTP connections at most; more are closed at once, before "
-    "any thread is started for them. Idle kept-alive connections count until their timeout.",
-    "log_level": "`debug` (every API request), `info`, `warn` (or `warning`) or `error`.",
-    "log_format": "`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
-    "collectors": "Collectors to run, comma-separated: "
-    + ", ".join(f"`{name}`" for name in COLLECTORS)
-    + ".",
-    **{
-        spec.interval_field: f"How often {spec.polls} are polled (at least 10s)."
-        for spec in REGISTRY.values()
-    },
-    "devices_full_resync_interval": "How often every device is walked again, which also drops "
-    "devices Capgo forgot.",
-    "max_age": "Age past which a collector's last values stop being served, failing or still "
-    "running, and its collector_up and capgo_up go to 0 (default: three times its interval).",
-    "requests_per_minute": "The request budget shared by all collectors (a token bucket).",
-    "concurrency": "Requests in flight at most.",
-    "request_timeout": "Timeout of one request to Capgo.",
-    "connect_timeout": "Timeout of connecting to Capgo.",
-    "max_retries": "Retries of a failed GET (5xx, timeout, connection error, 429).",
-    "orgs_allow": "Only these organization ids (comma-separated); empty: all.",
-    "orgs_deny": "Never these organization ids.",
-    "apps_allow": "Only these app ids; globs like `com.acme.*` work.",
-    "apps_deny": "Never these app ids (globs work).",
-    "max_bundles_per_app": "Bundles per app with their own `capgo_app_devices` series; the rest "
-    'fold into `bundle="other"`.',
-    "native_versions_per_app": "Native builds per app with their own "
-    '`capgo_app_devices_by_native_version` series; the rest fold into `native_version="other"` '
-    "per platform.",
-    "plugin_versions_per_app": "Updater plugin versions per app with their own "
-    '`capgo_app_devices_by_plugin_version` series; the rest fold into `plugin_version="other"`.',
-    "bundles_per_app": "Newest bundles per app exposed with their creation time.",
-    "device_page_size": (
-        "Devices per request. Unset: 50,000, lowered to 999 (and remembered in the state"
-        " directory) where Capgo's storage cuts pages at 1,000. Set: always this size."
-    ),
-    "events_days": "Window of the `capgo_*events*` figures in whole UTC days ending today: "
-    "1 (today so far), 3, 7 (like Capgo's log insights page) or 30.",
-    "billing_cycle_start_day": "Day of the month your billing cycle starts (UTC).",
-    "plan_mau_limit": "Your plan's MAU limit: enables `capgo_org_monthly_active_users_limit` "
-    "and the MAU alerts.",
-    "plan_storage_limit_bytes": "Your plan's storage, e.g. `5GiB`.",
-    "plan_bandwidth_limit_bytes": "Your plan's bandwidth per cycle, e.g. `50GiB`.",
-    "state_dir": "Where the device index is kept across restarts (in memory when unset).",
-    "clock_start": "Run the exporter's clock from this instant (ISO 8601, e.g. "
-    "`2026-12-05T12:00:00Z`) instead of now; it runs on at real speed. With `--demo` the "
-    "simulated Capgo shares it, to see the demo on any day. Only with `--demo` or a Capgo on "
-    "loopback (a simulator): against the real Capgo it is refused.",
-    "config_file": "A TOML file with any of these settings by their field name.",
-}
-
-
-def default_text(field: str) -> str:
-    """The default as a person writes it: ``15m``, not ``900.0``; ``—`` when there is none."""
-    value = Settings.model_fields[field].default
-    if value is None:
-        return "—"
-    if isinstance(value, float):  # every float setting is a duration
-        return f"`{format_duration(value)}`"
-    if isinstance(value, tuple):
-        return f"`{','.join(value)}`" if value else "—"
-    return f"`{value}`"
-
-
 def render_configuration() -> str:
     lines = [
         "# Configuration",
         "",
-        "Generated from `capgo_exporter/settings.py` by `python -m capgo_exporter.docsgen`; do "
-        "not edit.",
+        "Generated from the settings' declarations (`capgo_exporter/settings/model.py`) by "
+        "`python -m capgo_exporter.docsgen`; do not edit.",
         "",
         "Each setting comes from, in order: its flag, its environment variable, the TOML file "
         "named by `--config.file` (keys are the field names), its default. Durations take "
         "`500ms`, `30s`, `5m`, `1h`, `1d` or a number of seconds; sizes take `5GiB`, `500MB` or "
         "a number of bytes. An invalid value stops the exporter with one line naming the "
-        "setting, exit status 2. `python -m capgo_exporter.settings` prints the effective "
-        "settings (the key masked).",
+        "setting, exit status 2. `capgo-exporter config` (or `python -m "
+        "capgo_exporter.settings`) takes the same flags and prints the effective settings, the "
+        "key masked.",
+        "",
+        "An environment variable's name is the flag's, upper-cased, dots and dashes as "
+        "underscores, after `CAPGO_EXPORTER_`: `--web.listen-address` is "
+        "`CAPGO_EXPORTER_WEB_LISTEN_ADDRESS`. The key settings keep the Capgo CLI's names "
+        "(`CAPGO_API_KEY`, `CAPGO_API_KEY_FILE`, `CAPGO_API_URL`, then `CAPGO_TOKEN`), so one "
+        "environment serves both tools. An empty variable counts as unset. An unknown "
+        "`CAPGO_EXPORTER_*` variable stops the exporter, with the closest name as a "
+        "suggestion; `CAPGO_EXPORTER_ARGS` (the compose file's) and the variables of "
+        "Kubernetes service links (`CAPGO_EXPORTER_SERVICE_HOST`, `CAPGO_EXPORTER_PORT…`) are "
+        "left alone.",
         "",
         "| flag | environment | TOML key | default | meaning |",
         "|---|---|---|---|---|",
     ]
-    for field, flag in FLAG_NAMES.items():
-        env = ENV_NAMES[field]
+    for field, setting in SETTINGS.items():
+        env = f"`{setting.env_name}`"
+        if setting.fallback_env:
+            env += f" (then `{setting.fallback_env}`)"
+        toml = f"`{field}`" if setting.in_toml else "—"
         lines.append(
-            f"| `{flag}` | `{env}` | `{field}` | {default_text(field)} | {MEANINGS[field]} |"
+            f"| `{setting.flag}` | {env} | {toml} | {default_text(field)} | {setting.help} |"
         )
+    lines += ["", *_former_names()]
     return "\n".join(lines) + "\n"
+
+
+def _former_names() -> list[str]:
+    lines = [
+        "## Former environment variables",
+        "",
+        "These names, from before the rule above, still work: each logs a warning naming the "
+        "new one. Setting a former and the new name to different values stops the exporter; "
+        "rename them.",
+        "",
+        "| former name | new name |",
+        "|---|---|",
+    ]
+    for old, field in FORMER_ENV_NAMES.items():
+        lines.append(f"| `{old}` | `{SETTINGS[field].env_name}` |")
+    return lines
 
 
 GENERATED = {"metrics.md": render_metrics, "configuration.md": render_configuration}

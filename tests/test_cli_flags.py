@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 
+from capgo_exporter import cli
+from capgo_exporter.admin import SETTINGS as ADMIN_SETTINGS
 from capgo_exporter.cli import build_parser, main
-from capgo_exporter.settings import FLAG_NAMES
+from capgo_exporter.settings import FLAG_NAMES, SETTINGS, flag_help
 
 
 def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -71,3 +75,53 @@ def test_help_has_one_entry_per_flag_with_human_defaults(
         main(["--help"])
     out = capsys.readouterr().out
     assert not re.search(r"\d+\.0\b", out), "a duration shown as raw seconds"
+
+
+def _help_of(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    # The narrowest usual terminal: the longest variable names are wider than its help column.
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    # argparse wraps to the terminal's width; join the lines back into words.
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv", [[], ["check"], ["config"]])
+def test_help_lists_each_setting_once_with_its_env_var(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The group of settings, after the usage line (which names every flag too).
+    text = _help_of(argv, capsys, monkeypatch).partition("settings (each also read from")[2]
+    for field, setting in SETTINGS.items():
+        assert len(re.findall(rf"(?<![\w.-]){re.escape(setting.flag)} VALUE", text)) == 1, field
+        assert len(re.findall(rf"\b{setting.env_name}\b", text)) == 1, field
+        assert f"Env {setting.env_name}." in text
+        # The help is the declaration's, without its Markdown backticks.
+        assert " ".join(setting.help.replace("`", "").split()) in text
+
+
+def test_the_admin_flags_come_from_the_same_declarations(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _help_of(["admin"], capsys, monkeypatch)
+    for field in ADMIN_SETTINGS:
+        assert f"{FLAG_NAMES[field]} VALUE" in text
+        assert " ".join(flag_help(field).split()) in text
+    others = set(SETTINGS) - set(ADMIN_SETTINGS)
+    assert not any(f"{FLAG_NAMES[field]} VALUE" in text for field in others)
+
+
+def test_cli_builds_its_help_without_the_docs_generator() -> None:
+    tree = ast.parse(Path(cli.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "capgo_exporter.docsgen" not in imported
+
+
+def test_config_takes_only_setting_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _fails(["config", "--web.listen-adress=:1"], capsys)
+    assert "unknown flag --web.listen-adress (did you mean --web.listen-address?)" in err

@@ -18,7 +18,7 @@ from capgo_exporter.daemon import build_collectors
 from capgo_exporter.docsgen import render_configuration
 from capgo_exporter.metrics import CATALOGUE
 from capgo_exporter.mixin.rules import Config, Rules
-from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, load_settings
+from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, env_name, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY_FILE = ROOT / "capgo_exporter" / "collectors.py"
@@ -44,10 +44,16 @@ def test_settings_flags_env_and_docs_derive_from_the_spec(name: str) -> None:
     field = Settings.model_fields[spec.interval_field]
     assert field.default == spec.default_interval
     assert FLAG_NAMES[spec.interval_field] == spec.interval_flag
-    assert ENV_NAMES[spec.interval_field] == spec.interval_env
-    assert f"| `{spec.interval_flag}` | `{spec.interval_env}` |" in render_configuration()
+    # The environment variable follows the one naming rule, from the flag.
+    env = ENV_NAMES[spec.interval_field]
+    assert (
+        env == env_name(spec.interval_flag) == f"CAPGO_EXPORTER_COLLECTOR_{name.upper()}_INTERVAL"
+    )
+    assert f"| `{spec.interval_flag}` | `{env}` |" in render_configuration()
     settings = load_settings({spec.interval_field: "42m"}, environ={}, home=None)
     assert settings.interval_for(name) == 42 * 60
+    from_env = load_settings({}, environ={env: "42m"}, home=None)
+    assert from_env.interval_for(name) == 42 * 60
 
 
 @pytest.mark.parametrize("name", COLLECTORS)

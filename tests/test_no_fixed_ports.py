@@ -229,9 +229,9 @@ server = ExporterServer(app, "127.0.0.1", 8788)
 sim.serve_tcp(port=8789)
 subprocess.Popen([sys.executable, "-m", "capgo_exporter.sim", "--port", "8790"])
 subprocess.run(["capgo-exporter", "--web.listen-address", ":8791"])
-env = {"CAPGO_EXPORTER_LISTEN_ADDRESS": "127.0.0.1:8792"}
-monkeypatch.setenv("CAPGO_EXPORTER_LISTEN_ADDRESS", ":8793")
-env["CAPGO_EXPORTER_LISTEN_ADDRESS"] = ":8794"
+env = {"CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": "127.0.0.1:8792"}
+monkeypatch.setenv("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":8793")
+env["CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"] = ":8794"
 config.write_text(f"targets: ['localhost:8795']\\n{more}")
 args = ["--web.listen-address=:8796"]
 ThreadingHTTPServer(("", 8797), Handler)
@@ -260,7 +260,7 @@ def test_the_scan_finds_each_way_of_naming_a_port(tmp_path: Path) -> None:
         ("export CAPGO_API_URL=http://127.0.0.1:8787 CAPGO_API_KEY=k", 8787),
         ("curl -s localhost:9090/api/v1/query", 9090),
         ("capgo-exporter --web.listen-address=:10180", 10180),
-        ("CAPGO_EXPORTER_LISTEN_ADDRESS=[::1]:10180 capgo-exporter", 10180),
+        ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS=[::1]:10180 capgo-exporter", 10180),
         ("python -m capgo_exporter.sim --port 0 --key demo-key &", None),
         ("curl -s http://127.0.0.1:$PORT/metrics", None),
         ("date -u +%H:%M  # 12:30", None),

@@ -1,4 +1,6 @@
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -6,15 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from capgo_exporter.cli import main as cli_main
 from capgo_exporter.collectors import COLLECTORS, REGISTRY
 from capgo_exporter.settings import (
     ENV_NAMES,
     FLAG_NAMES,
+    FORMER_ENV_NAMES,
+    SETTINGS,
+    TOML_KEYS,
     Settings,
     SettingsError,
+    env_name,
     format_duration,
     load_settings,
     render_settings,
+    split_listen_address,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "settings"
@@ -28,8 +36,12 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
+def _no_deprecation(message: str) -> None:
+    raise AssertionError(f"a test uses a former name: {message}")
+
+
 def load(home: Path, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-    return load_settings(overrides, environ=env or {}, home=home)
+    return load_settings(overrides, environ=env or {}, home=home, warn=_no_deprecation)
 
 
 def load_error(home: Path, env: dict[str, str] | None = None, **overrides: object) -> str:
@@ -66,11 +78,58 @@ def test_defaults(home: Path) -> None:
 
 def test_every_field_has_an_env_var_and_a_flag() -> None:
     configurable = set(Settings.model_fields) - {"api_key_source"}
-    assert set(ENV_NAMES) == configurable
-    assert set(FLAG_NAMES) == configurable
+    assert set(SETTINGS) == set(ENV_NAMES) == set(FLAG_NAMES) == configurable
     assert len(set(ENV_NAMES.values())) == len(ENV_NAMES)
     assert len(set(FLAG_NAMES.values())) == len(FLAG_NAMES)
     assert ENV_NAMES["plan_storage_limit_bytes"] == "CAPGO_EXPORTER_PLAN_STORAGE_LIMIT"
+    # TOML keys are the field names, as config files always had them; not the file's own.
+    assert configurable - TOML_KEYS == {"config_file"}
+
+
+# The key settings keep the Capgo CLI's names, so one environment serves both tools.
+CAPGO_CLI_NAMES = {
+    "api_key": "CAPGO_API_KEY",
+    "api_key_file": "CAPGO_API_KEY_FILE",
+    "api_url": "CAPGO_API_URL",
+}
+
+
+@pytest.mark.parametrize("field", list(SETTINGS))
+def test_one_naming_rule_gives_every_setting_its_env_var(field: str) -> None:
+    setting = SETTINGS[field]
+    assert setting.flag.startswith("--")
+    words = setting.flag[2:].replace(".", "_").replace("-", "_").upper()
+    if field in CAPGO_CLI_NAMES:
+        assert setting.env == setting.env_name == CAPGO_CLI_NAMES[field]
+    else:
+        assert setting.env is None
+        assert setting.env_name == env_name(setting.flag) == f"CAPGO_EXPORTER_{words}"
+    # CAPGO_TOKEN is the one fallback, the Capgo CLI's, for the key.
+    assert setting.fallback_env == ("CAPGO_TOKEN" if field == "api_key" else None)
+    # A former name is never a current one, and belongs to one setting only.
+    assert not set(setting.former_env) & set(ENV_NAMES.values())
+    assert all(FORMER_ENV_NAMES[old] == field for old in setting.former_env)
+
+
+@pytest.mark.parametrize(
+    ("flag", "env"),
+    [
+        ("--web.listen-address", "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"),
+        ("--web.max-connections", "CAPGO_EXPORTER_WEB_MAX_CONNECTIONS"),
+        ("--capgo.requests-per-minute", "CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE"),
+        ("--plan.billing-cycle-start-day", "CAPGO_EXPORTER_PLAN_BILLING_CYCLE_START_DAY"),
+        ("--collector.devices.interval", "CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL"),
+        ("--clock.start", "CAPGO_EXPORTER_CLOCK_START"),
+    ],
+)
+def test_the_naming_rule(flag: str, env: str) -> None:
+    assert env_name(flag) == env
+
+
+@pytest.mark.parametrize("flag", ["web.listen-address", "--Web.listen", "--web..x", "--a_b"])
+def test_the_naming_rule_takes_only_flags_of_the_usual_shape(flag: str) -> None:
+    with pytest.raises(ValueError, match="is not a flag"):
+        env_name(flag)
 
 
 def test_model_alone_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,32 +153,34 @@ def test_model_alone_ignores_the_process_environment(monkeypatch: pytest.MonkeyP
     ],
 )
 def test_duration(home: Path, text: str, seconds: float) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_REQUEST_TIMEOUT": text})
+    settings = load(home, {"CAPGO_EXPORTER_CAPGO_REQUEST_TIMEOUT": text})
     assert settings.request_timeout == seconds
 
 
 @pytest.mark.parametrize("field", ["STATISTICS", "INVENTORY", "DEVICES", "ACCOUNT"])
 def test_poll_intervals_below_10s_are_refused_for_a_real_capgo(home: Path, field: str) -> None:
-    name = f"CAPGO_EXPORTER_{field}_INTERVAL"
+    name = f"CAPGO_EXPORTER_COLLECTOR_{field}_INTERVAL"
     assert load(home, {name: "10s"}).interval_for(field.lower()) == 10
     with pytest.raises(
         SettingsError, match=rf"^{name}: invalid interval 9s500ms — the shortest is 10s"
     ):
         load(home, {name: "9.5s"})
     with pytest.raises(SettingsError, match="shortest is 10s"):
-        load(home, {"CAPGO_EXPORTER_DEVICES_FULL_RESYNC_INTERVAL": "5s"})
+        load(home, {"CAPGO_EXPORTER_COLLECTOR_DEVICES_FULL_RESYNC_INTERVAL": "5s"})
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"])
 def test_a_capgo_on_loopback_may_be_polled_faster(home: Path, url: str) -> None:
-    settings = load(home, {"CAPGO_API_URL": url, "CAPGO_EXPORTER_DEVICES_INTERVAL": "500ms"})
+    settings = load(
+        home, {"CAPGO_API_URL": url, "CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "500ms"}
+    )
     assert settings.interval_for("devices") == 0.5
 
 
 @pytest.mark.parametrize("value", ["-5m", "-1", "0", "0s"])
 def test_a_negative_or_zero_duration_must_be_positive(home: Path, value: str) -> None:
     with pytest.raises(SettingsError, match="must be positive") as caught:
-        load(home, {"CAPGO_EXPORTER_REQUEST_TIMEOUT": value})
+        load(home, {"CAPGO_EXPORTER_CAPGO_REQUEST_TIMEOUT": value})
     assert "use a number with a unit" not in str(caught.value)
 
 
@@ -169,7 +230,7 @@ def test_byte_size(home: Path, text: str, size: int) -> None:
     ],
 )
 def test_listen_address(home: Path, address: str, host: str, port: int) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_LISTEN_ADDRESS": address})
+    settings = load(home, {"CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": address})
     assert (settings.listen_host, settings.listen_port) == (host, port)
 
 
@@ -229,8 +290,15 @@ def test_app_selected(home: Path, allow: str, deny: str, app_id: str, selected: 
 
 
 def test_collectors_subset_in_canonical_order(home: Path) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_COLLECTORS": "devices, statistics"})
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTORS_ENABLED": "devices, statistics"})
     assert settings.collectors == ("statistics", "devices")
+
+
+@pytest.mark.parametrize("days", ["1", "3", " 7 ", "30"])
+def test_events_days_from_the_environment_and_a_flag(home: Path, days: str) -> None:
+    # Text, as both give it, for a setting whose values are a few whole numbers.
+    assert load(home, {"CAPGO_EXPORTER_COLLECTOR_EVENTS_DAYS": days}).events_days == int(days)
+    assert load(home, events_days=days).events_days == int(days)
 
 
 def test_interval_for_unknown_collector_raises(home: Path) -> None:
@@ -239,13 +307,13 @@ def test_interval_for_unknown_collector_raises(home: Path) -> None:
 
 
 def test_max_age_defaults_to_three_intervals(home: Path) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": "10m"})
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "10m"})
     assert settings.max_age_for("devices") == 1800
     assert settings.max_age_for("account") == 3 * 3600
 
 
 def test_max_age_when_set_applies_to_every_collector(home: Path) -> None:
-    settings = load(home, {"CAPGO_EXPORTER_MAX_AGE": "2h"})
+    settings = load(home, {"CAPGO_EXPORTER_COLLECTOR_MAX_AGE": "2h"})
     assert {settings.max_age_for(c) for c in COLLECTORS} == {7200}
 
 
@@ -322,8 +390,8 @@ def test_precedence_flag_over_env_over_toml_over_default(home: Path, tmp_path: P
     config = Path(shutil.copy(FIXTURES / "valid.toml", tmp_path))
     env = {
         "CAPGO_EXPORTER_CONFIG_FILE": str(config),
-        "CAPGO_EXPORTER_INVENTORY_INTERVAL": "3m",
-        "CAPGO_EXPORTER_ACCOUNT_INTERVAL": "4h",
+        "CAPGO_EXPORTER_COLLECTOR_INVENTORY_INTERVAL": "3m",
+        "CAPGO_EXPORTER_COLLECTOR_ACCOUNT_INTERVAL": "4h",
     }
     settings = load(home, env, account_interval="5h")
     assert settings.interval_for("statistics") == 900  # default
@@ -344,7 +412,7 @@ def test_toml_values_and_relative_paths(home: Path, tmp_path: Path) -> None:
 
 def test_rendered_settings_load_back_as_toml(home: Path, tmp_path: Path) -> None:
     env = {
-        "CAPGO_EXPORTER_DEVICES_INTERVAL": "1h30m",
+        "CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "1h30m",
         "CAPGO_EXPORTER_APPS_ALLOW": "com.acme.*",
         "CAPGO_EXPORTER_PLAN_MAU_LIMIT": "5000",
         "CAPGO_EXPORTER_LOG_FORMAT": "json",
@@ -366,35 +434,37 @@ INVALID_ENV = [
     ("CAPGO_API_URL", "https://", "use http(s)://"),
     ("CAPGO_API_URL", "https://api.capgo.app/?x=1", "use http(s)://"),
     ("CAPGO_API_URL", "https://api.capgo.app:99999", "use http(s)://"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "10180", "use host:port"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":0", "port from 1 to 65535"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":65536", "port from 1 to 65535"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", ":http", "use host:port"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "::1:9000", "[ipv6]:port"),
-    ("CAPGO_EXPORTER_LISTEN_ADDRESS", "[nope]:9000", "[ipv6]:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", "10180", "use host:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":0", "port from 1 to 65535"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":65536", "port from 1 to 65535"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", ":http", "use host:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", "::1:9000", "[ipv6]:port"),
+    ("CAPGO_EXPORTER_WEB_LISTEN_ADDRESS", "[nope]:9000", "[ipv6]:port"),
     ("CAPGO_EXPORTER_WEB_CONFIG_FILE", "/nonexistent/web.yml", "not an existing file"),
     ("CAPGO_EXPORTER_LOG_LEVEL", "verbose", "debug, info, warn, error"),
     ("CAPGO_EXPORTER_LOG_FORMAT", "xml", "logfmt, json, console"),
-    ("CAPGO_EXPORTER_DEVICES_INTERVAL", "abc", "500ms, 30s, 5m, 1h, 1d"),
-    ("CAPGO_EXPORTER_INVENTORY_INTERVAL", "5 minutes", "500ms, 30s, 5m, 1h, 1d"),
-    ("CAPGO_EXPORTER_STATISTICS_INTERVAL", "-5m", "must be positive"),
-    ("CAPGO_EXPORTER_ACCOUNT_INTERVAL", "0s", "must be positive"),
-    ("CAPGO_EXPORTER_MAX_AGE", "soon", "invalid duration 'soon'"),
-    ("CAPGO_EXPORTER_REQUEST_TIMEOUT", "0", "must be positive"),
-    ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
-    ("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "many", "from 1 to 100000"),
-    ("CAPGO_EXPORTER_CONCURRENCY", "65", "from 1 to 64"),
-    ("CAPGO_EXPORTER_MAX_RETRIES", "11", "from 0 to 10"),
-    ("CAPGO_EXPORTER_MAX_BUNDLES_PER_APP", "0", "from 1 to 1000"),
-    ("CAPGO_EXPORTER_BUNDLES_PER_APP", "-1", "from 0 to 1000"),
-    ("CAPGO_EXPORTER_DEVICE_PAGE_SIZE", "50001", "from 1 to 50000"),
-    ("CAPGO_EXPORTER_BILLING_CYCLE_START_DAY", "32", "from 1 to 31"),
+    ("CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL", "abc", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_COLLECTOR_INVENTORY_INTERVAL", "5 minutes", "500ms, 30s, 5m, 1h, 1d"),
+    ("CAPGO_EXPORTER_COLLECTOR_STATISTICS_INTERVAL", "-5m", "must be positive"),
+    ("CAPGO_EXPORTER_COLLECTOR_ACCOUNT_INTERVAL", "0s", "must be positive"),
+    ("CAPGO_EXPORTER_COLLECTOR_MAX_AGE", "soon", "invalid duration 'soon'"),
+    ("CAPGO_EXPORTER_CAPGO_REQUEST_TIMEOUT", "0", "must be positive"),
+    ("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "0", "from 1 to 100000"),
+    ("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "many", "from 1 to 100000"),
+    ("CAPGO_EXPORTER_CAPGO_CONCURRENCY", "65", "from 1 to 64"),
+    ("CAPGO_EXPORTER_CAPGO_MAX_RETRIES", "11", "from 0 to 10"),
+    ("CAPGO_EXPORTER_COLLECTOR_DEVICES_MAX_BUNDLES_PER_APP", "0", "from 1 to 1000"),
+    ("CAPGO_EXPORTER_COLLECTOR_INVENTORY_BUNDLES_PER_APP", "-1", "from 0 to 1000"),
+    ("CAPGO_EXPORTER_COLLECTOR_DEVICES_PAGE_SIZE", "50001", "from 1 to 50000"),
+    ("CAPGO_EXPORTER_PLAN_BILLING_CYCLE_START_DAY", "32", "from 1 to 31"),
     ("CAPGO_EXPORTER_PLAN_MAU_LIMIT", "-1", "whole number ≥ 0"),
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10 parsecs", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_STORAGE_LIMIT", "10GIB", "10GiB"),
     ("CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT", "-1GB", "10GiB"),
-    ("CAPGO_EXPORTER_COLLECTORS", "statistics,billing", ", ".join(sorted(COLLECTORS))),
-    ("CAPGO_EXPORTER_COLLECTORS", ",", "no collector enabled"),
+    ("CAPGO_EXPORTER_COLLECTORS_ENABLED", "statistics,billing", ", ".join(sorted(COLLECTORS))),
+    ("CAPGO_EXPORTER_COLLECTORS_ENABLED", ",", "no collector enabled"),
+    ("CAPGO_EXPORTER_COLLECTOR_EVENTS_DAYS", "2", "input should be 1, 3, 7 or 30"),
+    ("CAPGO_EXPORTER_COLLECTOR_EVENTS_DAYS", "week", "input should be 1, 3, 7 or 30"),
     ("CAPGO_EXPORTER_CONFIG_FILE", "/nonexistent/capgo.toml", "cannot read"),
 ]
 
@@ -422,7 +492,9 @@ def test_credentials_in_api_url_are_refused_without_echo(home: Path) -> None:
 
 
 def test_invalid_flag_value_names_the_flag(home: Path) -> None:
-    message = load_error(home, {"CAPGO_EXPORTER_DEVICES_INTERVAL": "5m"}, devices_interval="abc")
+    message = load_error(
+        home, {"CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL": "5m"}, devices_interval="abc"
+    )
     assert message.startswith("--collector.devices.interval: invalid duration 'abc'")
 
 
@@ -496,10 +568,10 @@ def test_bad_key_in_capgo_file_names_it(home: Path) -> None:
 # --- the command-line entry point ---
 
 
-def run_settings_module(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run_settings_module(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CAPGO_")}
     return subprocess.run(
-        [sys.executable, "-m", "capgo_exporter.settings"],
+        [sys.executable, "-m", "capgo_exporter.settings", *args],
         env={**clean, "HOME": str(home), **env},
         capture_output=True,
         text=True,
@@ -509,18 +581,359 @@ def run_settings_module(home: Path, **env: str) -> subprocess.CompletedProcess[s
 
 
 def test_invalid_value_exits_2_with_one_line(home: Path) -> None:
-    result = run_settings_module(home, CAPGO_EXPORTER_DEVICES_INTERVAL="abc", CAPGO_API_KEY=KEY)
+    result = run_settings_module(
+        home, CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL="abc", CAPGO_API_KEY=KEY
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        "capgo-exporter: CAPGO_EXPORTER_DEVICES_INTERVAL: invalid duration 'abc' "
+        "capgo-exporter: CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL: invalid duration 'abc' "
         "— use a number with a unit: 500ms, 30s, 5m, 1h, 1d"
     ]
 
 
 def test_effective_settings_printed_with_key_masked(home: Path) -> None:
-    result = run_settings_module(home, CAPGO_API_KEY=KEY, CAPGO_EXPORTER_DEVICES_INTERVAL="10m")
+    result = run_settings_module(
+        home, CAPGO_API_KEY=KEY, CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL="10m"
+    )
     assert result.returncode == 0, result.stderr
     assert "# api_key = ******** (from CAPGO_API_KEY)" in result.stdout
     assert 'devices_interval = "10m"' in result.stdout
     assert KEY not in result.stdout + result.stderr
+
+
+def test_an_unknown_variable_exits_2_with_one_line(home: Path) -> None:
+    result = run_settings_module(home, CAPGO_EXPORTER_WEB_LISTEN_ADRESS=":1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "capgo-exporter: CAPGO_EXPORTER_WEB_LISTEN_ADRESS: unknown setting "
+        "(did you mean CAPGO_EXPORTER_WEB_LISTEN_ADDRESS?)"
+    ]
+
+
+# --- former environment names: still read, with a warning naming the new one ---
+
+
+def _other_value(field: str) -> str:
+    """A valid value of the setting other than its default, as the environment writes it."""
+    default = Settings.model_fields[field].default
+    if field == "listen_address":  # parsed, never bound: the default's port plus one
+        host, port = split_listen_address(default)
+        return f"{host}:{port + 1}"
+    special = {
+        "telemetry_path": "/capgo",
+        "collectors": COLLECTORS[0],
+        "max_age": "2h",
+        "device_page_size": "100",
+        "events_days": "30",
+    }
+    if field in special:
+        return special[field]
+    if isinstance(default, float):  # a duration
+        return format_duration(2 * default)
+    assert isinstance(default, int), field
+    return str(default + 1)
+
+
+@pytest.mark.parametrize("old", list(FORMER_ENV_NAMES))
+def test_a_former_env_name_still_works_and_warns_once(home: Path, old: str) -> None:
+    field = FORMER_ENV_NAMES[old]
+    new = ENV_NAMES[field]
+    value = _other_value(field)
+    warnings: list[str] = []
+    settings = load_settings({}, environ={old: value}, home=home, warn=warnings.append)
+    expected = getattr(load(home, {new: value}), field)
+    assert getattr(settings, field) == expected != Settings.model_fields[field].default
+    assert warnings == [f"{old} is deprecated: rename it {new}"]
+
+
+def test_a_bad_value_under_a_former_name_is_named_as_written(home: Path) -> None:
+    env = {"CAPGO_EXPORTER_DEVICES_INTERVAL": "abc"}
+    with pytest.raises(SettingsError, match=r"^CAPGO_EXPORTER_DEVICES_INTERVAL: invalid duration"):
+        load_settings({}, environ=env, home=home, warn=lambda _: None)
+
+
+def test_a_former_and_the_new_name_that_agree_are_accepted(home: Path) -> None:
+    env = {
+        "CAPGO_EXPORTER_TELEMETRY_PATH": "/capgo",
+        "CAPGO_EXPORTER_WEB_TELEMETRY_PATH": "/capgo",
+    }
+    warnings: list[str] = []
+    settings = load_settings({}, environ=env, home=home, warn=warnings.append)
+    assert settings.telemetry_path == "/capgo"
+    assert warnings == [
+        "CAPGO_EXPORTER_TELEMETRY_PATH is deprecated: rename it CAPGO_EXPORTER_WEB_TELEMETRY_PATH"
+    ]
+
+
+def test_a_former_and_the_new_name_that_disagree_are_refused(home: Path) -> None:
+    # Either choice would silently drop one: an image's default under the new name (as the
+    # Dockerfile sets the listen address) would override a user's older setting.
+    env = {
+        "CAPGO_EXPORTER_WEB_TELEMETRY_PATH": "/metrics",
+        "CAPGO_EXPORTER_TELEMETRY_PATH": "/capgo",
+    }
+    warnings: list[str] = []
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, environ=env, home=home, warn=warnings.append)
+    assert str(caught.value) == (
+        "CAPGO_EXPORTER_WEB_TELEMETRY_PATH and CAPGO_EXPORTER_TELEMETRY_PATH are names of one "
+        "setting, set to different values — keep CAPGO_EXPORTER_WEB_TELEMETRY_PATH alone"
+    )
+    assert warnings == []
+
+
+def test_a_flag_still_wins_over_a_former_env_name(home: Path) -> None:
+    env = {"CAPGO_EXPORTER_REQUESTS_PER_MINUTE": "50"}
+    settings = load_settings(
+        {"requests_per_minute": "70"}, environ=env, home=home, warn=lambda _: None
+    )
+    assert settings.requests_per_minute == 70
+
+
+# --- unknown CAPGO_EXPORTER_* variables: refused, as unknown keys of a config file are ---
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("CAPGO_EXPORTER_WEB_LISTEN_ADRESS", "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"),
+        # A typo of a former name is pointed at the current name.
+        ("CAPGO_EXPORTER_LISTEN_ADRESS", "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"),
+        ("CAPGO_EXPORTER_REQUEST_PER_MINUTE", "CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE"),
+        ("CAPGO_EXPORTER_PLAN_BILLING_CYCLE_START", "CAPGO_EXPORTER_PLAN_BILLING_CYCLE_START_DAY"),
+        ("CAPGO_EXPORTER_API_KEY", "CAPGO_API_KEY"),
+    ],
+)
+def test_an_unknown_variable_is_refused_with_a_suggestion(
+    home: Path, name: str, suggestion: str
+) -> None:
+    message = load_error(home, {name: "secret-looking-value"})
+    assert message == f"{name}: unknown setting (did you mean {suggestion}?)"
+
+
+def test_an_unknown_variable_far_from_any_setting_gets_no_suggestion(home: Path) -> None:
+    assert load_error(home, {"CAPGO_EXPORTER_ZZZ": "1"}) == "CAPGO_EXPORTER_ZZZ: unknown setting"
+
+
+def test_an_empty_unknown_variable_counts_as_unset(home: Path) -> None:
+    assert load(home, {"CAPGO_EXPORTER_ZZZ": " "}) == load(home)
+
+
+def test_the_rules_name_for_the_billing_day_is_read(home: Path) -> None:
+    # Before the rule, this guess was silently ignored.
+    env = {"CAPGO_EXPORTER_PLAN_BILLING_CYCLE_START_DAY": "15"}
+    assert load(home, env).billing_cycle_start_day == 15
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CAPGO_EXPORTER_ARGS",  # the compose file's command line
+        # What Kubernetes' service links inject for a Service named capgo-exporter(-metrics).
+        "CAPGO_EXPORTER_SERVICE_HOST",
+        "CAPGO_EXPORTER_SERVICE_PORT",
+        "CAPGO_EXPORTER_SERVICE_PORT_HTTP",
+        "CAPGO_EXPORTER_PORT",
+        "CAPGO_EXPORTER_PORT_10180_TCP",
+        "CAPGO_EXPORTER_PORT_10180_TCP_ADDR",
+        "CAPGO_EXPORTER_METRICS_SERVICE_HOST",
+    ],
+)
+def test_variables_of_compose_and_kubernetes_are_left_alone(home: Path, name: str) -> None:
+    assert load(home, {name: "tcp://10.0.0.1:10180"}) == load(home)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where former names are meant to appear: their declarations, the generated list, this file.
+MAY_NAME_FORMER = {
+    ROOT / "capgo_exporter" / "settings" / "model.py",
+    ROOT / "docs" / "configuration.md",
+    Path(__file__).resolve(),
+}
+
+
+def test_nothing_in_the_repository_uses_a_former_name() -> None:
+    former = re.compile(r"\b(" + "|".join(map(re.escape, FORMER_ENV_NAMES)) + r")\b")
+    found = []
+    roots = ["README.md", "capgo_exporter", "tests", "deploy", "docs", "benchmarks", "grafana"]
+    for root in roots:
+        paths = [ROOT / root] if (ROOT / root).is_file() else (ROOT / root).rglob("*")
+        for path in paths:
+            if not path.is_file() or path in MAY_NAME_FORMER or "__pycache__" in path.parts:
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in former.findall(text)]
+    assert not found, "set the new names (docs/configuration.md lists them)"
+
+
+# --- the package's imports: no cycle, nothing above it ---
+
+PACKAGE = ROOT / "capgo_exporter" / "settings"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, under ``if TYPE_CHECKING:`` and in functions too."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            if node.module == "capgo_exporter":  # from capgo_exporter import x
+                found |= {f"capgo_exporter.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_settings_package_imports_only_the_registry_and_itself() -> None:
+    for path in PACKAGE.glob("*.py"):
+        ours = {m for m in _imports(path) if m.split(".")[0] == "capgo_exporter"}
+        # Submodules import each other directly: through the package they would form a cycle.
+        assert "capgo_exporter.settings" not in ours, path.name
+        outside = {m for m in ours if not m.startswith("capgo_exporter.settings.")}
+        assert outside <= {"capgo_exporter.collectors"}, path.name
+
+
+def test_the_settings_modules_import_no_cycle() -> None:
+    modules = {path.stem: path for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    edges = {
+        name: {
+            m.rpartition(".")[2] for m in _imports(path) if m.startswith("capgo_exporter.settings.")
+        }
+        for name, path in modules.items()
+    }
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        assert name not in path, f"import cycle: {' → '.join((*path, name))}"
+        if name not in done:
+            for imported in edges[name]:
+                visit(imported, (*path, name))
+            done.add(name)
+
+    for name in modules:
+        visit(name, ())
+
+
+def test_each_module_of_the_package_stays_small() -> None:
+    for path in PACKAGE.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert source.count("\n") <= 400, path.name
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                assert length <= 60, f"{path.name}: {node.name} has {length} lines"
+
+
+# --- capgo-exporter config: what the daemon would use, from the same sources ---
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("CAPGO"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "capgo.toml"
+    path.write_text('devices_interval = "10m"\nconcurrency = 2\naccount_interval = "3h"\n')
+    return path
+
+
+CONFIG_ENV = {"CAPGO_API_KEY": KEY, "CAPGO_EXPORTER_CAPGO_CONCURRENCY": "3"}
+
+
+def _daemon_would_use(config_file: Path, home: Path) -> str:
+    overrides = {"config_file": str(config_file), "account_interval": "2h"}
+    settings = load_settings(overrides, environ=CONFIG_ENV, home=home, warn=_no_deprecation)
+    return render_settings(settings) + "\n"
+
+
+@pytest.mark.usefixtures("clean_env")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config", "--config.file", "{config}", "--collector.account.interval", "2h"],
+        ["--collector.account.interval=2h", "config", "--config.file={config}"],
+    ],
+)
+def test_config_prints_the_settings_the_daemon_would_use(
+    argv: list[str],
+    config_file: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in CONFIG_ENV.items():
+        monkeypatch.setenv(name, value)
+    assert cli_main([word.format(config=config_file) for word in argv]) == 0
+    out, err = capsys.readouterr()
+    assert out == _daemon_would_use(config_file, home)
+    assert 'devices_interval = "10m"' in out  # the file
+    assert "concurrency = 3" in out  # the environment over the file
+    assert 'account_interval = "2h"' in out  # the flag over the file
+    assert "# api_key = ******** (from CAPGO_API_KEY)" in out
+    assert KEY not in out + err
+    assert err == ""
+
+
+def test_the_settings_module_prints_the_same(config_file: Path, home: Path) -> None:
+    result = run_settings_module(
+        home,
+        "--config.file",
+        str(config_file),
+        "--collector.account.interval",
+        "2h",
+        **CONFIG_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == _daemon_would_use(config_file, home)
+    assert KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_config_logs_a_former_name_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAPGO_EXPORTER_COLLECTORS", "devices")
+    assert cli_main(["config"]) == 0
+    out, err = capsys.readouterr()
+    assert 'collectors = ["devices"]' in out
+    (line,) = err.splitlines()
+    assert "level=warn" in line
+    assert (
+        "CAPGO_EXPORTER_COLLECTORS is deprecated: rename it CAPGO_EXPORTER_COLLECTORS_ENABLED"
+        in line
+    )
+
+
+def test_the_settings_module_warns_of_a_former_name_in_one_line(home: Path) -> None:
+    result = run_settings_module(home, CAPGO_EXPORTER_REQUESTS_PER_MINUTE="50")
+    assert result.returncode == 0, result.stderr
+    assert "requests_per_minute = 50" in result.stdout
+    assert result.stderr.splitlines() == [
+        "capgo-exporter: warning: CAPGO_EXPORTER_REQUESTS_PER_MINUTE is deprecated: "
+        "rename it CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE"
+    ]
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_config_refuses_an_unknown_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_CONCURENCY", "3")
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["config"])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        "capgo-exporter: CAPGO_EXPORTER_CAPGO_CONCURENCY: unknown setting "
+        "(did you mean CAPGO_EXPORTER_CAPGO_CONCURRENCY?)"
+    ]

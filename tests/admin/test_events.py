@@ -37,7 +37,7 @@ def sim(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Iterator[Simulator]
     with simulator.serve_tcp() as url:
         monkeypatch.setenv("CAPGO_API_URL", url)
         monkeypatch.setenv("CAPGO_API_KEY", KEY)
-        monkeypatch.setenv("CAPGO_EXPORTER_REQUESTS_PER_MINUTE", "100000")
+        monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "100000")
         yield simulator
 
 

@@ -65,8 +65,9 @@ def check_exporter_env(
 ) -> Settings:
     """Assert that a deployment's environment is one the exporter understands, and load it.
 
-    Every ``CAPGO_*`` name must be a setting (a typo would be silently ignored), except the
-    ``others`` that the deployment tool itself reads. Values must pass the exporter's own
+    Every ``CAPGO_*`` name must be a setting's current name (a former one logs a deprecation
+    warning; a typo is refused, or ignored outside ``CAPGO_EXPORTER_*``), except the ``others``
+    that the deployment tool itself reads. Values must pass the exporter's own
     validation. Paths that only exist on the target (``/var/lib/…``, a mounted Secret) are
     replaced by temporary ones: the state directory by an empty directory, the key file by a
     file holding the placeholder key; config files are only checked to be absolute paths.

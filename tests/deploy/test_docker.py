@@ -108,7 +108,7 @@ def test_listens_on_the_exposed_port_and_keeps_state_in_a_volume(dockerfile: Doc
     (expose,) = dockerfile.final.all("EXPOSE")
     assert expose.args.split() == [str(PORT)]
     # Every interface: inside a container, the host decides what is published.
-    assert env["CAPGO_EXPORTER_LISTEN_ADDRESS"] == f":{PORT}"
+    assert env["CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"] == f":{PORT}"
     state_dir = env["CAPGO_EXPORTER_STATE_DIR"]
     assert state_dir == "/var/lib/capgo-exporter"
     volumes = [json.loads(v.args) for v in dockerfile.final.all("VOLUME")]
@@ -157,7 +157,7 @@ def exporter(dockerfile: Dockerfile, tmp_path: Path) -> Iterator[Exporter]:
     port = free_port()
     env = os.environ | final_env(dockerfile)
     env |= {
-        "CAPGO_EXPORTER_LISTEN_ADDRESS": f"127.0.0.1:{port}",
+        "CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": f"127.0.0.1:{port}",
         "CAPGO_EXPORTER_STATE_DIR": str(tmp_path / "state"),
         **clock_env(pinned_clock()),
     }
@@ -179,7 +179,7 @@ def exporter(dockerfile: Dockerfile, tmp_path: Path) -> Iterator[Exporter]:
 
 def run_healthcheck(argv: list[str], port: int) -> subprocess.CompletedProcess[str]:
     # The container's form of the address, ":port"; the check reads only the port from it.
-    env = os.environ | {"CAPGO_EXPORTER_LISTEN_ADDRESS": f":{port}"}
+    env = os.environ | {"CAPGO_EXPORTER_WEB_LISTEN_ADDRESS": f":{port}"}
     return subprocess.run(
         [sys.executable, *argv[1:]], env=env, capture_output=True, text=True, timeout=30
     )

@@ -193,7 +193,7 @@ def test_probes_hit_health_and_readiness_on_the_metrics_port(
     for probe in ("livenessProbe", "readinessProbe"):
         assert ports[main[probe]["httpGet"]["port"]] == PORT
         assert main[probe]["httpGet"].get("scheme", "HTTP") == "HTTP"
-    assert port_of(env_of(resources)["CAPGO_EXPORTER_LISTEN_ADDRESS"]) == PORT
+    assert port_of(env_of(resources)["CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"]) == PORT
 
 
 def test_pod_is_locked_down(resources: list[ResourceDoc]) -> None:

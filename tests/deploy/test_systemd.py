@@ -130,7 +130,7 @@ def test_environment_and_env_file_example_are_accepted(
     env |= parse_env_file(ENV_EXAMPLE, commented=True)
     settings = check_exporter_env(env, tmp_path, paths={"%S": "/var/lib", "%d": "/run/creds"})
     assert settings.listen_port == PORT
-    assert port_of(parse_env_file(ENV_EXAMPLE)["CAPGO_EXPORTER_LISTEN_ADDRESS"]) == PORT
+    assert port_of(parse_env_file(ENV_EXAMPLE)["CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"]) == PORT
 
 
 def runnable_copy(tmp_path: Path) -> Path:

@@ -72,14 +72,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             clock,
             CAPGO_API_KEY="demo",
             CAPGO_API_URL=sim_url,
-            CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
+            CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE="6000",
             # Every panel has data only with every limit configured (as --demo does).
             CAPGO_EXPORTER_PLAN_MAU_LIMIT="20000",
             CAPGO_EXPORTER_PLAN_STORAGE_LIMIT="5GiB",
             CAPGO_EXPORTER_PLAN_BANDWIDTH_LIMIT="50GiB",
             # Polls keep going during the test, so API request rates have samples to rate.
-            CAPGO_EXPORTER_INVENTORY_INTERVAL="5s",
-            CAPGO_EXPORTER_DEVICES_INTERVAL="5s",
+            CAPGO_EXPORTER_COLLECTOR_INVENTORY_INTERVAL="5s",
+            CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL="5s",
         )
         with exporter_and_prometheus(tmp, env, _prometheus_config) as (exporter, query):
             # Enough scrapes for every rate window and a few rule evaluations.

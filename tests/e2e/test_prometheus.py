@@ -46,9 +46,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             clock,
             CAPGO_API_KEY="e2e",
             CAPGO_API_URL=sim_url,
-            CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
+            CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE="6000",
             CAPGO_EXPORTER_PLAN_MAU_LIMIT="10000",
-            CAPGO_EXPORTER_MAX_BUNDLES_PER_APP=str(MAX_BUNDLES),
+            CAPGO_EXPORTER_COLLECTOR_DEVICES_MAX_BUNDLES_PER_APP=str(MAX_BUNDLES),
             CAPGO_EXPORTER_STATE_DIR=str(tmp / "state"),
         )
         with exporter_and_prometheus(tmp, env, scrape_every_second()) as (exporter, query):

@@ -59,8 +59,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             clock,
             CAPGO_API_KEY=key.get_secret_value(),
             CAPGO_API_URL=sim_url,
-            CAPGO_EXPORTER_REQUESTS_PER_MINUTE="6000",
-            CAPGO_EXPORTER_COLLECTORS="inventory,events",
+            CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE="6000",
+            CAPGO_EXPORTER_COLLECTORS_ENABLED="inventory,events",
         )
         with exporter_and_prometheus(tmp, env, scrape_every_second(RULES)) as (_, query):
             # Every app's failure ratio recorded, then a few more evaluations of the alerts.
