@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.models import App, Organization
+from capgo_exporter.collect.registry import build_collectors, load
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, literal_names, spec_of
-from capgo_exporter.daemon import build_collectors
 from capgo_exporter.docsgen import render_configuration
 from capgo_exporter.metrics import CATALOGUE
 from capgo_exporter.mixin.rules import Config, Rules
@@ -67,7 +67,7 @@ def test_each_collectors_probes_are_its_own(name: str) -> None:
     client = CapgoClient.create(UNREACHABLE)
     org = Organization.model_validate({"id": "o1", "name": "Org"})
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
-    probes = spec_of(name).load().probes(client, org, app, date(2026, 3, 15))
+    probes = load(name).probes(client, org, app, date(2026, 3, 15))
     assert {probe.collector for probe in probes} <= {name}
     # check only reads: GETs, and the one POST that is a query (it changes nothing).
     read_only_posts = {"POST /private/stats/insights"}
@@ -165,7 +165,7 @@ async def test_checks_statistics_probes_ask_around_the_pinned_day() -> None:
     route = respx.get(url__regex=r"/statistics/app/").respond(json=[])
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
     async with CapgoClient.create(UNREACHABLE) as client:
-        (probe,) = spec_of("statistics").load().probes(client, None, app, date(2026, 3, 1))
+        (probe,) = load("statistics").probes(client, None, app, date(2026, 3, 1))
         assert await probe.run() == "0 days of statistics"
     params = route.calls.last.request.url.params
     assert (params["from"], params["to"]) == ("2026-02-28", "2026-03-02")

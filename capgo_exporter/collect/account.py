@@ -21,10 +21,10 @@ from datetime import date
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
+from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
 from capgo_exporter.settings import Settings
 

@@ -26,6 +26,16 @@ async def count(items: AsyncIterator[object], noun: str) -> str:
     return f"{total} {noun}"
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One request ``check`` sends to see whether the key may use an endpoint."""
+
+    endpoint: str
+    collector: CollectorName
+    # Returns a short outcome ("12 channels"); raises CapgoError when refused or failing.
+    run: Callable[[], Awaitable[str]]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

@@ -27,13 +27,13 @@ from typing import Literal, Protocol
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
 from capgo_exporter.collect.device_aggregates import AppDevices
 from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.device_page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import Samples, SampleSet, merged
-from capgo_exporter.collectors import CollectorName, Probe
+from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,

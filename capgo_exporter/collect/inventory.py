@@ -28,11 +28,12 @@ from capgo_exporter.collect.base import (
     CollectResult,
     Discovery,
     GatedCollector,
+    Probe,
     count,
 )
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
+from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import (
     APP_BUNDLE_USAGE,
     APP_BUNDLES,

@@ -27,10 +27,10 @@ from typing import Any
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization, StatsRow
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
+from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import (
     APP_BANDWIDTH,
     APP_MAU,
