@@ -32,9 +32,10 @@ import structlog
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
 from prometheus_client.exposition import start_http_server
 
+from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.collect.samples import Labels, SampleSet
 from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.metrics import CATALOGUE, MetricSpec
+from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder

@@ -27,21 +27,88 @@ from prometheus_client import (
 
 from capgo_exporter import __version__
 from capgo_exporter.exposition import render_openmetrics, render_text
-from capgo_exporter.metrics import (
-    API_BACKOFF,
-    API_REQUEST_DURATION,
-    API_REQUESTS,
-    API_RETRIES,
-    BUILD_INFO,
-    COLLECTOR_DURATION,
-    COLLECTOR_LAST_SUCCESS,
-    COLLECTOR_UP,
-    DEMO_MODE,
-    DEVICE_PAGE_SIZE,
-    DEVICE_WALK_DEVICES,
-    DEVICE_WALK_IN_PROGRESS,
-    DEVICE_WALK_PAGES,
-    UP,
+from capgo_exporter.metrics import MetricSet
+
+# The exporter's own metrics, live (never cached): catalogue.py lists them after the collectors'.
+METRICS = MetricSet()
+UP = METRICS.gauge(
+    "capgo_up",
+    "1 when the last run of every enabled collector succeeded, 0 otherwise.",
+)
+COLLECTOR_UP = METRICS.gauge(
+    "capgo_exporter_collector_up",
+    "1 when the collector's last run succeeded and left nothing out. A failed collector keeps "
+    "serving its last good data until --collector.max-age. 0 with capgo_up 1: the run succeeded "
+    "but left parts out (the events collector, for apps whose events Capgo would not give).",
+    "collector",
+)
+COLLECTOR_LAST_SUCCESS = METRICS.gauge(
+    "capgo_exporter_collector_last_success_timestamp_seconds",
+    "When the collector last finished a run successfully (0 before the first success).",
+    "collector",
+)
+COLLECTOR_DURATION = METRICS.gauge(
+    "capgo_exporter_collector_duration_seconds",
+    "Duration of the collector's last run.",
+    "collector",
+)
+API_REQUESTS = METRICS.counter(
+    "capgo_exporter_api_requests_total",
+    "Requests sent to the Capgo API, by route template and HTTP status "
+    "(timeout and connection_error when no answer came).",
+    "endpoint",
+    "code",
+)
+API_REQUEST_DURATION = METRICS.histogram(
+    "capgo_exporter_api_request_duration_seconds",
+    "Duration of requests to the Capgo API, by route template.",
+    "endpoint",
+)
+API_RETRIES = METRICS.counter(
+    "capgo_exporter_api_retries_total",
+    "Requests to the Capgo API sent again, by route template and reason "
+    "(rate_limited, server_error, timeout, connection_error, malformed_response).",
+    "endpoint",
+    "reason",
+)
+API_BACKOFF = METRICS.gauge(
+    "capgo_exporter_api_backoff_seconds",
+    "Seconds each request to a route template waits before it is sent while Capgo keeps "
+    "failing there (5xx, timeouts, connection errors, malformed bodies): exponential with "
+    "jitter, capped at the shortest collector interval, 0 again after the first success.",
+    "endpoint",
+)
+DEVICE_WALK_IN_PROGRESS = METRICS.gauge(
+    "capgo_exporter_device_walk_in_progress",
+    "1 while a walk of the app's devices (full or incremental) is running, 0 once it ended. "
+    "The app's device metrics come only from complete walks.",
+    "app_id",
+)
+DEVICE_WALK_PAGES = METRICS.gauge(
+    "capgo_exporter_device_walk_pages",
+    "Pages of devices received by the app's current walk, or by its last one when none runs.",
+    "app_id",
+)
+DEVICE_WALK_DEVICES = METRICS.gauge(
+    "capgo_exporter_device_walk_devices",
+    "Devices received by the app's current walk, or by its last one when none runs; against "
+    "capgo_exporter_devices_tracked it shows how far a first or full walk has come.",
+    "app_id",
+)
+DEVICE_PAGE_SIZE = METRICS.gauge(
+    "capgo_exporter_device_page_size",
+    "Devices asked for per GET /device request: 50000 by default, 999 once Capgo proved to "
+    "cut pages at 1000, or the configured size.",
+)
+DEMO_MODE = METRICS.gauge(
+    "capgo_exporter_demo_mode",
+    "1 when every figure comes from the built-in simulated Capgo (--demo), 0 against a real one.",
+)
+BUILD_INFO = METRICS.gauge(
+    "capgo_exporter_build_info",
+    "Version of capgo-exporter and of Python running it; always 1.",
+    "version",
+    "python_version",
 )
 
 # _created series would double the counters for no use here (and differ between formats).

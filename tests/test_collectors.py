@@ -13,10 +13,10 @@ from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.models import App, Organization
+from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.collect.registry import build_collectors, load
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, literal_names, spec_of
 from capgo_exporter.docsgen import render_configuration
-from capgo_exporter.metrics import CATALOGUE
 from capgo_exporter.mixin.rules import Config, Rules
 from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, load_settings
 
@@ -59,6 +59,7 @@ def test_each_collector_is_built_by_its_module_and_has_metrics(name: str) -> Non
     finally:
         for collector in built:
             collector.close()
+    assert load(name).METRICS.collector == name
     assert any(spec.collector == name for spec in CATALOGUE)
 
 

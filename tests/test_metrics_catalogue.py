@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from capgo_exporter import docsgen
-from capgo_exporter.metrics import CATALOGUE, MetricSpec
+from capgo_exporter import docsgen, metrics
+from capgo_exporter.catalogue import CATALOGUE
+from capgo_exporter.metrics import MetricSet, MetricSpec, cached_help
 from capgo_exporter.settings import FLAG_NAMES
 
 # The names design.md fixes; dashboards, alerts and users rely on them.
@@ -75,3 +77,19 @@ def test_generated_docs_are_up_to_date(name: str) -> None:
 
 def test_every_setting_is_documented() -> None:
     assert set(docsgen.MEANINGS) == set(FLAG_NAMES)
+
+
+def test_the_caching_note_is_written_in_one_place() -> None:
+    """Each help text says it is served from the cache through `cached_help` alone."""
+    note = cached_help("", "devices").split("devices")[0].strip()
+    sources = Path(metrics.__file__).parent.rglob("*.py")
+    assert [p.name for p in sources if note in p.read_text(encoding="utf-8")] == ["metrics.py"]
+    for spec in CATALOGUE:
+        if note in spec.help:
+            assert spec.collector is not None
+            assert spec.help.endswith(cached_help("", spec.collector))
+
+
+def test_a_collector_fills_gauges_only() -> None:
+    with pytest.raises(ValueError, match="only be gauges"):
+        MetricSet("devices").counter("capgo_x_total", "Nothing.")

@@ -17,10 +17,10 @@ from capgo_exporter.collect.base import (
     Discovery,
     DiscoveryMissing,
 )
-from capgo_exporter.collect.inventory import InventoryCollector
+from capgo_exporter.collect.inventory import APP_INFO, ORG_INFO, InventoryCollector
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collect.statistics import ORG_MAU
 from capgo_exporter.collectors import CollectorName
-from capgo_exporter.metrics import APP_INFO, ORG_INFO, ORG_MAU
 from capgo_exporter.scheduler import AUTH_BACKOFF_SECONDS, Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.settings import load_settings

@@ -25,8 +25,29 @@ from capgo_exporter.collect.base import CollectContext, CollectResult, GatedColl
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
-from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
+from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
+
+# What this collector fills: the catalogue reads these through the registry.
+METRICS = MetricSet("account")
+ORG_MEMBERS = METRICS.gauge(
+    "capgo_org_members",
+    "Members of the organization per role, pending invitations excluded "
+    "(GET /organization/members).",
+    "org_id",
+    "role",
+)
+ORG_PENDING_INVITATIONS = METRICS.gauge(
+    "capgo_org_pending_invitations",
+    "Invitations to the organization not yet accepted (members with is_tmp).",
+    "org_id",
+)
+APIKEY_EXPIRY = METRICS.gauge(
+    "capgo_apikey_expiry_timestamp_seconds",
+    "Expiry of the API keys that have one (GET /apikey; needs a key allowed to manage keys).",
+    "apikey_id",
+    "apikey_name",
+)
 
 
 class AccountCollector(GatedCollector):

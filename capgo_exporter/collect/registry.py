@@ -15,11 +15,15 @@ from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect.base import Collector, Probe
 from capgo_exporter.collectors import REGISTRY, spec_of
+from capgo_exporter.metrics import MetricSet, MetricSpec
 from capgo_exporter.settings import Settings
 
 
 class CollectorModule(Protocol):
-    """What a collector's module provides."""
+    """What a collector's module provides: the metrics it fills, declared beside the code
+    that fills them; how to build the collector; what ``check`` sends for it."""
+
+    METRICS: MetricSet
 
     def build(self, settings: Settings) -> Collector: ...
 
@@ -32,6 +36,14 @@ def load(name: str) -> CollectorModule:
     """The module of collector ``name``; KeyError for an unknown collector."""
     module = importlib.import_module(f"{__package__}.{spec_of(name).module}")
     return cast(CollectorModule, module)
+
+
+def metrics_of(name: str) -> tuple[MetricSpec, ...]:
+    """The metrics collector ``name`` fills, in the order its module declares them."""
+    metrics = load(name).METRICS
+    if metrics.collector != name:
+        raise ValueError(f"collect.{spec_of(name).module} declares metrics of {metrics.collector}")
+    return metrics.specs
 
 
 def build_collectors(settings: Settings) -> list[Collector]:

@@ -30,18 +30,18 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.daemon import exporter
-from capgo_exporter.metrics import (
+from capgo_exporter.catalogue import specs_of
+from capgo_exporter.collect.devices import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
     APP_DEVICES_BY_PLUGIN,
     APP_DEVICES_CHANNEL_OVERRIDE,
     APP_DEVICES_ON_BUILTIN,
     DEVICES_TRACKED,
-    MetricSpec,
-    specs_of,
 )
+from capgo_exporter.collectors import COLLECTORS
+from capgo_exporter.daemon import exporter
+from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import Settings, load_settings
 from capgo_exporter.sim import SimConfig, Simulator
