@@ -23,7 +23,6 @@ from pydantic import SecretStr
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.clock import SYSTEM_CLOCK, Clock
 from capgo_exporter.collect.base import Collector
-from capgo_exporter.collect.devices import DevicesCollector
 from capgo_exporter.collect.registry import build_collectors
 from capgo_exporter.scheduler import Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
@@ -157,8 +156,7 @@ async def exporter(
         (c.name for c in collectors), process_metrics=process_metrics, demo=demo
     )
     for collector in collectors:
-        if isinstance(collector, DevicesCollector):
-            collector.observe_walks(self_metrics)
+        collector.observe_walks(self_metrics)
     client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
     scheduler = Scheduler(

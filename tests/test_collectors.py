@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from datetime import date
 from pathlib import Path
@@ -158,6 +159,43 @@ def test_no_consumer_lists_collectors_on_its_own() -> None:
     assert not offences, "derive these from capgo_exporter.collectors.REGISTRY:\n" + "\n".join(
         offences
     )
+
+
+def _collector_classes() -> set[str]:
+    """The classes the collector modules define that collect (one or more per module)."""
+    return {
+        cls.__name__
+        for name in COLLECTORS
+        for cls in vars(load(name)).values()
+        if inspect.isclass(cls)
+        and cls.__module__.startswith("capgo_exporter.collect.")
+        and callable(getattr(cls, "collect", None))
+    }
+
+
+def _identifier(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.alias):
+        return node.name.rsplit(".", 1)[-1]
+    return None
+
+
+def test_nothing_outside_collect_names_a_collector_class() -> None:
+    """The daemon and the CLI reach collectors through the registry and the Collector
+    interface (observe_walks, close), never as a class to build or test for."""
+    classes = _collector_classes()
+    assert "DevicesCollector" in classes
+    offences = []
+    for path in sorted((ROOT / "capgo_exporter").rglob("*.py")):
+        if path.is_relative_to(ROOT / "capgo_exporter" / "collect"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if _identifier(node) in classes:
+                offences.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
+    assert not offences, "names a collector class:\n" + "\n".join(offences)
 
 
 @respx.mock

@@ -16,6 +16,7 @@ from capgo_exporter.collect.base import (
     CollectResult,
     Discovery,
     DiscoveryMissing,
+    WalkObserver,
 )
 from capgo_exporter.collect.inventory import APP_INFO, ORG_INFO, InventoryCollector
 from capgo_exporter.collect.samples import SampleSet
@@ -46,6 +47,9 @@ class Scripted:
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def observe_walks(self, observer: WalkObserver) -> None:
+        return None
 
     def close(self) -> None:
         return None

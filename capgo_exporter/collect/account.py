@@ -21,7 +21,7 @@ from datetime import date
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
+from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
@@ -50,7 +50,7 @@ APIKEY_EXPIRY = METRICS.gauge(
 )
 
 
-class AccountCollector(GatedCollector):
+class AccountCollector(BaseCollector):
     name: CollectorName = "account"
 
     async def collect(self, context: CollectContext) -> CollectResult:

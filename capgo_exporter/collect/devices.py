@@ -23,11 +23,17 @@ import ctypes.util
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
+from capgo_exporter.collect.base import (
+    BaseCollector,
+    CollectContext,
+    CollectResult,
+    Probe,
+    WalkObserver,
+)
 from capgo_exporter.collect.device_aggregates import AppDevices
 from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.device_page_size import DevicePageSize
@@ -118,20 +124,7 @@ _SEEN = {"1d": APP_DEVICES_SEEN_1D, "7d": APP_DEVICES_SEEN_7D, "30d": APP_DEVICE
 Walk = Literal["full", "incremental"]
 
 
-class WalkObserver(Protocol):
-    """Who wants to see a long device walk advance (self-metrics, a terminal)."""
-
-    def device_walk_progress(
-        self, app_id: str, *, pages: int, devices: int, walking: bool
-    ) -> None: ...
-
-    def device_page_size(self, size: int) -> None: ...
-
-    def device_walk_forgotten(self, app_id: str) -> None:
-        """The app is gone: its progress must not linger."""
-
-
-class DevicesCollector(GatedCollector):
+class DevicesCollector(BaseCollector):
     """Every index call runs in a worker thread: the index lock may be held for milliseconds
     by another app's page, and the event loop must not wait on it."""
 

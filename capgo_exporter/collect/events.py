@@ -34,7 +34,7 @@ from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, TOP_ACTIONS, Insight
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
+from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import MetricSet
@@ -91,7 +91,7 @@ _HINTS = {
 }
 
 
-class EventsCollector(GatedCollector):
+class EventsCollector(BaseCollector):
     name: CollectorName = "events"
 
     async def collect(self, context: CollectContext) -> CollectResult:

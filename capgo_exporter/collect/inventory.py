@@ -24,10 +24,10 @@ from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Bundle, Channel, Organization
 from capgo_exporter.collect import labels
 from capgo_exporter.collect.base import (
+    BaseCollector,
     CollectContext,
     CollectResult,
     Discovery,
-    GatedCollector,
     Probe,
     count,
 )
@@ -113,7 +113,7 @@ CHANNEL_ROLLOUT_PAUSED = METRICS.gauge(
 NO_BUNDLE = "none"
 
 
-class InventoryCollector(GatedCollector):
+class InventoryCollector(BaseCollector):
     name: CollectorName = "inventory"
 
     async def collect(self, context: CollectContext) -> CollectResult:

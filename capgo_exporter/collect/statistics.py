@@ -27,7 +27,7 @@ from typing import Any
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization, StatsRow
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector, Probe
+from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
@@ -138,7 +138,7 @@ def _midnight(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
-class StatisticsCollector(GatedCollector):
+class StatisticsCollector(BaseCollector):
     name: CollectorName = "statistics"
 
     async def collect(self, context: CollectContext) -> CollectResult:
