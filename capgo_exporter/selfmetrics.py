@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    disable_created_metrics,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.metrics_core import Metric
 
 from capgo_exporter import __version__
 from capgo_exporter.exposition import render_openmetrics, render_text
-from capgo_exporter.metrics import MetricSet
+from capgo_exporter.metrics import MetricSet, MetricSpec
 
 # The exporter's own metrics, live (never cached): catalogue.py lists them after the collectors'.
 METRICS = MetricSet()
@@ -111,9 +105,6 @@ BUILD_INFO = METRICS.gauge(
     "python_version",
 )
 
-# _created series would double the counters for no use here (and differ between formats).
-disable_created_metrics()  # type: ignore[no-untyped-call]
-
 # Route templates the daemon polls, so their counters exist before the first request.
 EXPORTER_ENDPOINTS = (
     "/organization",
@@ -141,6 +132,38 @@ _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _EOF = b"# EOF\n"
 
 
+def _gauge(spec: MetricSpec, registry: CollectorRegistry) -> Gauge:
+    return Gauge(spec.name, spec.help, spec.labels, registry=registry)
+
+
+def _counter(spec: MetricSpec, registry: CollectorRegistry) -> Counter:
+    # client_python adds the _total suffix itself.
+    return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
+
+
+def _histogram(spec: MetricSpec, registry: CollectorRegistry) -> Histogram:
+    return Histogram(
+        spec.name, spec.help, spec.labels, buckets=_DURATION_BUCKETS, registry=registry
+    )
+
+
+class _WithoutCreated:
+    """A registry's metrics without the ``_created`` sample client_python gives each counter
+    and histogram: it would double the counters for no use here (and differ between the two
+    formats). Dropped where rendered, instead of through client_python's process-wide switch
+    (``disable_created_metrics``), which would change other registries in the process too."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            created = f"{metric.name}_created"
+            kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            kept.samples = [sample for sample in metric.samples if sample.name != created]
+            yield kept
+
+
 class SelfMetrics:
     def __init__(
         self, collectors: Iterable[str], *, process_metrics: bool = True, demo: bool = False
@@ -151,61 +174,26 @@ class SelfMetrics:
         self._version = 0
         self._rendered: dict[bool, tuple[int, bytes]] = {}
         r = self.registry
-        self.up = Gauge(UP.name, UP.help, registry=r)
-        self.collector_up = Gauge(
-            COLLECTOR_UP.name, COLLECTOR_UP.help, COLLECTOR_UP.labels, registry=r
-        )
-        self.collector_last_success = Gauge(
-            COLLECTOR_LAST_SUCCESS.name,
-            COLLECTOR_LAST_SUCCESS.help,
-            COLLECTOR_LAST_SUCCESS.labels,
-            registry=r,
-        )
-        self.collector_duration = Gauge(
-            COLLECTOR_DURATION.name, COLLECTOR_DURATION.help, COLLECTOR_DURATION.labels, registry=r
-        )
-        self.requests = Counter(
-            API_REQUESTS.name.removesuffix("_total"),
-            API_REQUESTS.help,
-            API_REQUESTS.labels,
-            registry=r,
-        )
-        self.request_duration = Histogram(
-            API_REQUEST_DURATION.name,
-            API_REQUEST_DURATION.help,
-            API_REQUEST_DURATION.labels,
-            buckets=_DURATION_BUCKETS,
-            registry=r,
-        )
-        self.retries = Counter(
-            API_RETRIES.name.removesuffix("_total"),
-            API_RETRIES.help,
-            API_RETRIES.labels,
-            registry=r,
-        )
-        self.backoff = Gauge(API_BACKOFF.name, API_BACKOFF.help, API_BACKOFF.labels, registry=r)
-        self.walk_in_progress = Gauge(
-            DEVICE_WALK_IN_PROGRESS.name,
-            DEVICE_WALK_IN_PROGRESS.help,
-            DEVICE_WALK_IN_PROGRESS.labels,
-            registry=r,
-        )
-        self.walk_pages = Gauge(
-            DEVICE_WALK_PAGES.name, DEVICE_WALK_PAGES.help, DEVICE_WALK_PAGES.labels, registry=r
-        )
-        self.walk_devices = Gauge(
-            DEVICE_WALK_DEVICES.name,
-            DEVICE_WALK_DEVICES.help,
-            DEVICE_WALK_DEVICES.labels,
-            registry=r,
-        )
-        self.page_size = Gauge(DEVICE_PAGE_SIZE.name, DEVICE_PAGE_SIZE.help, registry=r)
-        Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=r).labels(
-            __version__, platform.python_version()
-        ).set(1)
-        Gauge(DEMO_MODE.name, DEMO_MODE.help, registry=r).set(1 if demo else 0)
+        self.up = _gauge(UP, r)
+        self.collector_up = _gauge(COLLECTOR_UP, r)
+        self.collector_last_success = _gauge(COLLECTOR_LAST_SUCCESS, r)
+        self.collector_duration = _gauge(COLLECTOR_DURATION, r)
+        self.requests = _counter(API_REQUESTS, r)
+        self.request_duration = _histogram(API_REQUEST_DURATION, r)
+        self.retries = _counter(API_RETRIES, r)
+        self.backoff = _gauge(API_BACKOFF, r)
+        self.walk_in_progress = _gauge(DEVICE_WALK_IN_PROGRESS, r)
+        self.walk_pages = _gauge(DEVICE_WALK_PAGES, r)
+        self.walk_devices = _gauge(DEVICE_WALK_DEVICES, r)
+        self.page_size = _gauge(DEVICE_PAGE_SIZE, r)
+        _gauge(BUILD_INFO, r).labels(__version__, platform.python_version()).set(1)
+        _gauge(DEMO_MODE, r).set(1 if demo else 0)
         if process_metrics:
             ProcessCollector(registry=self._process)
+        self._start_at_zero(collectors)
+
+    def _start_at_zero(self, collectors: Iterable[str]) -> None:
+        """The known label sets, so that rate() and alerts work from the first scrape."""
         for name in collectors:
             self.collector_up.labels(name)
             self.collector_last_success.labels(name)
@@ -279,7 +267,8 @@ class SelfMetrics:
         version = self._version
         cached = self._rendered.get(openmetrics)
         if cached is None or cached[0] != version:
-            body = render_openmetrics(self.registry) if openmetrics else render_text(self.registry)
+            source = _WithoutCreated(self.registry)
+            body = render_openmetrics(source) if openmetrics else render_text(source)
             cached = (version, body.removesuffix(_EOF))
             self._rendered[openmetrics] = cached
         if openmetrics:
