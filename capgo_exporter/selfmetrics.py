@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import platform
 from collections.abc import Iterable, Iterator
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import Metric
 
 from capgo_exporter import __version__
+from capgo_exporter.api.routes import polled_routes
 from capgo_exporter.exposition import render_openmetrics, render_text
 from capgo_exporter.metrics import MetricSet, MetricSpec
 
@@ -105,20 +107,9 @@ BUILD_INFO = METRICS.gauge(
     "python_version",
 )
 
-# Route templates the daemon polls, so their counters exist before the first request.
-EXPORTER_ENDPOINTS = (
-    "/organization",
-    "/organization/members",
-    "/apikey",
-    "/app",
-    "/channel",
-    "/bundle",
-    "/device",
-    "/statistics/org/{org_id}",
-    "/statistics/app/{app_id}",
-    "/statistics/app/{app_id}/bundle_usage",
-    "/private/stats/insights",
-)
+# Route templates the collectors poll (each API module declares its own), so that their
+# series exist before the first request.
+EXPORTER_ENDPOINTS: Final = polled_routes()
 RETRY_REASONS = (
     "rate_limited",
     "server_error",

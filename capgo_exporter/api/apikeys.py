@@ -12,6 +12,9 @@ from typing import Any
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import ApiKey, StatusResponse
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/apikey",), admin_only=("/apikey/{id}",))
 
 _UNSET: Any = object()
 

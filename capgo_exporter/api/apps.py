@@ -7,6 +7,9 @@ from typing import Any
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import App, StatusResponse
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/app",), admin_only=("/app/{app_id}",))
 
 
 class Apps:

@@ -40,6 +40,9 @@ from capgo_exporter.api.device_rows import (
 from capgo_exporter.api.errors import CapgoResponseError
 from capgo_exporter.api.models import Device, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/device",))
 
 # The largest page that production (Analytics Engine) answers without cutting it short.
 DEFAULT_PAGE_SIZE: Final = 50_000

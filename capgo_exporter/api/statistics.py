@@ -13,6 +13,16 @@ from typing import Any
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import OrgStatsBreakdown, StatsRow, UsageBreakdown
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(
+    polled=(
+        "/statistics/org/{org_id}",
+        "/statistics/app/{app_id}",
+        "/statistics/app/{app_id}/bundle_usage",
+    ),
+    admin_only=("/statistics/user", "/statistics/app/{app_id}/native_usage"),
+)
 
 
 def _range(start: date, end: date, daily: bool = False) -> dict[str, Any]:
