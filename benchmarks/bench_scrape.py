@@ -9,7 +9,7 @@
 3. A Prometheus Pushgateway holding the same series (Debian's `prometheus-pushgateway`),
    when installed.
 
-Targets (design.md): p50 ≤ 2 ms and p99 ≤ 5 ms at 20,000 series; ≥ 20x faster than
+Targets: p50 ≤ 2 ms and p99 ≤ 5 ms at 20,000 series; ≥ 20x faster than
 re-rendering per scrape; ≥ 10x faster than a Pushgateway. Everything stays on 127.0.0.1.
 """
 

@@ -12,7 +12,7 @@ from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.metrics import MetricSet, MetricSpec, cached_help
 from capgo_exporter.settings import FLAG_NAMES
 
-# The names design.md fixes; dashboards, alerts and users rely on them.
+# The names fixed from the first release; dashboards, alerts and users rely on them.
 DESIGN_NAMES = {
     "capgo_org_info", "capgo_org_monthly_active_users", "capgo_org_storage_bytes",
     "capgo_org_bandwidth_bytes", "capgo_org_build_time_seconds",

@@ -1,4 +1,4 @@
-"""Apps (``/app``): not in the seed doc, but the exporter needs it to discover apps."""
+"""Apps (``/app``): left out of Capgo's published API doc; the exporter needs it to find apps."""
 
 from __future__ import annotations
 

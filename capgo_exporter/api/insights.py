@@ -1,4 +1,4 @@
-"""Device events per action and bundle (``POST /private/stats/insights``, reference §3.8).
+"""Device events per action and bundle (``POST /private/stats/insights``).
 
 A private, unversioned route: the answer is validated strictly, and a body that no longer has
 the expected shape raises CapgoResponseError instead of turning into wrong numbers. Fields the

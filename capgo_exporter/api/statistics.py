@@ -3,7 +3,8 @@
 ``to`` is exclusive and days after today are dropped, so asking up to *tomorrow* includes
 today. Values are cumulative from ``start`` unless ``daily=True`` (``noAccumulate``); with
 ``start`` at the billing-cycle start, the last cumulative row is the cycle-to-date figure.
-The seed doc's ``graph`` parameter no longer exists on the server and is not sent.
+The ``graph`` parameter of Capgo's published API doc no longer exists on the server and is
+not sent.
 """
 
 from __future__ import annotations

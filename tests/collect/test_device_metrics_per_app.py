@@ -1,6 +1,6 @@
 """An app's device metrics appear as soon as that app's walk completes, while another app is
 still walking: never partial counts, and the collector's health is unchanged until the run
-ends (issue 12, "ready sooner, honestly")."""
+ends."""
 
 from __future__ import annotations
 

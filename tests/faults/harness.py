@@ -7,7 +7,7 @@ log says exactly which were sent inside a pause). Collectors poll every `INTERVA
 (short intervals are allowed for a Capgo on loopback). `Watch` scrapes ``/metrics`` over HTTP
 every `SCRAPE_EVERY` seconds and checks each scrape as it comes.
 
-The invariants (issue 13):
+The invariants:
 (a) no request arrives inside a pause an earlier answer announced (`Simulator.arrivals`);
 (b) no series dropped while its health says 1: in every scrape, a collector whose
     ``capgo_exporter_collector_up`` is 1 serves every metric it served before the fault;
