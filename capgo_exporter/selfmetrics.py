@@ -1,4 +1,6 @@
-"""The exporter's own metrics: a small live registry rendered on every scrape.
+"""The exporter's own metrics: declared here (``METRICS``: ``capgo_up`` and the
+``capgo_exporter_*`` metrics but ``capgo_exporter_devices_tracked``, which the devices
+collector fills), kept in a small live registry rendered on every scrape.
 
 It is also the API client's :class:`~capgo_exporter.api.RequestObserver`, counting requests by
 route template and status, their durations and the retries. Known label sets start at zero so
@@ -25,7 +27,7 @@ from capgo_exporter.api.routes import polled_routes
 from capgo_exporter.exposition import render_openmetrics, render_text
 from capgo_exporter.metrics import MetricSet, MetricSpec
 
-# The exporter's own metrics, live (never cached): catalogue.py lists them after the collectors'.
+# Live, never cached; catalogue.py lists them after the collectors' metrics.
 METRICS = MetricSet()
 UP = METRICS.gauge(
     "capgo_up",

@@ -28,7 +28,7 @@ from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
 
-# What this collector fills: the catalogue reads these through the registry.
+# The metrics this collector fills (catalogue.py finds them through the registry).
 METRICS = MetricSet("account")
 ORG_MEMBERS = METRICS.gauge(
     "capgo_org_members",

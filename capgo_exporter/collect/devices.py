@@ -43,7 +43,7 @@ from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
 
-# What this collector fills: the catalogue reads these through the registry.
+# The metrics this collector fills (catalogue.py finds them through the registry).
 METRICS = MetricSet("devices")
 _DEVICES = "Devices Capgo knows (GET /device, kept in the exporter's device index)"
 APP_DEVICES = METRICS.gauge(

@@ -34,7 +34,7 @@ from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
 
-# What this collector fills: the catalogue reads these through the registry.
+# The metrics this collector fills (catalogue.py finds them through the registry).
 METRICS = MetricSet("statistics")
 _CYCLE = "in the current billing cycle so far"
 ORG_MAU = METRICS.gauge(
