@@ -9,7 +9,7 @@
 3. A Prometheus Pushgateway holding the same series (Debian's `prometheus-pushgateway`),
    when installed.
 
-Targets (design.md): p50 ≤ 2 ms and p99 ≤ 5 ms at 20,000 series; ≥ 20x faster than
+Targets: p50 ≤ 2 ms and p99 ≤ 5 ms at 20,000 series; ≥ 20x faster than
 re-rendering per scrape; ≥ 10x faster than a Pushgateway. Everything stays on 127.0.0.1.
 """
 
@@ -32,9 +32,10 @@ import structlog
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
 from prometheus_client.exposition import start_http_server
 
+from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.collect.samples import Labels, SampleSet
 from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.metrics import CATALOGUE, MetricSpec
+from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder

@@ -16,21 +16,12 @@ from datetime import date
 from typing import TextIO
 
 from capgo_exporter.api import AuthenticationError, CapgoClient, CapgoError, is_permission_denied
-from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect.base import utc_today
-from capgo_exporter.collectors import REGISTRY, Probe
+from capgo_exporter.collect.registry import all_probes
+from capgo_exporter.collectors import REGISTRY
 
 # The collector that lists organizations and apps, which every probe needs first.
 _DISCOVERING = next(spec.name for spec in REGISTRY.values() if spec.discovers)
-
-
-def _probes(
-    client: CapgoClient, org: Organization | None, app: App | None, today: date
-) -> list[Probe]:
-    """Each collector's own probes (declared by its module), in the registry's order."""
-    return [
-        probe for spec in REGISTRY.values() for probe in spec.load().probes(client, org, app, today)
-    ]
 
 
 def _line(out: TextIO, ok: str, endpoint: str, outcome: str, collector: str) -> None:
@@ -56,7 +47,7 @@ async def run_check(
         return 1
     refused: set[str] = set()
     first_org, first_app = (orgs[0] if orgs else None), (apps[0] if apps else None)
-    for probe in _probes(client, first_org, first_app, today()):
+    for probe in all_probes(client, first_org, first_app, today()):
         try:
             outcome = await probe.run()
         except CapgoError as error:

@@ -228,7 +228,6 @@ def _web_config(settings: Settings) -> WebConfig | None:
 
 
 async def _once(settings: Settings, demo: Demo | None, clock: Clock) -> int:
-    from capgo_exporter.collect.devices import DevicesCollector
     from capgo_exporter.daemon import exporter
     from capgo_exporter.progress import TerminalProgress
 
@@ -240,8 +239,7 @@ async def _once(settings: Settings, demo: Demo | None, clock: Clock) -> int:
     ) as built:
         progress = TerminalProgress(sys.stderr)
         for collector in built.collectors:
-            if isinstance(collector, DevicesCollector):
-                collector.observe_walks(progress)
+            collector.observe_walks(progress)
         succeeded = await built.scheduler.run_once()
         sys.stdout.buffer.write(built.holder.current.text + built.self_metrics.render())
         sys.stdout.flush()

@@ -2,60 +2,32 @@
 
 Settings (an interval field per collector), flags and environment variables, the generated
 docs, the daemon (which collectors to build), the scheduler (which collectors wait for the
-inventory's discovery), ``check`` (which endpoints to probe) and the mixin's staleness rules
-all read `REGISTRY`; none of them names a collector itself (``tests/test_collectors.py``
-fails when one does).
+inventory's discovery), ``check`` (which endpoints to probe), the metric catalogue and the
+mixin's staleness rules all read `REGISTRY`; none of them names a collector itself
+(``tests/test_collectors.py`` fails when one does).
 
-Adding a collector: its module under ``capgo_exporter/collect/`` (a ``build`` and a ``probes``
-function, see `CollectorModule`), its name in `CollectorName`, one `CollectorSpec` below, its
-metrics in ``metrics.py`` and its route in the simulator.
+Adding a collector: its module under ``capgo_exporter/collect/`` (its metrics, a ``build`` and a
+``probes`` function: see ``collect/registry.py``), its name in `CollectorName`, one
+`CollectorSpec` below, and its route in the simulator.
 
-This module imports nothing of the exporter's: settings import it, and collector modules
-(which import settings) are loaded only when a collector is built or probed.
+This module is data only and imports nothing of the exporter's, so that anything may import
+it: settings do, and ``collect/registry.py`` loads the modules it names.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING, Final, Literal, Protocol, cast, get_args
-
-if TYPE_CHECKING:
-    from capgo_exporter.api import CapgoClient
-    from capgo_exporter.api.models import App, Organization
-    from capgo_exporter.collect.base import Collector
-    from capgo_exporter.settings import Settings
+from typing import Final, Literal, cast, get_args
 
 # mypy needs the names spelled as a Literal; a test checks it lists exactly REGISTRY's keys.
 CollectorName = Literal["inventory", "statistics", "devices", "account", "events"]
 
 
 @dataclass(frozen=True)
-class Probe:
-    """One request ``check`` sends to see whether the key may use an endpoint."""
-
-    endpoint: str
-    collector: CollectorName
-    # Returns a short outcome ("12 channels"); raises CapgoError when refused or failing.
-    run: Callable[[], Awaitable[str]]
-
-
-class CollectorModule(Protocol):
-    """What a collector's module provides to the registry."""
-
-    def build(self, settings: Settings) -> Collector: ...
-
-    def probes(
-        self, client: CapgoClient, org: Organization | None, app: App | None, today: date
-    ) -> list[Probe]: ...
-
-
-@dataclass(frozen=True)
 class CollectorSpec:
     name: CollectorName
-    # Module under capgo_exporter.collect providing `build` and `probes` (CollectorModule).
+    # Module under capgo_exporter.collect declaring the collector (collect/registry.py).
     module: str
     default_interval: float  # seconds
     # What one run polls: the meaning of its interval in docs and --help.
@@ -74,14 +46,6 @@ class CollectorSpec:
     def interval_flag(self) -> str:
         """Its flag; the settings derive the environment variable from it, as for any flag."""
         return f"--collector.{self.name}.interval"
-
-    def load(self) -> CollectorModule:
-        return cast(
-            CollectorModule, importlib.import_module(f"capgo_exporter.collect.{self.module}")
-        )
-
-    def build(self, settings: Settings) -> Collector:
-        return self.load().build(settings)
 
 
 _SPECS: Final = (

@@ -23,8 +23,7 @@ from pydantic import SecretStr
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.clock import SYSTEM_CLOCK, Clock
 from capgo_exporter.collect.base import Collector
-from capgo_exporter.collect.devices import DevicesCollector
-from capgo_exporter.collectors import spec_of
+from capgo_exporter.collect.registry import build_collectors
 from capgo_exporter.scheduler import Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
@@ -50,11 +49,6 @@ DEMO_ACTIVITY_SECONDS = 30.0
 DEMO_DEVICES_TOUCHED = 25
 
 log = structlog.get_logger("capgo_exporter")
-
-
-def build_collectors(settings: Settings) -> list[Collector]:
-    """The enabled collectors, in the registry's order."""
-    return [spec_of(name).build(settings) for name in settings.collectors]
 
 
 @dataclass
@@ -162,8 +156,7 @@ async def exporter(
         (c.name for c in collectors), process_metrics=process_metrics, demo=demo
     )
     for collector in collectors:
-        if isinstance(collector, DevicesCollector):
-            collector.observe_walks(self_metrics)
+        collector.observe_walks(self_metrics)
     client = make_client(settings, self_metrics, transport)
     holder = SnapshotHolder()
     scheduler = Scheduler(

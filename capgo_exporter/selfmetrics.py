@@ -1,4 +1,6 @@
-"""The exporter's own metrics: a small live registry rendered on every scrape.
+"""The exporter's own metrics: declared here (``METRICS``: ``capgo_up`` and the
+``capgo_exporter_*`` metrics but ``capgo_exporter_devices_tracked``, which the devices
+collector fills), kept in a small live registry rendered on every scrape.
 
 It is also the API client's :class:`~capgo_exporter.api.RequestObserver`, counting requests by
 route template and status, their durations and the retries. Known label sets start at zero so
@@ -14,53 +16,102 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Final
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    disable_created_metrics,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.metrics_core import Metric
 
 from capgo_exporter import __version__
+from capgo_exporter.api.routes import polled_routes
 from capgo_exporter.exposition import render_openmetrics, render_text
-from capgo_exporter.metrics import (
-    API_BACKOFF,
-    API_REQUEST_DURATION,
-    API_REQUESTS,
-    API_RETRIES,
-    BUILD_INFO,
-    COLLECTOR_DURATION,
-    COLLECTOR_LAST_SUCCESS,
-    COLLECTOR_UP,
-    DEMO_MODE,
-    DEVICE_PAGE_SIZE,
-    DEVICE_WALK_DEVICES,
-    DEVICE_WALK_IN_PROGRESS,
-    DEVICE_WALK_PAGES,
-    UP,
+from capgo_exporter.metrics import MetricSet, MetricSpec
+
+# Live, never cached; catalogue.py lists them after the collectors' metrics.
+METRICS = MetricSet()
+UP = METRICS.gauge(
+    "capgo_up",
+    "1 when the last run of every enabled collector succeeded, 0 otherwise.",
+)
+COLLECTOR_UP = METRICS.gauge(
+    "capgo_exporter_collector_up",
+    "1 when the collector's last run succeeded and left nothing out. A failed collector keeps "
+    "serving its last good data until --collector.max-age. 0 with capgo_up 1: the run succeeded "
+    "but left parts out (the events collector, for apps whose events Capgo would not give).",
+    "collector",
+)
+COLLECTOR_LAST_SUCCESS = METRICS.gauge(
+    "capgo_exporter_collector_last_success_timestamp_seconds",
+    "When the collector last finished a run successfully (0 before the first success).",
+    "collector",
+)
+COLLECTOR_DURATION = METRICS.gauge(
+    "capgo_exporter_collector_duration_seconds",
+    "Duration of the collector's last run.",
+    "collector",
+)
+API_REQUESTS = METRICS.counter(
+    "capgo_exporter_api_requests_total",
+    "Requests sent to the Capgo API, by route template and HTTP status "
+    "(timeout and connection_error when no answer came).",
+    "endpoint",
+    "code",
+)
+API_REQUEST_DURATION = METRICS.histogram(
+    "capgo_exporter_api_request_duration_seconds",
+    "Duration of requests to the Capgo API, by route template.",
+    "endpoint",
+)
+API_RETRIES = METRICS.counter(
+    "capgo_exporter_api_retries_total",
+    "Requests to the Capgo API sent again, by route template and reason "
+    "(rate_limited, server_error, timeout, connection_error, malformed_response).",
+    "endpoint",
+    "reason",
+)
+API_BACKOFF = METRICS.gauge(
+    "capgo_exporter_api_backoff_seconds",
+    "Seconds each request to a route template waits before it is sent while Capgo keeps "
+    "failing there (5xx, timeouts, connection errors, malformed bodies): exponential with "
+    "jitter, capped at the shortest collector interval, 0 again after the first success.",
+    "endpoint",
+)
+DEVICE_WALK_IN_PROGRESS = METRICS.gauge(
+    "capgo_exporter_device_walk_in_progress",
+    "1 while a walk of the app's devices (full or incremental) is running, 0 once it ended. "
+    "The app's device metrics come only from complete walks.",
+    "app_id",
+)
+DEVICE_WALK_PAGES = METRICS.gauge(
+    "capgo_exporter_device_walk_pages",
+    "Pages of devices received by the app's current walk, or by its last one when none runs.",
+    "app_id",
+)
+DEVICE_WALK_DEVICES = METRICS.gauge(
+    "capgo_exporter_device_walk_devices",
+    "Devices received by the app's current walk, or by its last one when none runs; against "
+    "capgo_exporter_devices_tracked it shows how far a first or full walk has come.",
+    "app_id",
+)
+DEVICE_PAGE_SIZE = METRICS.gauge(
+    "capgo_exporter_device_page_size",
+    "Devices asked for per GET /device request: 50000 by default, 999 once Capgo proved to "
+    "cut pages at 1000, or the configured size.",
+)
+DEMO_MODE = METRICS.gauge(
+    "capgo_exporter_demo_mode",
+    "1 when every figure comes from the built-in simulated Capgo (--demo), 0 against a real one.",
+)
+BUILD_INFO = METRICS.gauge(
+    "capgo_exporter_build_info",
+    "Version of capgo-exporter and of Python running it; always 1.",
+    "version",
+    "python_version",
 )
 
-# _created series would double the counters for no use here (and differ between formats).
-disable_created_metrics()  # type: ignore[no-untyped-call]
-
-# Route templates the daemon polls, so their counters exist before the first request.
-EXPORTER_ENDPOINTS = (
-    "/organization",
-    "/organization/members",
-    "/apikey",
-    "/app",
-    "/channel",
-    "/bundle",
-    "/device",
-    "/statistics/org/{org_id}",
-    "/statistics/app/{app_id}",
-    "/statistics/app/{app_id}/bundle_usage",
-    "/private/stats/insights",
-)
+# Route templates the collectors poll (each API module declares its own), so that their
+# series exist before the first request.
+EXPORTER_ENDPOINTS: Final = polled_routes()
 RETRY_REASONS = (
     "rate_limited",
     "server_error",
@@ -74,6 +125,38 @@ _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _EOF = b"# EOF\n"
 
 
+def _gauge(spec: MetricSpec, registry: CollectorRegistry) -> Gauge:
+    return Gauge(spec.name, spec.help, spec.labels, registry=registry)
+
+
+def _counter(spec: MetricSpec, registry: CollectorRegistry) -> Counter:
+    # client_python adds the _total suffix itself.
+    return Counter(spec.name.removesuffix("_total"), spec.help, spec.labels, registry=registry)
+
+
+def _histogram(spec: MetricSpec, registry: CollectorRegistry) -> Histogram:
+    return Histogram(
+        spec.name, spec.help, spec.labels, buckets=_DURATION_BUCKETS, registry=registry
+    )
+
+
+class _WithoutCreated:
+    """A registry's metrics without the ``_created`` sample client_python gives each counter
+    and histogram: it would double the counters for no use here (and differ between the two
+    formats). Dropped where rendered, instead of through client_python's process-wide switch
+    (``disable_created_metrics``), which would change other registries in the process too."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self._registry.collect():
+            created = f"{metric.name}_created"
+            kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            kept.samples = [sample for sample in metric.samples if sample.name != created]
+            yield kept
+
+
 class SelfMetrics:
     def __init__(
         self, collectors: Iterable[str], *, process_metrics: bool = True, demo: bool = False
@@ -84,61 +167,26 @@ class SelfMetrics:
         self._version = 0
         self._rendered: dict[bool, tuple[int, bytes]] = {}
         r = self.registry
-        self.up = Gauge(UP.name, UP.help, registry=r)
-        self.collector_up = Gauge(
-            COLLECTOR_UP.name, COLLECTOR_UP.help, COLLECTOR_UP.labels, registry=r
-        )
-        self.collector_last_success = Gauge(
-            COLLECTOR_LAST_SUCCESS.name,
-            COLLECTOR_LAST_SUCCESS.help,
-            COLLECTOR_LAST_SUCCESS.labels,
-            registry=r,
-        )
-        self.collector_duration = Gauge(
-            COLLECTOR_DURATION.name, COLLECTOR_DURATION.help, COLLECTOR_DURATION.labels, registry=r
-        )
-        self.requests = Counter(
-            API_REQUESTS.name.removesuffix("_total"),
-            API_REQUESTS.help,
-            API_REQUESTS.labels,
-            registry=r,
-        )
-        self.request_duration = Histogram(
-            API_REQUEST_DURATION.name,
-            API_REQUEST_DURATION.help,
-            API_REQUEST_DURATION.labels,
-            buckets=_DURATION_BUCKETS,
-            registry=r,
-        )
-        self.retries = Counter(
-            API_RETRIES.name.removesuffix("_total"),
-            API_RETRIES.help,
-            API_RETRIES.labels,
-            registry=r,
-        )
-        self.backoff = Gauge(API_BACKOFF.name, API_BACKOFF.help, API_BACKOFF.labels, registry=r)
-        self.walk_in_progress = Gauge(
-            DEVICE_WALK_IN_PROGRESS.name,
-            DEVICE_WALK_IN_PROGRESS.help,
-            DEVICE_WALK_IN_PROGRESS.labels,
-            registry=r,
-        )
-        self.walk_pages = Gauge(
-            DEVICE_WALK_PAGES.name, DEVICE_WALK_PAGES.help, DEVICE_WALK_PAGES.labels, registry=r
-        )
-        self.walk_devices = Gauge(
-            DEVICE_WALK_DEVICES.name,
-            DEVICE_WALK_DEVICES.help,
-            DEVICE_WALK_DEVICES.labels,
-            registry=r,
-        )
-        self.page_size = Gauge(DEVICE_PAGE_SIZE.name, DEVICE_PAGE_SIZE.help, registry=r)
-        Gauge(BUILD_INFO.name, BUILD_INFO.help, BUILD_INFO.labels, registry=r).labels(
-            __version__, platform.python_version()
-        ).set(1)
-        Gauge(DEMO_MODE.name, DEMO_MODE.help, registry=r).set(1 if demo else 0)
+        self.up = _gauge(UP, r)
+        self.collector_up = _gauge(COLLECTOR_UP, r)
+        self.collector_last_success = _gauge(COLLECTOR_LAST_SUCCESS, r)
+        self.collector_duration = _gauge(COLLECTOR_DURATION, r)
+        self.requests = _counter(API_REQUESTS, r)
+        self.request_duration = _histogram(API_REQUEST_DURATION, r)
+        self.retries = _counter(API_RETRIES, r)
+        self.backoff = _gauge(API_BACKOFF, r)
+        self.walk_in_progress = _gauge(DEVICE_WALK_IN_PROGRESS, r)
+        self.walk_pages = _gauge(DEVICE_WALK_PAGES, r)
+        self.walk_devices = _gauge(DEVICE_WALK_DEVICES, r)
+        self.page_size = _gauge(DEVICE_PAGE_SIZE, r)
+        _gauge(BUILD_INFO, r).labels(__version__, platform.python_version()).set(1)
+        _gauge(DEMO_MODE, r).set(1 if demo else 0)
         if process_metrics:
             ProcessCollector(registry=self._process)
+        self._start_at_zero(collectors)
+
+    def _start_at_zero(self, collectors: Iterable[str]) -> None:
+        """The known label sets, so that rate() and alerts work from the first scrape."""
         for name in collectors:
             self.collector_up.labels(name)
             self.collector_last_success.labels(name)
@@ -212,7 +260,8 @@ class SelfMetrics:
         version = self._version
         cached = self._rendered.get(openmetrics)
         if cached is None or cached[0] != version:
-            body = render_openmetrics(self.registry) if openmetrics else render_text(self.registry)
+            source = _WithoutCreated(self.registry)
+            body = render_openmetrics(source) if openmetrics else render_text(source)
             cached = (version, body.removesuffix(_EOF))
             self._rendered[openmetrics] = cached
         if openmetrics:

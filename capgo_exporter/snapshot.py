@@ -23,9 +23,10 @@ from types import MappingProxyType
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.collect.samples import Labels, Samples
 from capgo_exporter.exposition import render_openmetrics, render_text
-from capgo_exporter.metrics import CATALOGUE, MetricSpec
+from capgo_exporter.metrics import MetricSpec
 
 _EOF = b"# EOF\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from datetime import date
 from pathlib import Path
@@ -13,10 +14,10 @@ from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.models import App, Organization
+from capgo_exporter.catalogue import CATALOGUE
+from capgo_exporter.collect.registry import build_collectors, load
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, literal_names, spec_of
-from capgo_exporter.daemon import build_collectors
 from capgo_exporter.docsgen import render_configuration
-from capgo_exporter.metrics import CATALOGUE
 from capgo_exporter.mixin.rules import Config, Rules
 from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, env_name, load_settings
 
@@ -65,6 +66,7 @@ def test_each_collector_is_built_by_its_module_and_has_metrics(name: str) -> Non
     finally:
         for collector in built:
             collector.close()
+    assert load(name).METRICS.collector == name
     assert any(spec.collector == name for spec in CATALOGUE)
 
 
@@ -73,7 +75,7 @@ def test_each_collectors_probes_are_its_own(name: str) -> None:
     client = CapgoClient.create(UNREACHABLE)
     org = Organization.model_validate({"id": "o1", "name": "Org"})
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
-    probes = spec_of(name).load().probes(client, org, app, date(2026, 3, 15))
+    probes = load(name).probes(client, org, app, date(2026, 3, 15))
     assert {probe.collector for probe in probes} <= {name}
     # check only reads: GETs, and the one POST that is a query (it changes nothing).
     read_only_posts = {"POST /private/stats/insights"}
@@ -165,13 +167,50 @@ def test_no_consumer_lists_collectors_on_its_own() -> None:
     )
 
 
+def _collector_classes() -> set[str]:
+    """The classes the collector modules define that collect (one or more per module)."""
+    return {
+        cls.__name__
+        for name in COLLECTORS
+        for cls in vars(load(name)).values()
+        if inspect.isclass(cls)
+        and cls.__module__.startswith("capgo_exporter.collect.")
+        and callable(getattr(cls, "collect", None))
+    }
+
+
+def _identifier(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.alias):
+        return node.name.rsplit(".", 1)[-1]
+    return None
+
+
+def test_nothing_outside_collect_names_a_collector_class() -> None:
+    """The daemon and the CLI reach collectors through the registry and the Collector
+    interface (observe_walks, close), never as a class to build or test for."""
+    classes = _collector_classes()
+    assert "DevicesCollector" in classes
+    offences = []
+    for path in sorted((ROOT / "capgo_exporter").rglob("*.py")):
+        if path.is_relative_to(ROOT / "capgo_exporter" / "collect"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if _identifier(node) in classes:
+                offences.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
+    assert not offences, "names a collector class:\n" + "\n".join(offences)
+
+
 @respx.mock
 async def test_checks_statistics_probes_ask_around_the_pinned_day() -> None:
     """`check` passes its clock to the probes: yesterday and today, whatever the wall clock."""
     route = respx.get(url__regex=r"/statistics/app/").respond(json=[])
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
     async with CapgoClient.create(UNREACHABLE) as client:
-        (probe,) = spec_of("statistics").load().probes(client, None, app, date(2026, 3, 1))
+        (probe,) = load("statistics").probes(client, None, app, date(2026, 3, 1))
         assert await probe.run() == "0 days of statistics"
     params = route.calls.last.request.url.params
     assert (params["from"], params["to"]) == ("2026-02-28", "2026-03-02")

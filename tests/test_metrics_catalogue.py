@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from capgo_exporter import docsgen
-from capgo_exporter.metrics import CATALOGUE, MetricSpec
+from capgo_exporter import docsgen, metrics
+from capgo_exporter.catalogue import CATALOGUE
+from capgo_exporter.metrics import MetricSet, MetricSpec, cached_help
 from capgo_exporter.settings import SETTINGS
 
-# The names design.md fixes; dashboards, alerts and users rely on them.
+# The names fixed from the first release; dashboards, alerts and users rely on them.
 DESIGN_NAMES = {
     "capgo_org_info", "capgo_org_monthly_active_users", "capgo_org_storage_bytes",
     "capgo_org_bandwidth_bytes", "capgo_org_build_time_seconds",
@@ -78,3 +80,19 @@ def test_every_setting_is_documented() -> None:
     for setting in SETTINGS.values():
         assert setting.help.endswith("."), setting.flag
         assert text.count(f"| `{setting.flag}` | `{setting.env_name}`") == 1, setting.flag
+
+
+def test_the_caching_note_is_written_in_one_place() -> None:
+    """Each help text says it is served from the cache through `cached_help` alone."""
+    note = cached_help("", "devices").split("devices")[0].strip()
+    sources = Path(metrics.__file__).parent.rglob("*.py")
+    assert [p.name for p in sources if note in p.read_text(encoding="utf-8")] == ["metrics.py"]
+    for spec in CATALOGUE:
+        if note in spec.help:
+            assert spec.collector is not None
+            assert spec.help.endswith(cached_help("", spec.collector))
+
+
+def test_a_collector_fills_gauges_only() -> None:
+    with pytest.raises(ValueError, match="only be gauges"):
+        MetricSet("devices").counter("capgo_x_total", "Nothing.")

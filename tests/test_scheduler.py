@@ -16,12 +16,13 @@ from capgo_exporter.collect.base import (
     CollectResult,
     Discovery,
     DiscoveryMissing,
+    WalkObserver,
 )
-from capgo_exporter.collect.inventory import InventoryCollector
+from capgo_exporter.collect.inventory import APP_INFO, ORG_INFO, InventoryCollector
 from capgo_exporter.collect.samples import SampleSet
+from capgo_exporter.collect.statistics import ORG_MAU
 from capgo_exporter.collectors import CollectorName
 from capgo_exporter.health import AUTH_BACKOFF_SECONDS
-from capgo_exporter.metrics import APP_INFO, ORG_INFO, ORG_MAU
 from capgo_exporter.scheduler import Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.settings import load_settings
@@ -47,6 +48,9 @@ class Scripted:
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def observe_walks(self, observer: WalkObserver) -> None:
+        return None
 
     def close(self) -> None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter
 
 from capgo_exporter.selfmetrics import EXPORTER_ENDPOINTS, RETRY_REASONS, SelfMetrics
 
@@ -59,3 +60,19 @@ def test_every_change_shows_in_the_next_render(openmetrics: bool) -> None:
     if openmetrics:
         assert body.endswith(b"# EOF\n")
         assert body.count(b"# EOF") == 1
+
+
+@pytest.mark.parametrize("openmetrics", [False, True])
+def test_no_created_series_and_no_process_wide_switch(openmetrics: bool) -> None:
+    """Counters and histograms render without their _created sample, and client_python's
+    own setting is left as it was for other registries in the process."""
+    metrics = SelfMetrics(["inventory"], process_metrics=False)
+    metrics.request_finished("/device", "200", 0.2)
+    metrics.request_retried("/device", "timeout")
+    body = metrics.render(openmetrics=openmetrics)
+    assert b"capgo_exporter_api_requests_total{" in body
+    assert b"capgo_exporter_api_request_duration_seconds_count{" in body
+    assert b"_created" not in body
+    other = CollectorRegistry()
+    Counter("other_total", "Another registry's counter.", registry=other).inc()
+    assert other.get_sample_value("other_created") is not None

@@ -22,9 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from structlog.testing import capture_logs
 
 from capgo_exporter import __version__, snapshot
+from capgo_exporter.collect.devices import APP_DEVICES
+from capgo_exporter.collect.inventory import APP_INFO
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.landing import render_landing_page
-from capgo_exporter.metrics import APP_DEVICES, APP_INFO
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer, gzip_accepted
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder

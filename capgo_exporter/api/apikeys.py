@@ -12,6 +12,9 @@ from typing import Any
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import ApiKey, StatusResponse
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/apikey",), admin_only=("/apikey/{id}",))
 
 _UNSET: Any = object()
 
@@ -49,7 +52,7 @@ class ApiKeys:
             body["global_permissions"] = global_permissions
         answer = await self._http.call("POST", "/apikey", params=body)
         if isinstance(answer, dict) and isinstance(answer.get("apikey"), dict):
-            answer = answer["apikey"]  # the seed doc's shape
+            answer = answer["apikey"]  # the shape Capgo's published API doc gives
         return ApiKey.model_validate(answer)
 
     async def update(

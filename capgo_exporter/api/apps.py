@@ -1,4 +1,4 @@
-"""Apps (``/app``): not in the seed doc, but the exporter needs it to discover apps."""
+"""Apps (``/app``): left out of Capgo's published API doc; the exporter needs it to find apps."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Any
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import App, StatusResponse
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/app",), admin_only=("/app/{app_id}",))
 
 
 class Apps:

@@ -14,6 +14,9 @@ from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.errors import BadRequestError
 from capgo_exporter.api.models import Bundle, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/bundle",), admin_only=("/bundle/metadata",))
 
 _EMPTY_PAGE_MESSAGE = "cannot get bundle"
 

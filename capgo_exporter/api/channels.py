@@ -8,6 +8,9 @@ from typing import Any, Final
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import Channel, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/channel",))
 
 # Capgo's channel settings, as POST /channel names them: the admin commands send them and the
 # simulator accepts them, from this one list.

@@ -6,7 +6,7 @@ changed strictly after it — what makes incremental sync cheap. Older servers a
 array paged by ``page`` (50 a page); that shape is still walked, and ``updated_at`` is then
 applied here.
 
-Page size (reference §3.5): the server fetches ``limit + 1`` rows to tell whether there is a
+Page size: the server fetches ``limit + 1`` rows to tell whether there is a
 next page, and each storage caps that fetch silently: Cloudflare Analytics Engine (production)
 at 50,001 rows, the Supabase path (self-hosted, fallback) at 1,000. A capped fetch answers a
 full-looking page — exactly 1,000 or 50,001 rows — with ``hasMore: false`` although more
@@ -40,6 +40,9 @@ from capgo_exporter.api.device_rows import (
 from capgo_exporter.api.errors import CapgoResponseError
 from capgo_exporter.api.models import Device, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/device",))
 
 # The largest page that production (Analytics Engine) answers without cutting it short.
 DEFAULT_PAGE_SIZE: Final = 50_000

@@ -1,4 +1,4 @@
-"""Device events per action and bundle (``POST /private/stats/insights``, reference §3.8).
+"""Device events per action and bundle (``POST /private/stats/insights``).
 
 A private, unversioned route: the answer is validated strictly, and a body that no longer has
 the expected shape raises CapgoResponseError instead of turning into wrong numbers. Fields the
@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationErro
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.errors import CapgoResponseError
+from capgo_exporter.api.routes import Routes
 
 ROUTE = "/private/stats/insights"
+ROUTES = Routes(polled=(ROUTE,))
 ALLOWED_DAYS = (1, 3, 7, 30)
 # What the route counts when no action is named (the server's default failure list).
 DEFAULT_FAILURE_ACTIONS: tuple[str, ...] = (

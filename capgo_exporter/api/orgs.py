@@ -8,6 +8,9 @@ from typing import Any
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import Member, Organization, StatusResponse
 from capgo_exporter.api.paging import PAGE_SIZE
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(polled=("/organization", "/organization/members"))
 
 
 class Organizations:

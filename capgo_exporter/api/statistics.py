@@ -3,7 +3,8 @@
 ``to`` is exclusive and days after today are dropped, so asking up to *tomorrow* includes
 today. Values are cumulative from ``start`` unless ``daily=True`` (``noAccumulate``); with
 ``start`` at the billing-cycle start, the last cumulative row is the cycle-to-date figure.
-The seed doc's ``graph`` parameter no longer exists on the server and is not sent.
+The ``graph`` parameter of Capgo's published API doc no longer exists on the server and is
+not sent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ from typing import Any
 
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.api.models import OrgStatsBreakdown, StatsRow, UsageBreakdown
+from capgo_exporter.api.routes import Routes
+
+ROUTES = Routes(
+    polled=(
+        "/statistics/org/{org_id}",
+        "/statistics/app/{app_id}",
+        "/statistics/app/{app_id}/bundle_usage",
+    ),
+    admin_only=("/statistics/user", "/statistics/app/{app_id}/native_usage"),
+)
 
 
 def _range(start: date, end: date, daily: bool = False) -> dict[str, Any]:

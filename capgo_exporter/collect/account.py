@@ -21,15 +21,36 @@ from datetime import date
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
-from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
+from capgo_exporter.collectors import CollectorName
+from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
 
+# The metrics this collector fills (catalogue.py finds them through the registry).
+METRICS = MetricSet("account")
+ORG_MEMBERS = METRICS.gauge(
+    "capgo_org_members",
+    "Members of the organization per role, pending invitations excluded "
+    "(GET /organization/members).",
+    "org_id",
+    "role",
+)
+ORG_PENDING_INVITATIONS = METRICS.gauge(
+    "capgo_org_pending_invitations",
+    "Invitations to the organization not yet accepted (members with is_tmp).",
+    "org_id",
+)
+APIKEY_EXPIRY = METRICS.gauge(
+    "capgo_apikey_expiry_timestamp_seconds",
+    "Expiry of the API keys that have one (GET /apikey; needs a key allowed to manage keys).",
+    "apikey_id",
+    "apikey_name",
+)
 
-class AccountCollector(GatedCollector):
+
+class AccountCollector(BaseCollector):
     name: CollectorName = "account"
 
     async def collect(self, context: CollectContext) -> CollectResult:

@@ -26,6 +26,16 @@ async def count(items: AsyncIterator[object], noun: str) -> str:
     return f"{total} {noun}"
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One request ``check`` sends to see whether the key may use an endpoint."""
+
+    endpoint: str
+    collector: CollectorName
+    # Returns a short outcome ("12 channels"); raises CapgoError when refused or failing.
+    run: Callable[[], Awaitable[str]]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -78,24 +88,46 @@ class DiscoveryMissing(Exception):
     """A collector needs the inventory's discovery and it has not succeeded yet."""
 
 
+class WalkObserver(Protocol):
+    """Who wants to see a long walk advance (self-metrics, a terminal): today the device
+    walks of the devices collector, page by page."""
+
+    def device_walk_progress(
+        self, app_id: str, *, pages: int, devices: int, walking: bool
+    ) -> None: ...
+
+    def device_page_size(self, size: int) -> None: ...
+
+    def device_walk_forgotten(self, app_id: str) -> None:
+        """The app is gone: its progress must not linger."""
+
+
 class Collector(Protocol):
     name: CollectorName
 
     async def collect(self, context: CollectContext) -> CollectResult: ...
+
+    def observe_walks(self, observer: WalkObserver) -> None:
+        """Report the progress of long walks to ``observer`` from now on; a collector that
+        walks nothing long ignores it."""
+        ...
 
     def close(self) -> None:
         """Flush and release what the collector holds (the device index)."""
         ...
 
 
-class GatedCollector:
-    """A collector that holds a permission gate, and nothing to close. Its settings come
-    with each run's context."""
+class BaseCollector:
+    """The ordinary collector: it holds a permission gate, reports no walks and has nothing
+    to close. Its settings come with each run's context."""
 
     name: CollectorName
 
     def __init__(self, *, gate: PermissionGate | None = None) -> None:
         self._gate = gate or PermissionGate()
+
+    def observe_walks(self, observer: WalkObserver) -> None:
+        return None
 
     def close(self) -> None:
         return None

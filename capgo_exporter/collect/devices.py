@@ -23,49 +23,108 @@ import ctypes.util
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import (
+    BaseCollector,
+    CollectContext,
+    CollectResult,
+    Probe,
+    WalkObserver,
+)
 from capgo_exporter.collect.device_aggregates import AppDevices
 from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.device_page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import Samples, SampleSet, merged
-from capgo_exporter.collectors import CollectorName, Probe
-from capgo_exporter.metrics import (
-    APP_DEVICES,
-    APP_DEVICES_BY_NATIVE,
-    APP_DEVICES_BY_PLUGIN,
-    APP_DEVICES_CHANNEL_OVERRIDE,
-    APP_DEVICES_ON_BUILTIN,
-    APP_DEVICES_SEEN_1D,
-    APP_DEVICES_SEEN_7D,
-    APP_DEVICES_SEEN_30D,
-    CHANNEL_ADOPTION,
-    DEVICES_TRACKED,
-)
+from capgo_exporter.collectors import CollectorName
+from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
+
+# The metrics this collector fills (catalogue.py finds them through the registry).
+METRICS = MetricSet("devices")
+_DEVICES = "Devices Capgo knows (GET /device, kept in the exporter's device index)"
+APP_DEVICES = METRICS.gauge(
+    "capgo_app_devices",
+    f"{_DEVICES}, by the bundle they run (version_name); bundles past "
+    '--collector.devices.max-bundles-per-app (fewest devices first) fold into bundle="other".',
+    "app_id",
+    "platform",
+    "bundle",
+    "is_prod",
+    "is_emulator",
+)
+APP_DEVICES_BY_NATIVE = METRICS.gauge(
+    "capgo_app_devices_by_native_version",
+    f"{_DEVICES}, by native build (version_build). Builds past the "
+    "--collector.devices.max-native-versions-per-app most common (10) fold into "
+    'native_version="other" per platform: at most that many series per app, plus one per '
+    "platform.",
+    "app_id",
+    "platform",
+    "native_version",
+)
+APP_DEVICES_BY_PLUGIN = METRICS.gauge(
+    "capgo_app_devices_by_plugin_version",
+    f"{_DEVICES}, by updater plugin version (plugin_version). Versions past the "
+    "--collector.devices.max-plugin-versions-per-app most common (10) fold into "
+    'plugin_version="other": at most that many series per app, plus one.',
+    "app_id",
+    "plugin_version",
+)
+APP_DEVICES_ON_BUILTIN = METRICS.gauge(
+    "capgo_app_devices_on_builtin",
+    f"{_DEVICES} still on the bundle built into the binary: version_name equal to "
+    "version_build, or the reserved names builtin and unknown.",
+    "app_id",
+    "platform",
+)
+APP_DEVICES_SEEN_1D = METRICS.gauge(
+    "capgo_app_devices_seen_1d",
+    f"{_DEVICES} whose updated_at is within the last day.",
+    "app_id",
+    "platform",
+)
+APP_DEVICES_SEEN_7D = METRICS.gauge(
+    "capgo_app_devices_seen_7d",
+    f"{_DEVICES} whose updated_at is within the last 7 days.",
+    "app_id",
+    "platform",
+)
+APP_DEVICES_SEEN_30D = METRICS.gauge(
+    "capgo_app_devices_seen_30d",
+    f"{_DEVICES} whose updated_at is within the last 30 days.",
+    "app_id",
+    "platform",
+)
+APP_DEVICES_CHANNEL_OVERRIDE = METRICS.gauge(
+    "capgo_app_devices_channel_override",
+    f"{_DEVICES} forced onto a channel (device field channel).",
+    "app_id",
+    "channel",
+)
+CHANNEL_ADOPTION = METRICS.gauge(
+    "capgo_channel_bundle_adoption_ratio",
+    "Share (0-1) of the devices a channel serves that run its current bundle. A channel serves "
+    "the devices forced onto it, plus, when it is the app's only public channel, every device "
+    "without an override. Absent for a channel that serves no device.",
+    "app_id",
+    "channel",
+)
+DEVICES_TRACKED = METRICS.gauge(
+    "capgo_exporter_devices_tracked",
+    "Devices in the exporter's device index, per app.",
+    "app_id",
+    cached=False,
+)
 
 _SEEN = {"1d": APP_DEVICES_SEEN_1D, "7d": APP_DEVICES_SEEN_7D, "30d": APP_DEVICES_SEEN_30D}
 Walk = Literal["full", "incremental"]
 
 
-class WalkObserver(Protocol):
-    """Who wants to see a long device walk advance (self-metrics, a terminal)."""
-
-    def device_walk_progress(
-        self, app_id: str, *, pages: int, devices: int, walking: bool
-    ) -> None: ...
-
-    def device_page_size(self, size: int) -> None: ...
-
-    def device_walk_forgotten(self, app_id: str) -> None:
-        """The app is gone: its progress must not linger."""
-
-
-class DevicesCollector(GatedCollector):
+class DevicesCollector(BaseCollector):
     """Every index call runs in a worker thread: the index lock may be held for milliseconds
     by another app's page, and the event loop must not wait on it."""
 

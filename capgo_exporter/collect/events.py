@@ -34,17 +34,50 @@ from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, TOP_ACTIONS, Insight
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
-from capgo_exporter.metrics import (
-    APP_EVENT_DEVICES,
-    APP_EVENTS,
-    BUNDLE_EVENT_DEVICES,
-    BUNDLE_EVENTS,
-    EVENTS_WINDOW,
-)
+from capgo_exporter.collectors import CollectorName
+from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
+
+# The metrics this collector fills (catalogue.py finds them through the registry).
+METRICS = MetricSet("events")
+_INSIGHTS = "POST /private/stats/insights, a private route; needs app.read_logs"
+EVENTS_WINDOW = METRICS.gauge(
+    "capgo_events_window_seconds",
+    "Length of the window the capgo_*event* figures count: the last 1, 3, 7 or 30 whole UTC "
+    "days, today included (--collector.events.days).",
+)
+APP_EVENTS = METRICS.gauge(
+    "capgo_app_events",
+    "Device events of the action reported in the window: set = bundle installed, the failure "
+    f"actions, crashes ({_INSIGHTS}). Every requested action has a series (0 when none) unless "
+    "the route's top-20 actions cut it.",
+    "app_id",
+    "action",
+)
+APP_EVENT_DEVICES = METRICS.gauge(
+    "capgo_app_event_devices",
+    f"Distinct devices that reported the action in the window ({_INSIGHTS}).",
+    "app_id",
+    "action",
+)
+BUNDLE_EVENTS = METRICS.gauge(
+    "capgo_bundle_events",
+    "Device events of the action reported in the window by devices running the bundle; only the "
+    f"route's top 30 (action, bundle) pairs per request ({_INSIGHTS}).",
+    "app_id",
+    "bundle",
+    "action",
+)
+BUNDLE_EVENT_DEVICES = METRICS.gauge(
+    "capgo_bundle_event_devices",
+    "Distinct devices running the bundle that reported the action in the window; the route's "
+    f"top 30 (action, bundle) pairs per request ({_INSIGHTS}).",
+    "app_id",
+    "bundle",
+    "action",
+)
 
 SUCCESS_ACTIONS = ("set",)
 _DAY = 86_400
@@ -58,7 +91,7 @@ _HINTS = {
 }
 
 
-class EventsCollector(GatedCollector):
+class EventsCollector(BaseCollector):
     name: CollectorName = "events"
 
     async def collect(self, context: CollectContext) -> CollectResult:

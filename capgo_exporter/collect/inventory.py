@@ -24,33 +24,96 @@ from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Bundle, Channel, Organization
 from capgo_exporter.collect import labels
 from capgo_exporter.collect.base import (
+    BaseCollector,
     CollectContext,
     CollectResult,
     Discovery,
-    GatedCollector,
+    Probe,
     count,
 )
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
-from capgo_exporter.metrics import (
-    APP_BUNDLE_USAGE,
-    APP_BUNDLES,
-    APP_INFO,
-    APP_LATEST_BUNDLE_CREATED,
-    BUNDLE_CREATED,
-    CHANNEL_INFO,
-    CHANNEL_ROLLOUT,
-    CHANNEL_ROLLOUT_PAUSED,
-    CHANNEL_UPDATED,
-    ORG_INFO,
-)
+from capgo_exporter.collectors import CollectorName
+from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
+
+# The metrics this collector fills (catalogue.py finds them through the registry).
+METRICS = MetricSet("inventory")
+ORG_INFO = METRICS.gauge(
+    "capgo_org_info",
+    "Organizations the API key can see, 1 each (GET /organization).",
+    "org_id",
+    "org_name",
+)
+APP_INFO = METRICS.gauge(
+    "capgo_app_info",
+    "Apps the API key can see, 1 each (GET /app).",
+    "org_id",
+    "app_id",
+    "app_name",
+)
+APP_BUNDLES = METRICS.gauge(
+    "capgo_app_bundles",
+    "Live (not deleted) bundles of the app (GET /bundle).",
+    "app_id",
+)
+APP_LATEST_BUNDLE_CREATED = METRICS.gauge(
+    "capgo_app_latest_bundle_created_timestamp_seconds",
+    "Creation time of the app's newest live bundle (bundle field created_at).",
+    "app_id",
+)
+BUNDLE_CREATED = METRICS.gauge(
+    "capgo_bundle_created_timestamp_seconds",
+    "Creation time of the app's newest bundles, at most --collector.inventory.bundles-per-app "
+    "per app (bundle field created_at).",
+    "app_id",
+    "bundle",
+)
+APP_BUNDLE_USAGE = METRICS.gauge(
+    "capgo_app_bundle_usage_ratio",
+    "Share of the app's update checks per bundle on the latest complete day "
+    "(GET /statistics/app/:app_id/bundle_usage, 0-1).",
+    "app_id",
+    "bundle",
+)
+CHANNEL_INFO = METRICS.gauge(
+    "capgo_channel_info",
+    "Channels of each app, 1 each, with their current bundle and settings (GET /channel).",
+    "app_id",
+    "channel",
+    "bundle",
+    "public",
+    "allow_dev",
+    "allow_emulator",
+    "allow_prod",
+    "allow_device_self_set",
+    "disable_auto_update",
+)
+CHANNEL_UPDATED = METRICS.gauge(
+    "capgo_channel_updated_timestamp_seconds",
+    "Last change of the channel (channel field updated_at).",
+    "app_id",
+    "channel",
+)
+CHANNEL_ROLLOUT = METRICS.gauge(
+    "capgo_channel_rollout_ratio",
+    "Share (0-1) of devices offered the rollout bundle, for channels with a rollout enabled "
+    "(channel field rolloutPercentageBps / 10000).",
+    "app_id",
+    "channel",
+)
+CHANNEL_ROLLOUT_PAUSED = METRICS.gauge(
+    "capgo_channel_rollout_paused",
+    "1 when the channel's rollout is paused (channel field rolloutPausedAt set), 0 otherwise; "
+    "for channels with a rollout enabled.",
+    "app_id",
+    "channel",
+)
 
 NO_BUNDLE = "none"
 
 
-class InventoryCollector(GatedCollector):
+class InventoryCollector(BaseCollector):
     name: CollectorName = "inventory"
 
     async def collect(self, context: CollectContext) -> CollectResult:

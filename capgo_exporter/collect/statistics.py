@@ -27,25 +27,87 @@ from typing import Any
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Organization, StatsRow
-from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
+from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
 from capgo_exporter.collect.gate import guarded
 from capgo_exporter.collect.samples import SampleSet
-from capgo_exporter.collectors import CollectorName, Probe
-from capgo_exporter.metrics import (
-    APP_BANDWIDTH,
-    APP_MAU,
-    APP_STORAGE,
-    ORG_BANDWIDTH,
-    ORG_BANDWIDTH_LIMIT,
-    ORG_BUILD_TIME,
-    ORG_CYCLE_END,
-    ORG_CYCLE_START,
-    ORG_MAU,
-    ORG_MAU_LIMIT,
-    ORG_STORAGE,
-    ORG_STORAGE_LIMIT,
-)
+from capgo_exporter.collectors import CollectorName
+from capgo_exporter.metrics import MetricSet
 from capgo_exporter.settings import Settings
+
+# The metrics this collector fills (catalogue.py finds them through the registry).
+METRICS = MetricSet("statistics")
+_CYCLE = "in the current billing cycle so far"
+ORG_MAU = METRICS.gauge(
+    "capgo_org_monthly_active_users",
+    f"Monthly active users of the organization {_CYCLE}: distinct devices seen since the cycle "
+    "start (statistics field mau, cumulative).",
+    "org_id",
+)
+ORG_STORAGE = METRICS.gauge(
+    "capgo_org_storage_bytes",
+    "Bytes of bundles the organization stores now (statistics field storage).",
+    "org_id",
+)
+ORG_BANDWIDTH = METRICS.gauge(
+    "capgo_org_bandwidth_bytes",
+    f"Bytes downloaded from the organization {_CYCLE} (statistics field bandwidth, cumulative).",
+    "org_id",
+)
+ORG_BUILD_TIME = METRICS.gauge(
+    "capgo_org_build_time_seconds",
+    f"Native build time used by the organization {_CYCLE} (statistics field build_time_seconds).",
+    "org_id",
+)
+ORG_CYCLE_START = METRICS.gauge(
+    "capgo_org_billing_cycle_start_timestamp_seconds",
+    "Start of the billing cycle the organization's figures are counted from "
+    "(--plan.billing-cycle-start-day, UTC midnight).",
+    "org_id",
+    cached=False,
+)
+ORG_CYCLE_END = METRICS.gauge(
+    "capgo_org_billing_cycle_end_timestamp_seconds",
+    "End of the organization's current billing cycle: the next start day, UTC midnight. "
+    "With the start, it lets rules project usage to the end of the cycle.",
+    "org_id",
+    cached=False,
+)
+ORG_MAU_LIMIT = METRICS.gauge(
+    "capgo_org_monthly_active_users_limit",
+    "Monthly active users allowed by the plan, from configuration (--plan.mau-limit); "
+    "absent when not configured.",
+    "org_id",
+    cached=False,
+)
+ORG_STORAGE_LIMIT = METRICS.gauge(
+    "capgo_org_storage_limit_bytes",
+    "Storage allowed by the plan, from configuration (--plan.storage-limit); "
+    "absent when not configured.",
+    "org_id",
+    cached=False,
+)
+ORG_BANDWIDTH_LIMIT = METRICS.gauge(
+    "capgo_org_bandwidth_limit_bytes",
+    "Bandwidth per billing cycle allowed by the plan, from configuration "
+    "(--plan.bandwidth-limit); absent when not configured.",
+    "org_id",
+    cached=False,
+)
+APP_MAU = METRICS.gauge(
+    "capgo_app_monthly_active_users",
+    f"Monthly active users of the app {_CYCLE} (statistics field mau, cumulative).",
+    "app_id",
+)
+APP_STORAGE = METRICS.gauge(
+    "capgo_app_storage_bytes",
+    "Bytes of bundles the app stores now (statistics field storage).",
+    "app_id",
+)
+APP_BANDWIDTH = METRICS.gauge(
+    "capgo_app_bandwidth_bytes",
+    f"Bytes downloaded from the app {_CYCLE} (statistics field bandwidth, cumulative).",
+    "app_id",
+)
 
 
 def billing_cycle_start(today: date, start_day: int) -> date:
@@ -76,7 +138,7 @@ def _midnight(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
-class StatisticsCollector(GatedCollector):
+class StatisticsCollector(BaseCollector):
     name: CollectorName = "statistics"
 
     async def collect(self, context: CollectContext) -> CollectResult:

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Final
 
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorName
-from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS
 from capgo_exporter.mixin import release_rules
 from capgo_exporter.mixin.ruledocs import Alert, Doc, Record, Severity, dump, prometheus_rule
+from capgo_exporter.selfmetrics import COLLECTOR_LAST_SUCCESS
 from capgo_exporter.settings import FLAG_NAMES, effective_max_age, format_duration, parse_duration
 
 DEFAULT_SELECTOR: Final = 'job="capgo"'

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from capgo_exporter.api import CapgoClient
-from capgo_exporter.collect.account import AccountCollector
+from capgo_exporter.collect.account import (
+    APIKEY_EXPIRY,
+    ORG_MEMBERS,
+    ORG_PENDING_INVITATIONS,
+    AccountCollector,
+)
 from capgo_exporter.collect.gate import PermissionGate
-from capgo_exporter.metrics import APIKEY_EXPIRY, ORG_MEMBERS, ORG_PENDING_INVITATIONS
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_now
 

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from capgo_exporter.collect.inventory import InventoryCollector
-from capgo_exporter.collect.statistics import StatisticsCollector
-from capgo_exporter.metrics import ORG_CYCLE_END, ORG_CYCLE_START
+from capgo_exporter.collect.statistics import ORG_CYCLE_END, ORG_CYCLE_START, StatisticsCollector
 from capgo_exporter.sim import SimConfig, Simulator
 
 from .conftest import KEY, context, discover, make_settings, sim_client, values

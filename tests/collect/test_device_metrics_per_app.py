@@ -1,6 +1,6 @@
 """An app's device metrics appear as soon as that app's walk completes, while another app is
 still walking: never partial counts, and the collector's health is unchanged until the run
-ends (issue 12, "ready sooner, honestly")."""
+ends."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import httpx
 
+from capgo_exporter.catalogue import specs_of
 from capgo_exporter.collect.base import CollectContext, SamplesUpdate
 from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices import APP_DEVICES, DEVICES_TRACKED, DevicesCollector
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.daemon import exporter
-from capgo_exporter.metrics import APP_DEVICES, DEVICES_TRACKED, specs_of
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_now
 from tests.collect.conftest import make_settings

@@ -14,8 +14,7 @@ import pytest
 from capgo_exporter.collect import devices as devices_module
 from capgo_exporter.collect.device_index import DeviceIndex
 from capgo_exporter.collect.device_page_size import FILE_NAME, DevicePageSize
-from capgo_exporter.collect.devices import DevicesCollector
-from capgo_exporter.metrics import DEVICES_TRACKED
+from capgo_exporter.collect.devices import DEVICES_TRACKED, DevicesCollector
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.sim import SimConfig
 from tests.collect.conftest import make_settings

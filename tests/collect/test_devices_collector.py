@@ -16,12 +16,10 @@ import pytest
 from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, CapgoTransportError, ClientOptions
+from capgo_exporter.catalogue import specs_of
 from capgo_exporter.collect.base import CollectContext, Discovery, DiscoveryMissing
 from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector
-from capgo_exporter.collect.labels import flag
-from capgo_exporter.collect.samples import Labels, Samples
-from capgo_exporter.metrics import (
+from capgo_exporter.collect.devices import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
     APP_DEVICES_BY_PLUGIN,
@@ -32,9 +30,11 @@ from capgo_exporter.metrics import (
     APP_DEVICES_SEEN_30D,
     CHANNEL_ADOPTION,
     DEVICES_TRACKED,
-    MetricSpec,
-    specs_of,
+    DevicesCollector,
 )
+from capgo_exporter.collect.labels import flag
+from capgo_exporter.collect.samples import Labels, Samples
+from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.settings import Settings
 from capgo_exporter.sim import GroundTruth, SimConfig, Simulator
 from tests.clock import PINNED_NOW

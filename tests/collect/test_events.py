@@ -14,13 +14,13 @@ from pydantic import SecretStr
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, ROUTE
 from capgo_exporter.collect.base import Discovery
-from capgo_exporter.collect.events import EventsCollector
-from capgo_exporter.metrics import (
+from capgo_exporter.collect.events import (
     APP_EVENT_DEVICES,
     APP_EVENTS,
     BUNDLE_EVENT_DEVICES,
     BUNDLE_EVENTS,
     EVENTS_WINDOW,
+    EventsCollector,
 )
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.collect.conftest import KEY, discover, make_settings, run, sim_client, values

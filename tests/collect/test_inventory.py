@@ -6,8 +6,7 @@ import pytest
 
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.collect.gate import PermissionGate
-from capgo_exporter.collect.inventory import InventoryCollector
-from capgo_exporter.metrics import (
+from capgo_exporter.collect.inventory import (
     APP_BUNDLE_USAGE,
     APP_BUNDLES,
     APP_INFO,
@@ -18,6 +17,7 @@ from capgo_exporter.metrics import (
     CHANNEL_ROLLOUT_PAUSED,
     CHANNEL_UPDATED,
     ORG_INFO,
+    InventoryCollector,
 )
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_now

@@ -9,11 +9,6 @@ import pytest
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.collect.base import DiscoveryMissing
 from capgo_exporter.collect.statistics import (
-    StatisticsCollector,
-    billing_cycle_end,
-    billing_cycle_start,
-)
-from capgo_exporter.metrics import (
     APP_BANDWIDTH,
     APP_MAU,
     APP_STORAGE,
@@ -26,6 +21,9 @@ from capgo_exporter.metrics import (
     ORG_MAU_LIMIT,
     ORG_STORAGE,
     ORG_STORAGE_LIMIT,
+    StatisticsCollector,
+    billing_cycle_end,
+    billing_cycle_start,
 )
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_now

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from capgo_exporter.metrics import CATALOGUE
+from capgo_exporter.catalogue import CATALOGUE
 
 from .conftest import daemon_args, daemon_env, free_port, process, wait_until
 

@@ -7,7 +7,7 @@ log says exactly which were sent inside a pause). Collectors poll every `INTERVA
 (short intervals are allowed for a Capgo on loopback). `Watch` scrapes ``/metrics`` over HTTP
 every `SCRAPE_EVERY` seconds and checks each scrape as it comes.
 
-The invariants (issue 13):
+The invariants:
 (a) no request arrives inside a pause an earlier answer announced (`Simulator.arrivals`);
 (b) no series dropped while its health says 1: in every scrape, a collector whose
     ``capgo_exporter_collector_up`` is 1 serves every metric it served before the fault;
@@ -30,18 +30,18 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.daemon import exporter
-from capgo_exporter.metrics import (
+from capgo_exporter.catalogue import specs_of
+from capgo_exporter.collect.devices import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
     APP_DEVICES_BY_PLUGIN,
     APP_DEVICES_CHANNEL_OVERRIDE,
     APP_DEVICES_ON_BUILTIN,
     DEVICES_TRACKED,
-    MetricSpec,
-    specs_of,
 )
+from capgo_exporter.collectors import COLLECTORS
+from capgo_exporter.daemon import exporter
+from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import Settings, load_settings
 from capgo_exporter.sim import SimConfig, Simulator

@@ -16,8 +16,7 @@ import pytest
 
 from capgo_exporter import scheduler as scheduler_module
 from capgo_exporter.api import CapgoResponseError
-from capgo_exporter.collect.events import EventsCollector
-from capgo_exporter.metrics import APP_EVENTS
+from capgo_exporter.collect.events import APP_EVENTS, EventsCollector
 from capgo_exporter.sim import SimConfig, Simulator
 from capgo_exporter.snapshot import Snapshot
 from tests.clock import pinned_now

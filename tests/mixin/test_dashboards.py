@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from capgo_exporter.metrics import CATALOGUE
+from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.mixin import dashboards as mixin
 from capgo_exporter.mixin.dashboards import (
     DATASOURCE,

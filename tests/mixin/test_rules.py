@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.collectors import REGISTRY
-from capgo_exporter.metrics import CATALOGUE
 from capgo_exporter.mixin import release_rules
 from capgo_exporter.mixin import rules as mixin
 from capgo_exporter.mixin.rules import (
