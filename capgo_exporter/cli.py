@@ -220,7 +220,7 @@ def _web_config(settings: Settings) -> WebConfig | None:
 
 
 async def _once(settings: Settings, demo: Demo | None, clock: Clock) -> int:
-    from capgo_exporter.collect.devices import DevicesCollector
+    from capgo_exporter.collect.devices.collector import DevicesCollector
     from capgo_exporter.daemon import exporter
     from capgo_exporter.progress import TerminalProgress
 

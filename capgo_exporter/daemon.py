@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.clock import SYSTEM_CLOCK, Clock
 from capgo_exporter.collect.base import Collector
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices.collector import DevicesCollector
 from capgo_exporter.collectors import spec_of
 from capgo_exporter.scheduler import Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics

@@ -10,8 +10,8 @@ from dataclasses import replace
 import httpx
 
 from capgo_exporter.collect.base import CollectContext, SamplesUpdate
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices.collector import DevicesCollector
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.daemon import exporter
 from capgo_exporter.metrics import APP_DEVICES, DEVICES_TRACKED, specs_of

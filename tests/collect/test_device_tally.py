@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from capgo_exporter.collect.device_aggregates import SEEN_WINDOWS, AppDevices, aggregate
-from capgo_exporter.collect.device_columns import to_ms
-from capgo_exporter.collect.device_index import DeviceIndex
+from capgo_exporter.collect.devices.aggregates import SEEN_WINDOWS, AppDevices, aggregate
+from capgo_exporter.collect.devices.columns import to_ms
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.labels import text
 from tests.clock import PINNED_NOW
 

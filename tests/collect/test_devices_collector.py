@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, CapgoTransportError, ClientOptions
 from capgo_exporter.collect.base import CollectContext, Discovery, DiscoveryMissing
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices.collector import DevicesCollector
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.labels import flag
 from capgo_exporter.collect.samples import Labels, Samples
 from capgo_exporter.metrics import (

@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from capgo_exporter.collect.device_aggregates import OTHER, AppDevices, fold_rare
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices.aggregates import OTHER, AppDevices, fold_rare
+from capgo_exporter.collect.devices.collector import DevicesCollector
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.metrics import APP_DEVICES_BY_NATIVE, APP_DEVICES_BY_PLUGIN
 from capgo_exporter.settings import SettingsError
 from tests.collect.conftest import make_settings

@@ -6,7 +6,7 @@ re-walk a million devices), or ``:memory:`` when none is set. Rows are kept smal
 devices fit the memory target (≤ 150 MB RSS):
 
 - a device is keyed by (app number, a 64-bit number from its device_id; see
-  `device_columns.device_key`), not by the 36-character id: at a million devices per app the
+  `columns.device_key`), not by the 36-character id: at a million devices per app the
   chance of any collision is about 3·10⁻⁸, and a collision would merge two devices into one
   row, an error far below what a gauge shows;
 - everything else a device has that we aggregate on (platform, bundle, native and plugin
@@ -46,10 +46,10 @@ import numpy.typing as npt
 import structlog
 
 from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
-from capgo_exporter.collect.corrupt_copies import prune_corrupt_copies, set_aside_name
-from capgo_exporter.collect.device_aggregates import SEEN_WINDOWS, AppDevices, Profile, aggregate
-from capgo_exporter.collect.device_columns import device_keys, epoch_ms_column, from_ms, to_ms
-from capgo_exporter.collect.device_tally import HOUR_MS, DeviceTally, PlatformCodes
+from capgo_exporter.collect.devices.aggregates import SEEN_WINDOWS, AppDevices, Profile, aggregate
+from capgo_exporter.collect.devices.columns import device_keys, epoch_ms_column, from_ms, to_ms
+from capgo_exporter.collect.devices.corrupt_copies import prune_corrupt_copies, set_aside_name
+from capgo_exporter.collect.devices.tally import HOUR_MS, DeviceTally, PlatformCodes
 from capgo_exporter.collect.labels import text
 
 FILE_NAME: Final = "devices.sqlite3"
@@ -241,7 +241,7 @@ class DeviceIndex:
 
         The exporter's hot path (benchmarks/bench_devices.py): one tuple lookup a device for
         its profile (values checked only when a combination is new), keys and timestamps
-        converted a page at a time (`device_columns`), multi-row INSERTs.
+        converted a page at a time (`columns`), multi-row INSERTs.
         """
         with self._lock, self._db:
             app, generation = self._app(app_id)

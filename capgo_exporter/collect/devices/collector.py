@@ -28,9 +28,9 @@ from typing import Literal, Protocol
 from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
 from capgo_exporter.collect.base import CollectContext, CollectResult, GatedCollector
-from capgo_exporter.collect.device_aggregates import AppDevices
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.device_page_size import DevicePageSize
+from capgo_exporter.collect.devices.aggregates import AppDevices
+from capgo_exporter.collect.devices.index import DeviceIndex
+from capgo_exporter.collect.devices.page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import Samples, SampleSet, merged
 from capgo_exporter.collectors import CollectorName, Probe

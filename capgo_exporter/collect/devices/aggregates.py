@@ -2,7 +2,7 @@
 
 A profile is one combination of the fields we aggregate on (platform, bundle, native and
 plugin versions, channel override, is_prod, is_emulator); a fleet has a few thousand. The
-index counts devices per profile (`device_tally`); this module turns those counts into
+index counts devices per profile (`tally`); this module turns those counts into
 label values ready for the exposition, folding long tails into "other".
 """
 
