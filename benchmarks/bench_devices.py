@@ -110,7 +110,7 @@ class InProcess:
             device_row_cap=cap,
         )
         self.sim = MeteredSimulator(config)
-        self.transport: httpx.AsyncBaseTransport | None = AsyncSimTransport(self.sim)
+        self.transport: httpx.AsyncBaseTransport | None = AsyncSimTransport(self.sim.handle)
 
     def cpu_seconds(self) -> float:
         return self.sim.spent
