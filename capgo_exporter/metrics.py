@@ -378,6 +378,14 @@ COLLECTOR_LAST_SUCCESS = _self(
     "When the collector last finished a run successfully (0 before the first success).",
     "collector",
 )
+COLLECTOR_MAX_AGE = _self(
+    "capgo_exporter_collector_max_age_seconds",
+    "Age past which the collector's figures are dropped rather than served: the value the "
+    "exporter uses, --collector.max-age or, when that is unset, three times the collector's "
+    "interval. Set once at start; the staleness alerts compare each collector's last success "
+    "with it.",
+    "collector",
+)
 COLLECTOR_DURATION = _self(
     "capgo_exporter_collector_duration_seconds",
     "Duration of the collector's last run.",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -35,6 +35,7 @@ from capgo_exporter.metrics import (
     BUILD_INFO,
     COLLECTOR_DURATION,
     COLLECTOR_LAST_SUCCESS,
+    COLLECTOR_MAX_AGE,
     COLLECTOR_UP,
     DEMO_MODE,
     DEVICE_PAGE_SIZE,
@@ -76,8 +77,15 @@ _EOF = b"# EOF\n"
 
 class SelfMetrics:
     def __init__(
-        self, collectors: Iterable[str], *, process_metrics: bool = True, demo: bool = False
+        self,
+        collectors: Iterable[str],
+        *,
+        process_metrics: bool = True,
+        demo: bool = False,
+        max_age_for: Callable[[str], float] | None = None,
     ) -> None:
+        """``max_age_for``: each collector's max age in seconds (``Settings.max_age_for``),
+        published once here; without it no max-age series is served."""
         self.registry = CollectorRegistry(auto_describe=False)
         self._process = CollectorRegistry(auto_describe=False)
         # Bumped on every change; a cached rendering is valid while the version is the same.
@@ -93,6 +101,9 @@ class SelfMetrics:
             COLLECTOR_LAST_SUCCESS.help,
             COLLECTOR_LAST_SUCCESS.labels,
             registry=r,
+        )
+        self.collector_max_age = Gauge(
+            COLLECTOR_MAX_AGE.name, COLLECTOR_MAX_AGE.help, COLLECTOR_MAX_AGE.labels, registry=r
         )
         self.collector_duration = Gauge(
             COLLECTOR_DURATION.name, COLLECTOR_DURATION.help, COLLECTOR_DURATION.labels, registry=r
@@ -143,6 +154,8 @@ class SelfMetrics:
             self.collector_up.labels(name)
             self.collector_last_success.labels(name)
             self.collector_duration.labels(name)
+            if max_age_for is not None:
+                self.collector_max_age.labels(name).set(max_age_for(name))
         for endpoint in EXPORTER_ENDPOINTS:
             self.request_duration.labels(endpoint)
             self.backoff.labels(endpoint)

@@ -78,6 +78,18 @@ UP_MAPPINGS: Final = value_mappings(("red", "down"), ("green", "up"))
 REDUCE_LAST: Final[ReduceOptions] = {"calcs": ["lastNotNull"], "fields": "", "values": False}
 
 
+def dashed(pattern: str) -> FieldOverride:
+    """Series whose legend matches ``pattern`` (a regex, ``"/ limit$/"``) as dashed lines
+    without fill: a limit beside the figure it caps."""
+    return {
+        "matcher": {"id": "byRegexp", "options": pattern},
+        "properties": [
+            {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
+            {"id": "custom.fillOpacity", "value": 0},
+        ],
+    }
+
+
 def prometheus_target(target: Target, ref_id: str, table: bool) -> PrometheusTarget:
     return {
         "datasource": DATASOURCE,

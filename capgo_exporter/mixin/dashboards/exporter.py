@@ -11,6 +11,7 @@ from capgo_exporter.mixin.dashboards.builder import (
     UP_MAPPINGS,
     PanelGroup,
     dashboard,
+    dashed,
     row,
     stat,
     timeseries,
@@ -81,13 +82,17 @@ def collector_runs() -> PanelGroup:
         timeseries(
             "Data age per collector",
             "Time since each collector last succeeded: how stale the served figures are. It "
-            "grows past the collector's interval when Capgo cannot be read.",
+            "grows past the collector's interval when Capgo cannot be read. Dashed: the "
+            "collector's max age, past which its figures are dropped and "
+            "CapgoExporterDataStale fires; CapgoExporterDataAging warns at two thirds of it.",
             Target(
                 f"time() - {sel('capgo_exporter_collector_last_success_timestamp_seconds')}",
                 "{{collector}}",
             ),
+            Target(sel("capgo_exporter_collector_max_age_seconds"), "{{collector}} max age"),
             unit="s",
             size=(12, 8),
+            overrides=[dashed("/ max age$/")],
         ),
         timeseries(
             "Collector run duration",

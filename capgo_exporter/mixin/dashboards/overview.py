@@ -11,6 +11,7 @@ from capgo_exporter.mixin.dashboards.builder import (
     Column,
     PanelGroup,
     dashboard,
+    dashed,
     date_stat,
     ratio_bargauge,
     row,
@@ -74,13 +75,7 @@ PLAN_USAGE: Final = (
 )
 
 # The limit as a dashed line next to the usage it caps.
-LIMIT_STYLE: Final[FieldOverride] = {
-    "matcher": {"id": "byRegexp", "options": "/ limit$/"},
-    "properties": [
-        {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
-        {"id": "custom.fillOpacity", "value": 0},
-    ],
-}
+LIMIT_STYLE: Final[FieldOverride] = dashed("/ limit$/")
 
 
 def plan_usage(config: Config) -> PanelGroup:
