@@ -17,7 +17,8 @@ from capgo_exporter.collectors import COLLECTORS, REGISTRY, literal_names, spec_
 from capgo_exporter.daemon import build_collectors
 from capgo_exporter.docsgen import render_configuration
 from capgo_exporter.metrics import CATALOGUE
-from capgo_exporter.mixin.rules import Config, Rules
+from capgo_exporter.mixin import exporter_rules
+from capgo_exporter.mixin.config import Config
 from capgo_exporter.settings import ENV_NAMES, FLAG_NAMES, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,9 +77,7 @@ def test_each_collectors_probes_are_its_own(name: str) -> None:
 
 def test_rules_have_one_staleness_alert_per_collector() -> None:
     stale = [
-        alert
-        for alert in Rules(Config()).exporter_alerts()
-        if alert.name == "CapgoExporterDataStale"
+        alert for alert in exporter_rules.alerts(Config()) if alert.name == "CapgoExporterDataStale"
     ]
     assert len(stale) == len(REGISTRY)
     for name, spec in REGISTRY.items():

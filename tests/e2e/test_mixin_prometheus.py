@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from capgo_exporter.mixin import dashboards
-from capgo_exporter.mixin.rules import MAU_PROJECTED
+from capgo_exporter.mixin.usage_rules import MAU_PROJECTED
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_clock
 

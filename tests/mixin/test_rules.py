@@ -16,14 +16,8 @@ from capgo_exporter.collectors import REGISTRY
 from capgo_exporter.metrics import CATALOGUE
 from capgo_exporter.mixin import release_rules
 from capgo_exporter.mixin import rules as mixin
-from capgo_exporter.mixin.rules import (
-    DEFAULT_RUNBOOK_URL_BASE,
-    PROMETHEUS_RULE_FILE,
-    RULES_FILE,
-    Config,
-    Rules,
-    render,
-)
+from capgo_exporter.mixin.config import DEFAULT_RUNBOOK_URL_BASE, Config
+from capgo_exporter.mixin.rules import PROMETHEUS_RULE_FILE, RULES_FILE, Rules, render
 from tests.tools import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]

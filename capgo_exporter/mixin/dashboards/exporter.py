@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from capgo_exporter.mixin import rules
 from capgo_exporter.mixin.dashboards.builder import (
     UID_EXPORTER,
     UP_MAPPINGS,
@@ -20,6 +19,7 @@ from capgo_exporter.mixin.dashboards.builder import (
 from capgo_exporter.mixin.dashboards.queries import Config, Target, rate, sel
 from capgo_exporter.mixin.dashboards.schema import Dashboard
 from capgo_exporter.mixin.dashboards.variables import job_variables
+from capgo_exporter.mixin.exporter_rules import ERROR_CODES
 from capgo_exporter.settings import FLAG_NAMES, Settings
 
 
@@ -131,7 +131,7 @@ BUCKETS: Final = "capgo_exporter_api_request_duration_seconds_bucket"
 def api_requests() -> PanelGroup:
     """Requests to Capgo by status and endpoint, against the budget, and their error share."""
     # As the alerts count them: a 4xx is an answer (a permission the key lacks, an empty page).
-    errors = rate(REQUESTS, rules.ERROR_CODES)
+    errors = rate(REQUESTS, ERROR_CODES)
     return [
         row("Capgo API"),
         timeseries(

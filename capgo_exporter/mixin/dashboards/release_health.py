@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from capgo_exporter.mixin import rules
+from capgo_exporter.mixin.config import Config as RulesConfig
 from capgo_exporter.mixin.dashboards.builder import (
     Column,
     PanelGroup,
@@ -29,7 +29,7 @@ NO_EVENTS: Final = (
 _EMPTY: Final[FieldDefaults] = {"noValue": NO_EVENTS}
 CRASHES: Final = f'action=~"{CRASH_ACTIONS}"'
 # The alert's defaults, which the panel descriptions quote.
-_RULES: Final = rules.Config()
+_RULES: Final = RulesConfig()
 
 
 def _of_app(metric: str, *matchers: str) -> str:
