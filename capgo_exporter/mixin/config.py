@@ -2,17 +2,18 @@
 
 Every rule module (usage_rules, exporter_rules, rollout_rules, apikey_rules, release_rules)
 reads a `Config` and builds its selectors with `Config.select`; rules.py assembles their groups.
-This module imports no other module of the mixin, so none of them depends on another through it.
+It imports nothing of the exporter, so no rule module depends on another through it.
+
+Of the exporter's own settings only the events window is repeated here (``events_days``: an
+``offset`` in PromQL takes a fixed duration). The staleness alerts read each collector's max age
+from the exporter itself (``capgo_exporter_collector_max_age_seconds``), so changing an interval
+or the max age needs no new rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
-
-from capgo_exporter.collectors import REGISTRY, CollectorName
-from capgo_exporter.settings import effective_max_age
 
 DEFAULT_SELECTOR: Final = 'job="capgo"'
 # Where docs/runbooks.md is published; each alert links to its own heading there. Point it at
@@ -25,11 +26,6 @@ DEFAULT_RUNBOOK_URL_BASE: Final = (
 DAY: Final = 86_400
 
 
-def _default_intervals() -> dict[CollectorName, float]:
-    """The exporter's default poll interval per collector, from the collector registry."""
-    return {name: spec.default_interval for name, spec in REGISTRY.items()}
-
-
 @dataclass(frozen=True)
 class Config:
     """What a user may change when rendering their own rules."""
@@ -37,9 +33,6 @@ class Config:
     # Scopes every series selector, e.g. 'job="capgo"' or 'job="capgo",cluster="eu"'.
     selector: str = DEFAULT_SELECTOR
     runbook_url_base: str = DEFAULT_RUNBOOK_URL_BASE
-    # The exporter's poll intervals and max age, as it is configured (seconds).
-    intervals: Mapping[CollectorName, float] = field(default_factory=_default_intervals)
-    max_age: float | None = None
     usage_warning: float = 0.8
     usage_critical: float = 0.95
     api_error_ratio: float = 0.1
@@ -60,10 +53,6 @@ class Config:
     events_days: int = 7
     crash_rise_factor: float = 2.0
     crash_min_per_day: float = 10.0
-
-    def max_age_for(self, collector: CollectorName) -> float:
-        """The exporter's own rule (three intervals unless set), so both agree."""
-        return effective_max_age(self.intervals[collector], self.max_age)
 
     def select(self, metric: str, *matchers: str) -> str:
         """A series selector of ``metric`` scoped by the configured selector, plus

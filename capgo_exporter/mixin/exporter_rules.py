@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from capgo_exporter.collectors import COLLECTORS, CollectorName
-from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS
+from capgo_exporter.metrics import COLLECTOR_LAST_SUCCESS, COLLECTOR_MAX_AGE
 from capgo_exporter.mixin.config import Config
 from capgo_exporter.mixin.ruledocs import Alert, Record
-from capgo_exporter.settings import format_duration
 
 REQUESTS_BY_CLASS: Final = "instance_code_class:capgo_exporter_api_requests:rate30m"
 ERROR_RATIO: Final = "instance:capgo_exporter_api_request_errors_per_requests:ratio_rate30m"
@@ -53,10 +51,8 @@ def records(config: Config) -> tuple[Record, ...]:
 def alerts(config: Config) -> tuple[Alert, ...]:
     return (
         *_availability_alerts(config),
-        # One rule per collector: each has its own interval, which Prometheus cannot see.
-        *(_stale(config, name) for name in COLLECTORS),
-        # ...and one that warns while the figures are still served.
-        *(_aging(config, name) for name in COLLECTORS),
+        _stale(config),
+        _aging(config),
         *_api_alerts(config),
     )
 
@@ -96,39 +92,57 @@ def _availability_alerts(config: Config) -> tuple[Alert, ...]:
     )
 
 
-def _stale(config: Config, collector: CollectorName) -> Alert:
-    # This also catches a collector whose runs hang instead of failing (its up stays 1);
-    # "> 0" leaves out a collector that never succeeded, which CollectorFailing reports.
-    age = config.max_age_for(collector)
-    last_success = config.select(COLLECTOR_LAST_SUCCESS.name, f'collector="{collector}"')
-    return Alert(
-        "CapgoExporterDataStale",
-        "warning",
-        f"time() - ({last_success} > 0) > {age:g}",
-        "capgo-exporter no longer serves a collector's figures.",
-        "The {{ $labels.collector }} collector of " + _WHERE + " last succeeded "
-        "{{ $value | humanizeDuration }} ago, longer than its max age of "
-        f"{format_duration(age)}: the exporter has dropped its figures, so dashboards miss "
-        "them and alerts on them cannot fire.",
-        labels={"collector": collector},
+# Each collector's age against the max age its exporter publishes, matched per exporter and
+# collector: one rule for every collector, which follows the exporter's interval and max-age
+# settings without re-rendering. group_left keeps the age's own labels (the target's, such as
+# a cluster or namespace) rather than only those matched on.
+_PER_COLLECTOR: Final = "on (job, instance, collector) group_left"
+
+
+def _age(config: Config) -> str:
+    """Seconds since each collector's last success; "> 0" leaves out a collector that never
+    succeeded, which CollectorFailing reports."""
+    return f"time() - ({config.select(COLLECTOR_LAST_SUCCESS.name)} > 0)"
+
+
+def _max_age_text() -> str:
+    """The alerted collector's max age as its exporter publishes it, for a description."""
+    query = (
+        f'printf "{COLLECTOR_MAX_AGE.name}{{job=%q,instance=%q,collector=%q}}" '
+        "$labels.job $labels.instance $labels.collector"
+    )
+    return (
+        f"{{{{ with {query} | query }}}}{{{{ . | first | value | humanizeDuration }}}}{{{{ end }}}}"
     )
 
 
-def _aging(config: Config, collector: CollectorName) -> Alert:
+def _stale(config: Config) -> Alert:
+    # This also catches a collector whose runs hang instead of failing (its up stays 1).
+    max_age = config.select(COLLECTOR_MAX_AGE.name)
+    return Alert(
+        "CapgoExporterDataStale",
+        "warning",
+        f"{_age(config)}\n> {_PER_COLLECTOR}\n{max_age}\n",
+        "capgo-exporter no longer serves a collector's figures.",
+        "The {{ $labels.collector }} collector of " + _WHERE + " last succeeded "
+        "{{ $value | humanizeDuration }} ago, longer than its max age of "
+        f"{_max_age_text()}: the exporter has dropped its figures, so dashboards miss "
+        "them and alerts on them cannot fire.",
+    )
+
+
+def _aging(config: Config) -> Alert:
     # Two thirds of the max age (two intervals by default): one run has been missed and
     # there is still a run's worth of time to act before the figures are dropped.
-    max_age = config.max_age_for(collector)
-    age = max_age * 2 / 3
-    last_success = config.select(COLLECTOR_LAST_SUCCESS.name, f'collector="{collector}"')
+    max_age = config.select(COLLECTOR_MAX_AGE.name)
     return Alert(
         "CapgoExporterDataAging",
         "warning",
-        f"time() - ({last_success} > 0) > {age:g}",
+        f"{_age(config)}\n> {_PER_COLLECTOR}\n{max_age} * 2 / 3\n",
         "capgo-exporter will soon drop a collector's figures.",
         "The {{ $labels.collector }} collector of " + _WHERE + " last succeeded "
         "{{ $value | humanizeDuration }} ago; its figures are dropped (and its "
-        f"collector_up goes to 0) when they are {format_duration(max_age)} old.",
-        labels={"collector": collector},
+        f"collector_up goes to 0) when they are {_max_age_text()} old.",
     )
 
 

@@ -1,13 +1,19 @@
 """Prometheus alerting and recording rules of the mixin, as Python, and their renderer.
 
     python -m capgo_exporter.mixin.rules [--selector 'job="capgo"'] [--runbook-url-base URL]
-        [--collector.statistics.interval 15m …] [--collector.max-age D] [--out DIR]
+        [--bundle-failure-ratio R …] [--out DIR]
 
 writes ``DIR/prometheus/capgo.rules.yml`` (plain Prometheus rule groups) and
 ``DIR/kubernetes/prometheusrule.yaml`` (the same groups in a prometheus-operator PrometheusRule);
-``DIR`` defaults to ``deploy``, where the committed files live. The collector flags are the
-exporter's own: give the values the exporter runs with, so the staleness alert knows each
-collector's max age.
+``DIR`` defaults to ``deploy``, where the committed files live. The rules take none of the
+exporter's interval or max-age flags: the staleness alerts compare each collector's last success
+with the max age the exporter publishes (``capgo_exporter_collector_max_age_seconds``), so they
+stay right when the exporter's settings change.
+
+One module per area builds its rules from the shared `Config` (``config.py``): usage_rules (plan
+usage), rollout_rules (devices, rollouts), apikey_rules (key expiry), release_rules (release
+health) and exporter_rules (the exporter itself); this module assembles their groups and writes
+them.
 
 Conventions (monitoring-mixins): alert names are CamelCase with a ``Capgo`` prefix; every alert
 has a ``severity`` (critical, warning) and ``summary`` (a fixed sentence), ``description``
@@ -33,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from capgo_exporter.collectors import REGISTRY
 from capgo_exporter.mixin import (
     apikey_rules,
     exporter_rules,
@@ -43,7 +48,6 @@ from capgo_exporter.mixin import (
 )
 from capgo_exporter.mixin.config import DEFAULT_RUNBOOK_URL_BASE, DEFAULT_SELECTOR, Config
 from capgo_exporter.mixin.ruledocs import Alert, Doc, Record, dump, prometheus_rule
-from capgo_exporter.settings import FLAG_NAMES, format_duration, parse_duration
 
 RULES_FILE: Final = Path("prometheus/capgo.rules.yml")
 PROMETHEUS_RULE_FILE: Final = Path("kubernetes/prometheusrule.yaml")
@@ -127,27 +131,20 @@ def render(config: Config) -> dict[Path, str]:
 
 
 def _config_from(args: argparse.Namespace) -> Config:
-    intervals = {name: float(getattr(args, spec.interval_field)) for name, spec in REGISTRY.items()}
     return Config(
         selector=args.selector,
         runbook_url_base=args.runbook_url_base,
-        intervals=intervals,
-        max_age=args.max_age,
         **release_rules.config_values(args),
     )
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m capgo_exporter.mixin.rules",
         description="Render capgo-exporter's Prometheus rules and PrometheusRule.",
+        epilog="The staleness alerts read each collector's max age from the exporter "
+        "(capgo_exporter_collector_max_age_seconds): the exporter's interval and max-age flags "
+        "are not taken here, and the rules need no new rendering when they change.",
     )
     parser.add_argument("--out", type=Path, default=Path("deploy"), help="output directory")
     parser.add_argument(
@@ -156,24 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--runbook-url-base", default=DEFAULT_RUNBOOK_URL_BASE, help="URL of docs/runbooks.md"
     )
-    defaults = Config()
-    for name, spec in REGISTRY.items():
-        parser.add_argument(
-            spec.interval_flag,
-            dest=spec.interval_field,
-            type=_duration,
-            default=defaults.intervals[name],
-            help=f"the exporter's {name} interval (default: "
-            f"{format_duration(defaults.intervals[name])})",
-        )
-    parser.add_argument(
-        FLAG_NAMES["max_age"],
-        dest="max_age",
-        type=_duration,
-        default=None,
-        help="the exporter's max age (default: three times each collector's interval)",
-    )
-    release_rules.add_arguments(parser, defaults)
+    release_rules.add_arguments(parser, Config())
     args = parser.parse_args(argv)
     for path, text in render(_config_from(args)).items():
         target = args.out / path
