@@ -11,7 +11,7 @@ MIXIN = Path(__file__).resolve().parents[2] / "capgo_exporter" / "mixin"
 DASHBOARDS = MIXIN / "dashboards"
 SOURCES = sorted(MIXIN.rglob("*.py"))
 MAX_FUNCTION_LINES = 60
-MAX_MODULE_LINES = 500
+MAX_MODULE_LINES = 400
 # Where parsed JSON comes in (panels_of, panel_queries): the only place values may be Any.
 JSON_BOUNDARY = DASHBOARDS / "__init__.py"
 

@@ -6,16 +6,13 @@ from collections.abc import Callable
 from typing import Final
 
 from capgo_exporter.mixin.dashboards.builder import (
-    UID_EXPORTER,
     UP_MAPPINGS,
-    PanelGroup,
-    dashboard,
     dashed,
-    row,
     stat,
     timeseries,
     value_mappings,
 )
+from capgo_exporter.mixin.dashboards.layout import UID_EXPORTER, PanelGroup, dashboard, row
 from capgo_exporter.mixin.dashboards.queries import Config, Target, rate, sel
 from capgo_exporter.mixin.dashboards.schema import Dashboard
 from capgo_exporter.mixin.dashboards.variables import job_variables

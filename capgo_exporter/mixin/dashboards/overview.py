@@ -6,20 +6,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from capgo_exporter.mixin.dashboards.builder import (
-    UID_APP,
-    UID_OVERVIEW,
-    Column,
-    PanelGroup,
-    dashboard,
     dashed,
     date_stat,
     ratio_bargauge,
-    row,
     stat,
-    table,
     timeseries,
     usage_thresholds,
 )
+from capgo_exporter.mixin.dashboards.layout import UID_APP, UID_OVERVIEW, PanelGroup, dashboard, row
 from capgo_exporter.mixin.dashboards.queries import (
     ORG,
     Config,
@@ -31,6 +25,7 @@ from capgo_exporter.mixin.dashboards.queries import (
     without,
 )
 from capgo_exporter.mixin.dashboards.schema import Dashboard, DataLink, FieldOverride, Panel
+from capgo_exporter.mixin.dashboards.tables import Column, table
 from capgo_exporter.mixin.dashboards.variables import job_variables, org_variable
 from capgo_exporter.settings import FLAG_NAMES
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 from capgo_exporter.mixin.config import Config as RulesConfig
-from capgo_exporter.mixin.dashboards.builder import (
-    Column,
-    PanelGroup,
-    row,
-    stat,
-    table,
-    timeseries,
-)
+from capgo_exporter.mixin.dashboards.builder import stat, timeseries
+from capgo_exporter.mixin.dashboards.layout import PanelGroup, row
 from capgo_exporter.mixin.dashboards.queries import APP, Target, sel
 from capgo_exporter.mixin.dashboards.schema import FieldDefaults
+from capgo_exporter.mixin.dashboards.tables import Column, table
 from capgo_exporter.mixin.release_rules import (
     BUNDLE_FAILURE_LOWER_BOUND,
     CRASH_ACTIONS,
