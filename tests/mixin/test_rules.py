@@ -374,8 +374,8 @@ def _bundle_series(app: str, bundle: str, action: str, value: int) -> Doc:
 def test_the_lower_bound_is_capgos_at_the_configured_confidence(
     tmp_path: Path, confidence: float, failures: int, attempts: int, capgo_bps: int
 ) -> None:
-    """--bundle-failure-confidence reaches the recorded bound, whose floor(bound * 10000) is Capgo's
-    lowerBoundBps (reference §3.10) for the same counts."""
+    """--bundle-failure-confidence reaches the recorded bound, whose floor(bound * 10000) is the
+    lower bound in basis points that Capgo's rollout auto-pause computes for the same counts."""
     args = ["--out", str(tmp_path), "--bundle-failure-confidence", str(confidence)]
     assert mixin.main(args) == 0
     series = [
