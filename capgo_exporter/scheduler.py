@@ -47,6 +47,7 @@ from capgo_exporter.api import CapgoClient, CapgoError
 from capgo_exporter.collect.base import (
     CollectContext,
     Collector,
+    DeviceLookup,
     Discovery,
     DiscoveryMissing,
     SamplesUpdate,
@@ -101,6 +102,7 @@ class Scheduler:
             ((c.name, settings.interval_for(c.name)) for c in collectors), self_metrics, wall_clock
         )
         self._discovery: Discovery | None = None
+        self._devices: DeviceLookup | None = None
         # Set after the discovering collector's first run (or at once when it is disabled).
         self._discovery_ran = asyncio.Event()
         self._render_lock = asyncio.Lock()
@@ -165,6 +167,7 @@ class Scheduler:
             now=self._calendar,
             log=self._log.bind(collector=name),
             publish_early=partial(self._publish_early, name),
+            devices=self._devices,
         )
         started = time.perf_counter()
         try:
@@ -179,6 +182,8 @@ class Scheduler:
             self._parts[name] = Part(result.samples, outcome.finished_at)
             if result.discovery is not None:
                 self._discovery = result.discovery
+            if result.devices is not None:
+                self._devices = result.devices
         status = self._health.finished(outcome)
         # Published first: /readyz (from the statuses) must not say ready before /metrics
         # serves what made it so.

@@ -27,6 +27,7 @@ from capgo_exporter.api.observer import RequestObserver
 from capgo_exporter.api.options import ClientOptions
 from capgo_exporter.api.orgs import Members, Organizations
 from capgo_exporter.api.statistics import Statistics
+from capgo_exporter.api.stats_rows import StatsRows
 
 
 class CapgoClient:
@@ -52,6 +53,7 @@ class CapgoClient:
         self.bundles = Bundles(http)
         self.statistics = Statistics(http)
         self.insights = Insights(http)
+        self.stats_rows = StatsRows(http)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -15,6 +15,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -28,6 +29,52 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def _number_or_none(value: Any) -> Any:
+    # Postgres numerics may come as strings ("0.95"); a value that is no number reads as
+    # unset, so one odd field never fails the poll of every channel.
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _timestamp_or_none(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def _flag_or_none(value: Any) -> Any:
+    return value if isinstance(value, bool) else None
+
+
+# Optional settings read leniently: None when absent, null or unreadable.
+Number = Annotated[float | None, BeforeValidator(_number_or_none)]
+LenientTimestamp = Annotated[Timestamp | None, BeforeValidator(_timestamp_or_none)]
+LenientFlag = Annotated[bool | None, BeforeValidator(_flag_or_none)]
+
+
+def _camel(name: str) -> Any:
+    """A channel field Capgo returns in camelCase (GET /channel) and POST /channel also
+    accepts in snake_case."""
+    head, *rest = name.split("_")
+    return Field(
+        default=None,
+        validation_alias=AliasChoices(head + "".join(p.capitalize() for p in rest), name),
+    )
 
 
 class CapgoModel(BaseModel):
@@ -112,6 +159,17 @@ class Channel(CapgoModel):
     rollout_percentage_bps: int | None = Field(default=None, alias="rolloutPercentageBps")
     rollout_paused_at: Timestamp | None = Field(default=None, alias="rolloutPausedAt")
     rollout_pause_reason: str | None = Field(default=None, alias="rolloutPauseReason")
+    # Capgo's rollout auto-pause (triggers/cron_rollout_auto_pause.ts): its policy and state.
+    auto_pause_enabled: LenientFlag = _camel("auto_pause_enabled")
+    auto_pause_failure_rate_bps: Number = _camel("auto_pause_failure_rate_bps")
+    auto_pause_confidence: Number = _camel("auto_pause_confidence")
+    auto_pause_window_minutes: Number = _camel("auto_pause_window_minutes")
+    auto_pause_min_attempts: Number = _camel("auto_pause_min_attempts")
+    auto_pause_min_failures: Number = _camel("auto_pause_min_failures")
+    auto_pause_action: str | None = _camel("auto_pause_action")
+    auto_pause_cooldown_minutes: Number = _camel("auto_pause_cooldown_minutes")
+    auto_pause_last_triggered_at: LenientTimestamp = _camel("auto_pause_last_triggered_at")
+    auto_pause_last_checked_at: LenientTimestamp = _camel("auto_pause_last_checked_at")
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +190,11 @@ class Channel(CapgoModel):
     @property
     def bundle_name(self) -> str | None:
         return self.version.name if self.version else None
+
+    @property
+    def rollout_bundle_name(self) -> str | None:
+        info = self.rollout_version_info
+        return info.name if info else None
 
 
 class Bundle(CapgoModel):

@@ -3,7 +3,7 @@ clock) and its output (samples, plus the discovery itself for the inventory coll
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -54,6 +54,18 @@ class Discovery:
     channels: Mapping[str, tuple[Channel, ...]] = field(default_factory=dict)
 
 
+class DeviceLookup(Protocol):
+    """What other collectors may ask of the device index the devices collector keeps."""
+
+    def walked(self, app_id: str) -> bool:
+        """Whether a walk of the app's devices has completed (the index knows its fleet)."""
+        ...
+
+    def production_devices(self, app_id: str, device_ids: Collection[str]) -> set[str]:
+        """The ids among ``device_ids`` the index knows as is_prod and not is_emulator."""
+        ...
+
+
 # Given the samples a collector serves now (empty when none), the samples to serve instead.
 SamplesUpdate = Callable[[Samples], Samples]
 
@@ -71,6 +83,8 @@ class CollectContext:
     # Serves part of a run's outcome before the run ends (an app whose device walk is
     # complete), without saying anything of the run's success. None: only at the end.
     publish_early: Callable[[SamplesUpdate], Awaitable[None]] | None = None
+    # The device index, once the devices collector has run (None before, or when disabled).
+    devices: DeviceLookup | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,8 @@ class CollectResult:
     # samples are served and capgo_up is unaffected, but the collector's
     # capgo_exporter_collector_up says 0, since figures it should publish are missing.
     skipped: tuple[str, ...] = ()
+    # The device index, from the devices collector: passed on to every later run's context.
+    devices: DeviceLookup | None = None
 
 
 class DiscoveryMissing(Exception):

@@ -194,7 +194,8 @@ class DevicesCollector(BaseCollector):
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-        return CollectResult(merged(app_samples[a] for a in app_ids if a in app_samples))
+        samples = merged(app_samples[a] for a in app_ids if a in app_samples)
+        return CollectResult(samples, devices=self._index)
 
     async def _samples_of(self, context: CollectContext, app_id: str) -> Samples:
         """The app's series, from its index rows as they are now (its walk complete)."""

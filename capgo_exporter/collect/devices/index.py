@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from capgo_exporter.collect.devices.aggregates import AppDevices
 from capgo_exporter.collect.devices.columns import from_ms
 from capgo_exporter.collect.devices.corrupt_copies import prune_corrupt_copies, set_aside_name
 from capgo_exporter.collect.devices.generations import Generations
+from capgo_exporter.collect.devices.lookup import production_devices
 from capgo_exporter.collect.devices.profiles import Profiles
 from capgo_exporter.collect.devices.rows import RowStore
 from capgo_exporter.collect.devices.schema import FILE_NAME, connect
@@ -132,6 +133,16 @@ class DeviceIndex:
         with self._lock:
             ms = self._generations.app_field(app_id, "last_full_sync_ms")
         return None if ms is None else from_ms(ms)
+
+    def walked(self, app_id: str) -> bool:
+        """Whether a full walk of the app has completed: the index knows its fleet."""
+        return self.last_full_sync(app_id) is not None
+
+    def production_devices(self, app_id: str, device_ids: Collection[str]) -> set[str]:
+        """The ids among ``device_ids`` stored as is_prod and not is_emulator."""
+        with self._lock:
+            app = self._generations.number(app_id)
+            return set() if app is None else production_devices(self._db, app, device_ids)
 
     def size_bytes(self) -> int:
         """Bytes the database holds (in the file, or in memory)."""
