@@ -77,6 +77,9 @@ def demo_config() -> SimConfig:
         apps_per_org=DEMO_APPS_PER_ORG,
         devices_per_app=DEMO_DEVICES_PER_APP,
         bad_release_apps=frozenset({0}),  # so the release-health row has a story
+        # So the rollouts row has one: Capgo pauses the first app's rollout during the demo,
+        # the second's is close to its threshold, the third's fails with auto-pause off.
+        rollout_scenarios={0: "paused", 1: "near", 2: "unguarded"},
     )
 
 

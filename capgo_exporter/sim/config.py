@@ -76,6 +76,10 @@ class SimConfig:
     # Indexes of generated apps (creation order) whose newest bundle is a bad release: its
     # devices report crashes and failed updates far above the healthy rate (--demo: the first).
     bad_release_apps: frozenset[int] = frozenset()
+    # Indexes of generated apps -> a rollout story of their production channel
+    # (sim/scenarios.py: "paused", "near", "unguarded"): its auto-pause policy and the install
+    # traffic POST /private/stats serves (--demo: one of each).
+    rollout_scenarios: dict[int, str] = field(default_factory=dict)
     knobs: Knobs = field(default_factory=Knobs)
 
 

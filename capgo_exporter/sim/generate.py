@@ -11,7 +11,9 @@ from capgo_exporter.sim.devices import DeviceStore
 from capgo_exporter.sim.events import EventLog
 from capgo_exporter.sim.hashing import mix, stable_uuid
 from capgo_exporter.sim.model import ApiKey, App, Binding, Bundle, Channel, Member, Org, User
+from capgo_exporter.sim.raw_events import RawEventLog
 from capgo_exporter.sim.rbac import APP_ROLES, ROLE_PERMISSIONS
+from capgo_exporter.sim.scenarios import apply_scenario
 from capgo_exporter.sim.state import RESERVED_BUNDLES, World
 from capgo_exporter.sim.stats import AppSeries
 from capgo_exporter.sim.timeutil import Clock, to_ms
@@ -163,6 +165,7 @@ def _install(
         devices=devices,
         bundles=bundles,  # the same list: deletions show up in storage at once
     )
+    world.raw_events[app.app_id] = RawEventLog()
     versions = world.devices[app.app_id].version_weights
     world.events[app.app_id] = EventLog(
         seed=world.config.seed,
@@ -173,6 +176,9 @@ def _install(
         # The newest upload is the release that goes bad: the one a rollout would be pausing.
         bad_bundle=versions[0][0] if versions and index in world.config.bad_release_apps else None,
     )
+    scenario = world.config.rollout_scenarios.get(index)
+    if scenario is not None:
+        apply_scenario(world, app, scenario, now)
 
 
 def _reserved_bundles(world: World, app: App) -> list[Bundle]:

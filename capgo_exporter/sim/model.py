@@ -124,3 +124,15 @@ class Channel:
     rollout_paused_at: datetime | None = None
     rollout_pause_reason: str | None = None
     rollout_cache_ttl_seconds: int = 300
+    # Capgo's rollout auto-pause: the policy (its database defaults) and the state its
+    # check writes.
+    auto_pause_enabled: bool = False
+    auto_pause_failure_rate_bps: int | None = None
+    auto_pause_confidence: float = 0.95
+    auto_pause_window_minutes: int = 60
+    auto_pause_min_attempts: int | None = None
+    auto_pause_min_failures: int | None = None
+    auto_pause_action: str = "pause"
+    auto_pause_cooldown_minutes: int = 60
+    auto_pause_last_triggered_at: datetime | None = None
+    auto_pause_last_checked_at: datetime | None = None

@@ -14,6 +14,7 @@ import httpx
 from capgo_exporter.sim.admin import with_control_routes
 from capgo_exporter.sim.arrivals import Arrival, ArrivalLog, retry_after_of
 from capgo_exporter.sim.auth import FailedAuthGuard, Middleware, authenticate
+from capgo_exporter.sim.autopause import catch_up
 from capgo_exporter.sim.config import KnobBox, Knobs, SimConfig
 from capgo_exporter.sim.counters import RequestCounters
 from capgo_exporter.sim.faults import Faults, restore_key, revoke_key
@@ -114,6 +115,8 @@ class Simulator:
         try:
             principal = self._authorize(request, match.route.middleware, knobs)
             with self._world.lock:
+                # Capgo's auto-pause check runs on its own every 5 minutes.
+                catch_up(self._world, self._clock())
                 payload = match.route.handler(Ctx(self._world, request, principal, match.params))
         except ApiError as error:
             return error_response(error)
@@ -199,6 +202,11 @@ class Simulator:
         with self._world.lock:
             store = self._world.devices[app_id]
             return [store.device_id(i) for i in store.add(n, to_ms(self._clock()))]
+
+    def run_auto_pause_checks(self) -> None:
+        """Run the auto-pause checks due by now (requests do it before they are answered)."""
+        with self._world.lock:
+            catch_up(self._world, self._clock())
 
     def truth(
         self, cycle_start_day: int = 1, max_bundles_per_app: int | None = None

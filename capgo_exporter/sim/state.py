@@ -13,6 +13,7 @@ from capgo_exporter.sim.config import SimConfig
 from capgo_exporter.sim.devices import AppView, DeviceStore
 from capgo_exporter.sim.events import EventLog
 from capgo_exporter.sim.model import ApiKey, App, Bundle, Channel, Org, User
+from capgo_exporter.sim.raw_events import RawEventLog
 from capgo_exporter.sim.stats import AppSeries
 from capgo_exporter.sim.timeutil import Clock
 
@@ -33,6 +34,9 @@ class World:
     devices: dict[str, DeviceStore] = field(default_factory=dict)
     series: dict[str, AppSeries] = field(default_factory=dict)
     events: dict[str, EventLog] = field(default_factory=dict)
+    raw_events: dict[str, RawEventLog] = field(default_factory=dict)  # POST /private/stats
+    # When Capgo's rollout auto-pause check runs next (sim/autopause.py); None: not yet.
+    auto_pause_next_check: datetime | None = None
     account_uid: str = ""
     next_id: int = 1000
     # Every handler runs under this lock: the simulator is about shapes, not write throughput.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from capgo_exporter.api.channels import AUTO_UPDATE_LIMITS, BOOLEAN_SETTINGS
@@ -14,12 +15,18 @@ from capgo_exporter.sim.protocol import (
     unknown_error,
 )
 from capgo_exporter.sim.routes.base import Ctx, app_id_param, app_with, no_app_access, page_window
+from capgo_exporter.sim.routes.channel_autopause import KEYS as AUTO_PAUSE_KEYS
+from capgo_exporter.sim.routes.channel_autopause import apply_auto_pause
 from capgo_exporter.sim.state import World
 from capgo_exporter.sim.timeutil import iso_z
 
 
 def _ref(bundle: Bundle | None) -> dict[str, Any] | None:
     return None if bundle is None else {"name": bundle.name, "id": bundle.id}
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else iso_z(moment)
 
 
 def channel_json(world: World, c: Channel) -> dict[str, Any]:
@@ -49,16 +56,16 @@ def channel_json(world: World, c: Channel) -> dict[str, Any]:
         "rolloutPausedAt": None if c.rollout_paused_at is None else iso_z(c.rollout_paused_at),
         "rolloutPauseReason": c.rollout_pause_reason,
         "rolloutCacheTtlSeconds": c.rollout_cache_ttl_seconds,
-        "autoPauseEnabled": False,
-        "autoPauseWindowMinutes": 60,
-        "autoPauseFailureRateBps": 500,
-        "autoPauseConfidence": 0.95,
-        "autoPauseMinAttempts": 100,
-        "autoPauseMinFailures": 10,
-        "autoPauseAction": "pause",
-        "autoPauseCooldownMinutes": 60,
-        "autoPauseLastTriggeredAt": None,
-        "autoPauseLastCheckedAt": None,
+        "autoPauseEnabled": c.auto_pause_enabled,
+        "autoPauseWindowMinutes": c.auto_pause_window_minutes,
+        "autoPauseFailureRateBps": c.auto_pause_failure_rate_bps,
+        "autoPauseConfidence": c.auto_pause_confidence,
+        "autoPauseMinAttempts": c.auto_pause_min_attempts,
+        "autoPauseMinFailures": c.auto_pause_min_failures,
+        "autoPauseAction": c.auto_pause_action,
+        "autoPauseCooldownMinutes": c.auto_pause_cooldown_minutes,
+        "autoPauseLastTriggeredAt": _stamp(c.auto_pause_last_triggered_at),
+        "autoPauseLastCheckedAt": _stamp(c.auto_pause_last_checked_at),
     }
 
 
@@ -123,6 +130,7 @@ _ROLLOUT_KEYS = (
     "rollout_enabled",
     "rolloutPaused",
     "rollout_paused",
+    *AUTO_PAUSE_KEYS,
 )
 
 
@@ -174,6 +182,7 @@ def post_channel(ctx: Ctx) -> Any:
         channel.disable_auto_update_under_native = body["disableAutoUpdateUnderNative"]
     if existing is not None:
         _apply_rollout(ctx, app, channel, body)
+        apply_auto_pause(channel, body)
     channel.updated_at = now
     if existing is None:
         world.channels[app.app_id].append(channel)

@@ -15,6 +15,7 @@ from capgo_exporter.sim.routes import (
     insights,
     organization,
     statistics,
+    stats,
 )
 from capgo_exporter.sim.routes.base import Ctx, Route
 
@@ -49,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/statistics/org/{org_id}", AUTH, statistics.org_stats),
     Route("GET", "/statistics/user", AUTH, statistics.user_stats),
     Route("POST", "/private/stats/insights", AUTH, insights.stats_insights),
+    Route("POST", "/private/stats", AUTH, stats.stats_rows),
     Route("GET", "/channel", KEY, channel.get_channel),
     Route("POST", "/channel", KEY, channel.post_channel),
     Route("DELETE", "/channel", KEY, channel.delete_channel),
