@@ -24,7 +24,14 @@ from capgo_exporter.sim import SimConfig, Simulator
 
 # 2,000 devices an app, not 1,000: an app of exactly 1,000 devices looks like a page Capgo cut
 # short, which costs two confirming requests (docs/scaling.md).
-SHAPES = ((1, 1, 2_000), (1, 5, 2_000), (2, 5, 2_000), (4, 5, 2_000), (1, 2, 120_000))
+SHAPES = (
+    (1, 1, 2_000),
+    (1, 5, 2_000),
+    (2, 5, 2_000),
+    (4, 5, 2_000),
+    (1, 2, 120_000),
+    (2, 3, 5_000),  # the --demo account's shape
+)
 
 
 async def requests_of(sim: Simulator, built: Exporter, collector: Collector) -> int:
@@ -43,11 +50,12 @@ async def cycle(orgs: int, apps: int, devices: int) -> dict[str, int]:
     )
     counts: dict[str, int] = {}
     async with exporter(settings, sim.transport()) as built:
-        # The registry's order (the discovering collector first), device walks last: their
-        # second, incremental run follows the first.
+        # The discovering collector first, then the first device walks (a collector reading
+        # the device index, as the rollouts collector does, then finds it), then the rest in
+        # the registry's order, then each walk's second, incremental run.
         walks = [c for c in built.collectors if isinstance(c, DevicesCollector)]
-        others = [c for c in built.collectors if c not in walks]
-        for collector in (*others, *walks):
+        first, *rest = [c for c in built.collectors if c not in walks]
+        for collector in (first, *walks, *rest):
             counts[collector.name] = await requests_of(sim, built, collector)
         for collector in walks:
             counts[f"{collector.name}, incremental"] = await requests_of(sim, built, collector)

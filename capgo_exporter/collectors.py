@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, cast, get_args
 
 # mypy needs the names spelled as a Literal; a test checks it lists exactly REGISTRY's keys.
-CollectorName = Literal["inventory", "statistics", "devices", "account", "events"]
+CollectorName = Literal["inventory", "statistics", "devices", "account", "events", "rollouts"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class CollectorSpec:
     needs_inventory: bool = True
     # Produces the discovery the others wait for; runs first.
     discovers: bool = False
+    # Keeps the device index other collectors read (CollectContext.devices).
+    keeps_device_index: bool = False
 
     @property
     def interval_field(self) -> str:
@@ -59,11 +61,21 @@ _SPECS: Final = (
     ),
     CollectorSpec("statistics", "statistics", 900.0, "MAU, storage and bandwidth"),
     CollectorSpec(
-        "devices", "devices.collector", 300.0, "the devices that changed since the last poll"
+        "devices",
+        "devices.collector",
+        300.0,
+        "the devices that changed since the last poll",
+        keeps_device_index=True,
     ),
     CollectorSpec("account", "account", 3600.0, "members, invitations and key expiries"),
     CollectorSpec(
         "events", "events", 300.0, "device events (installs, failures, crashes) per app and bundle"
+    ),
+    CollectorSpec(
+        "rollouts",
+        "rollouts",
+        300.0,
+        "Capgo's rollout auto-pause: each rollout's policy, state and predicted verdict",
     ),
 )
 

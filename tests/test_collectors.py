@@ -79,8 +79,8 @@ def test_each_collectors_probes_are_its_own(name: str) -> None:
     app = App.model_validate({"app_id": "com.a", "name": "A", "owner_org": "o1"})
     probes = load(name).probes(client, org, app, date(2026, 3, 15))
     assert {probe.collector for probe in probes} <= {name}
-    # check only reads: GETs, and the one POST that is a query (it changes nothing).
-    read_only_posts = {"POST /private/stats/insights"}
+    # check only reads: GETs, and the POSTs that are queries (they change nothing).
+    read_only_posts = {"POST /private/stats/insights", "POST /private/stats"}
     assert all(p.endpoint.startswith("GET /") or p.endpoint in read_only_posts for p in probes)
 
 

@@ -74,15 +74,21 @@ async def test_a_cycle_costs_what_the_scaling_doc_says_with_events_on() -> None:
     assert per_collector["account"] == ORGS + 1
     assert per_collector["devices"] == APPS  # a first walk of fewer than 50,000 devices
     assert per_collector["events"] == 2 * APPS
+    # One POST /private/stats per active rollout: each app's production channel (staging's
+    # rollout is paused); it runs after the devices collector, whose index it reads.
+    rollouts = APPS
+    assert per_collector["rollouts"] == rollouts
     # ... and its per-minute figure at the default intervals (devices: one request an app a
-    # poll once walked): 1.27 A + 0.08 O + 0.4, which the README's budget advice rests on.
+    # poll once walked): 1.27 A + 0.08 O + 0.4 + 0.2 R, which the README's budget advice
+    # rests on.
     settings = load_settings({}, environ={}, home=None)
     per_minute = sum(
         count / (settings.interval_for(name) / 60) for name, count in per_collector.items()
     )
     documented = (2 + 3 * APPS) / 5 + (ORGS + APPS) / 15 + (ORGS + 1) / 60 + 0.6 * APPS
+    documented += rollouts / 5
     assert per_minute == pytest.approx(documented)
-    assert abs(per_minute - (1.27 * APPS + 0.08 * ORGS + 0.4)) < 0.05 * APPS
+    assert abs(per_minute - (1.27 * APPS + 0.08 * ORGS + 0.4 + 0.2 * rollouts)) < 0.05 * APPS
 
 
 async def test_every_route_a_cycle_uses_has_its_series_from_the_start() -> None:
