@@ -1,6 +1,7 @@
 """What a user may change when rendering the mixin's rules, and the series selector it scopes.
 
-Every rule module (usage_rules, exporter_rules, rollout_rules, apikey_rules, release_rules)
+Every rule module (usage_rules, exporter_rules, rollout_rules, autopause_rules, apikey_rules,
+release_rules)
 reads a `Config` and builds its selectors with `Config.select`; rules.py assembles their groups.
 It imports nothing of the exporter, so no rule module depends on another through it.
 
@@ -53,6 +54,16 @@ class Config:
     events_days: int = 7
     crash_rise_factor: float = 2.0
     crash_min_per_day: float = 10.0
+    # Rollouts and Capgo's auto-pause (autopause_rules.py). Near: the rollout's lower bound
+    # is at least this share of its channel's threshold. Failing without auto-pause: the lower
+    # bound is above rollout_failure_ratio with at least rollout_min_failures failures. Worse
+    # than stable: a one-sided two-proportion test at this confidence. Capgo checks every 5
+    # minutes: a check older than auto_pause_check_stale_minutes means it stopped.
+    rollout_near_ratio: float = 0.7
+    rollout_failure_ratio: float = 0.05
+    rollout_min_failures: int = 5
+    rollout_vs_stable_confidence: float = 0.99
+    auto_pause_check_stale_minutes: int = 15
 
     def select(self, metric: str, *matchers: str) -> str:
         """A series selector of ``metric`` scoped by the configured selector, plus

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 
 Doc = dict[str, Any]
-Severity = Literal["critical", "warning"]
+Severity = Literal["critical", "warning", "info"]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ with the max age the exporter publishes (``capgo_exporter_collector_max_age_seco
 stay right when the exporter's settings change.
 
 One module per area builds its rules from the shared `Config` (``config.py``): usage_rules (plan
-usage), rollout_rules (devices, rollouts), apikey_rules (key expiry), release_rules (release
-health) and exporter_rules (the exporter itself); this module assembles their groups and writes
-them.
+usage), rollout_rules (devices, rollouts), autopause_rules (Capgo's rollout auto-pause),
+apikey_rules (key expiry), release_rules (release health) and exporter_rules (the exporter
+itself); this module assembles their groups and writes them.
 
 Conventions (monitoring-mixins): alert names are CamelCase with a ``Capgo`` prefix; every alert
 has a ``severity`` (critical, warning) and ``summary`` (a fixed sentence), ``description``
@@ -41,6 +41,7 @@ from typing import Final
 
 from capgo_exporter.mixin import (
     apikey_rules,
+    autopause_rules,
     exporter_rules,
     release_rules,
     rollout_rules,
@@ -77,6 +78,7 @@ class Rules:
             Group("capgo-exporter.alerts", exporter_rules.alerts(config)),
             Group("capgo.alerts", capgo_alerts),
             Group("capgo-release.alerts", release_rules.alerts(config)),
+            Group("capgo-rollout.alerts", autopause_rules.alerts(config)),
         ]
 
     def records(self) -> tuple[Record, ...]:
@@ -87,6 +89,7 @@ class Rules:
             *rollout_rules.records(config),
             *exporter_rules.records(config),
             *release_rules.records(config),
+            *autopause_rules.records(config),
         )
 
     def runbook_url(self, alert: str) -> str:
@@ -135,6 +138,7 @@ def _config_from(args: argparse.Namespace) -> Config:
         selector=args.selector,
         runbook_url_base=args.runbook_url_base,
         **release_rules.config_values(args),
+        **autopause_rules.config_values(args),
     )
 
 
@@ -154,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--runbook-url-base", default=DEFAULT_RUNBOOK_URL_BASE, help="URL of docs/runbooks.md"
     )
     release_rules.add_arguments(parser, Config())
+    autopause_rules.add_arguments(parser, Config())
     args = parser.parse_args(argv)
     for path, text in render(_config_from(args)).items():
         target = args.out / path

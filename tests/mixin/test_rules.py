@@ -158,6 +158,12 @@ def test_the_alerts_the_design_asks_for_exist() -> None:
         "CapgoApiKeyExpiringSoon": two_levels,
         "CapgoBundleFailureRateHigh": {"critical"},
         "CapgoAppCrashesRising": {"warning"},
+        "CapgoRolloutNearAutoPause": {"warning"},
+        "CapgoRolloutAutoPauseNotActing": {"critical"},
+        "CapgoRolloutAutoPauseCheckStale": {"warning"},
+        "CapgoRolloutFailingWithoutAutoPause": {"critical"},
+        "CapgoRolloutWorseThanStable": {"warning"},
+        "CapgoRolloutStoppedByAutoPause": {"info"},
     }
 
 
