@@ -38,6 +38,8 @@ class CollectorSpec:
     discovers: bool = False
     # Keeps the device index other collectors read (CollectContext.devices).
     keeps_device_index: bool = False
+    # Reads that index: waits for the first run of the collector keeping it.
+    reads_device_index: bool = False
 
     @property
     def interval_field(self) -> str:
@@ -76,6 +78,7 @@ _SPECS: Final = (
         "rollouts",
         300.0,
         "Capgo's rollout auto-pause: each rollout's policy, state and predicted verdict",
+        reads_device_index=True,
     ),
 )
 

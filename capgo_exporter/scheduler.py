@@ -2,7 +2,8 @@
 
 Each enabled collector runs in its own task, first at start-up and then every interval
 (±10 % jitter, so collectors and exporters do not poll in step). The discovering collector
-(inventory, per the registry) runs first: those that need its discovery wait for its first run.
+(inventory, per the registry) runs first: those that need its discovery wait for its first run,
+and those that read the device index (rollouts) wait for the first run of the one keeping it.
 
 Failure semantics, per collector:
 - a failed run keeps the collector's last good samples, served until they are older than its
@@ -109,6 +110,10 @@ class Scheduler:
         self._heartbeat: float | None = None
         if not any(spec_of(c.name).discovers for c in collectors):
             self._discovery_ran.set()
+        # Set after the first run of the collector keeping the device index (or at once).
+        self._devices_ran = asyncio.Event()
+        if not any(spec_of(c.name).keeps_device_index for c in collectors):
+            self._devices_ran.set()
 
     # --- ExporterStatus -----------------------------------------------------------------------
     def collector_statuses(self) -> list[CollectorStatus]:
@@ -143,6 +148,8 @@ class Scheduler:
     async def _loop(self, collector: Collector, stop: asyncio.Event) -> None:
         if spec_of(collector.name).needs_inventory:
             await self._discovery_ran.wait()
+        if spec_of(collector.name).reads_device_index:
+            await self._devices_ran.wait()
         while not stop.is_set():
             succeeded = await self.run_collector(collector)
             delay = self._next_delay(collector, succeeded)
@@ -192,6 +199,8 @@ class Scheduler:
         self._health.settle(outcome, status, dropped=had_data and name not in self._parts)
         if spec_of(name).discovers:
             self._discovery_ran.set()
+        if spec_of(name).keeps_device_index:
+            self._devices_ran.set()
         return outcome.succeeded
 
     async def _publish_early(self, name: str, update: SamplesUpdate) -> None:

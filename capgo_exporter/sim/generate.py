@@ -13,7 +13,7 @@ from capgo_exporter.sim.hashing import mix, stable_uuid
 from capgo_exporter.sim.model import ApiKey, App, Binding, Bundle, Channel, Member, Org, User
 from capgo_exporter.sim.raw_events import RawEventLog
 from capgo_exporter.sim.rbac import APP_ROLES, ROLE_PERMISSIONS
-from capgo_exporter.sim.scenarios import apply_scenario
+from capgo_exporter.sim.scenarios import apply_scenario, paused_by_capgo
 from capgo_exporter.sim.state import RESERVED_BUNDLES, World
 from capgo_exporter.sim.stats import AppSeries
 from capgo_exporter.sim.timeutil import Clock, to_ms
@@ -218,7 +218,8 @@ def _bundle(world: World, app: App, name: str, created: datetime, *, size: int) 
 
 
 def _channels(world: World, app: App, live: list[Bundle], now: datetime) -> list[Channel]:
-    """production (public, 25 % rollout), beta (private), staging (private, paused rollout).
+    """production (public, 25 % rollout), beta (private), staging (private, a rollout Capgo's
+    auto-pause paused two days ago).
 
     `live` is in creation order, so the newest bundle is last.
     """
@@ -256,8 +257,7 @@ def _channels(world: World, app: App, live: list[Bundle], now: datetime) -> list
                 channel.rollout_enabled = True
                 channel.rollout_version = newest
                 channel.rollout_percentage_bps = 5000
-                channel.rollout_paused_at = now - timedelta(days=2)
-                channel.rollout_pause_reason = "failure rate above threshold"
+                paused_by_capgo(channel, live[-1].name, now - timedelta(days=2))
         rows.append(channel)
     return rows
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
+from capgo_exporter.autopause import Policy, evaluate, pause_reason
 from capgo_exporter.sim.model import App, Channel
 from capgo_exporter.sim.raw_events import Phase, Stream, Traffic
 from capgo_exporter.sim.state import World
@@ -70,3 +71,16 @@ def apply_scenario(world: World, app: App, scenario: str, start: datetime) -> No
         salt=app.salt, channel=channel.name, devices=world.devices[app.app_id], streams=streams
     )
     world.raw_events[app.app_id].traffic.append(traffic)
+
+
+def paused_by_capgo(channel: Channel, bundle: str, at: datetime) -> None:
+    """A rollout Capgo's auto-pause paused at ``at`` (5 % at 95 %, at least 100 attempts and
+    10 failures), with the reason it writes: 82 failures in 900 attempts."""
+    channel.auto_pause_enabled = True
+    channel.auto_pause_failure_rate_bps = 500
+    channel.auto_pause_min_attempts = 100
+    channel.auto_pause_min_failures = 10
+    result = evaluate(Policy(enabled=True, threshold_bps=500), 818, 82, at)
+    channel.rollout_paused_at = at
+    channel.auto_pause_last_checked_at = channel.auto_pause_last_triggered_at = at
+    channel.rollout_pause_reason = pause_reason(channel.name, bundle, result)

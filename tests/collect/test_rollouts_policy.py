@@ -55,6 +55,9 @@ def _configure(sim: Simulator) -> str:
         staging.rollout_percentage_bps, staging.rollout_paused_at = 0, None
         staging.rollout_pause_reason = REASON
         staging.auto_pause_enabled = True
+        staging.auto_pause_failure_rate_bps = None
+        staging.auto_pause_min_attempts = staging.auto_pause_min_failures = None
+        staging.auto_pause_last_checked_at = None
         staging.auto_pause_action = "rollback"
         staging.auto_pause_window_minutes = 0  # Capgo reads it as 60
         staging.auto_pause_last_triggered_at = PINNED_NOW - timedelta(hours=1)
@@ -103,11 +106,16 @@ async def test_policy_and_state_of_each_channel_with_a_rollout(
 async def test_a_pause_by_hand_has_no_triggered_figures(
     sim: Simulator, client: CapgoClient
 ) -> None:
+    app_id = sim.app_ids()[0]
+    staging = sim.world.channel(app_id, "staging")
+    assert staging is not None
+    staging.rollout_pause_reason = "failure rate above threshold"
     settings = make_settings()
     discovery = await discover(client, settings)
     samples = (await run(RolloutsCollector(), client, settings, discovery)).samples
-    # The generated staging rollouts are paused by hand ("failure rate above threshold").
-    assert values(samples, TRIGGERED_ATTEMPTS) == {}
-    assert values(samples, AUTO_PAUSE_ENABLED)
-    assert set(values(samples, AUTO_PAUSE_ENABLED).values()) == {0}
-    assert values(samples, AUTO_PAUSE_THRESHOLD) == {}
+    # The generated staging rollouts were paused by Capgo's auto-pause two days ago; the first
+    # app's has another reason now, as when someone paused it by hand.
+    triggered = values(samples, TRIGGERED_ATTEMPTS)
+    assert triggered == {(a, "staging"): 900 for a in sim.app_ids() if a != app_id}
+    assert set(values(samples, AUTO_PAUSE_ENABLED).values()) == {0, 1}
+    assert {k[1] for k in values(samples, AUTO_PAUSE_THRESHOLD)} == {"staging"}

@@ -70,7 +70,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("mixin")
     # The exporter and the simulator run on the pinned day; Prometheus on the real clock.
     clock = pinned_clock()
-    sim = Simulator(SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800), clock.now)
+    # Rollouts with install traffic, so the rollout panels and recording rules have figures.
+    config = SimConfig(
+        seed=21,
+        orgs=2,
+        apps_per_org=2,
+        devices_per_app=800,
+        rollout_scenarios={0: "near", 1: "unguarded"},
+    )
+    sim = Simulator(config, clock.now)
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
             clock,

@@ -28,6 +28,11 @@ from capgo_exporter.mixin.dashboards.queries import (
     without,
 )
 from capgo_exporter.mixin.dashboards.release_health import release_health, release_trends
+from capgo_exporter.mixin.dashboards.rollouts import (
+    auto_pause_annotation,
+    rollout_counts,
+    rollout_verdicts,
+)
 from capgo_exporter.mixin.dashboards.schema import Dashboard, Panel
 from capgo_exporter.mixin.dashboards.tables import Column, table
 from capgo_exporter.mixin.dashboards.variables import app_variable, job_variables, org_variable
@@ -317,6 +322,8 @@ PANEL_GROUPS: Final[tuple[Callable[[], PanelGroup], ...]] = (
     device_activity,
     channel_rollouts,
     channels_table,
+    rollout_verdicts,
+    rollout_counts,
     bundles,
     release_health,
     release_trends,
@@ -328,9 +335,10 @@ def app(config: Config) -> Dashboard:
         UID_APP,
         "Capgo app",
         "One Capgo app: its devices by bundle, platform, native and plugin version; adoption "
-        "and rollouts per channel; its bundles.",
+        "and rollouts per channel, against Capgo's auto-pause; its bundles and release health.",
         [*job_variables(), org_variable(), app_variable()],
         [panel for group in PANEL_GROUPS for panel in group()],
         config,
         "now-24h",
+        [auto_pause_annotation()],
     )

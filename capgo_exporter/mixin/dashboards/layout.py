@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from capgo_exporter.mixin.dashboards.queries import GRID_WIDTH, SCHEMA_VERSION, TAGS, Config
-from capgo_exporter.mixin.dashboards.schema import Dashboard, Panel, RowPanel, Variable
+from capgo_exporter.mixin.dashboards.schema import (
+    Dashboard,
+    Panel,
+    PrometheusAnnotation,
+    RowPanel,
+    Variable,
+)
 
 
 def row(title: str) -> RowPanel:
@@ -51,6 +57,7 @@ def dashboard(
     panels: Iterable[Panel | RowPanel],
     config: Config,
     time_from: str,
+    annotations: Sequence[PrometheusAnnotation] = (),
 ) -> Dashboard:
     return {
         "uid": uid,
@@ -79,7 +86,8 @@ def dashboard(
                     "iconColor": "rgba(0, 211, 255, 1)",
                     "name": "Annotations & Alerts",
                     "type": "dashboard",
-                }
+                },
+                *annotations,
             ]
         },
         # The other Capgo dashboards, keeping the time range and the selected variables.

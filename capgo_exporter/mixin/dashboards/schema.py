@@ -316,8 +316,24 @@ class Annotation(TypedDict):
     type: Literal["dashboard"]
 
 
+class PrometheusAnnotation(TypedDict):
+    """Events from a PromQL query; with useValueForTime, at the time its value says (ms)."""
+
+    datasource: DataSourceRef
+    enable: bool
+    hide: bool
+    iconColor: str
+    name: str
+    expr: str
+    step: str
+    titleFormat: str
+    textFormat: str
+    tagKeys: str
+    useValueForTime: bool
+
+
 class Annotations(TypedDict):
-    list: list[Annotation]
+    list: list[Annotation | PrometheusAnnotation]
 
 
 class DashboardLink(TypedDict):
