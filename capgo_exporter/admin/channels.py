@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from capgo_exporter.admin import rollout
 from capgo_exporter.admin.context import Context, UsageError
 from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.output import Column, plain
@@ -169,3 +170,4 @@ def register(group: GroupFactory) -> None:
         channel.command("set", set_channel, "create or update a channel", "app_id", "channel")
     )
     channel.command("delete", delete_channel, "delete a channel (asks first)", "app_id", "channel")
+    rollout.register(channel)

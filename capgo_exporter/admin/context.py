@@ -6,12 +6,12 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from capgo_exporter.admin.confirm import confirm
 from capgo_exporter.admin.output import Output
 from capgo_exporter.api import CapgoClient
-from capgo_exporter.collect.base import utc_today
+from capgo_exporter.collect.base import utc_now, utc_today
 from capgo_exporter.settings import Settings
 
 
@@ -28,6 +28,8 @@ class Context:
     dry_run: bool
     # What "today" is for default date ranges (the billing cycle so far); tests pin it.
     today: Callable[[], date] = utc_today
+    # The instant for windows that end now (a rollout's auto-pause window); tests pin it.
+    now: Callable[[], datetime] = utc_now
 
     def confirm(self, action: str) -> None:
         """Ask before a destructive request; a dry run sends nothing, so it needs no answer."""

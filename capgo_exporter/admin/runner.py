@@ -67,7 +67,9 @@ def api_error_line(error: CapgoAPIError) -> str:
 async def _run(args: argparse.Namespace, settings: Settings, out: Output, clock: Clock) -> None:
     client, settings = _client(args, settings, clock)
     async with client:
-        context = Context(client, out, settings, args.yes, args.dry_run, today=clock.today)
+        context = Context(
+            client, out, settings, args.yes, args.dry_run, today=clock.today, now=clock.now
+        )
         await args.handler(context, args)
 
 
