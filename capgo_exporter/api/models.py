@@ -1,7 +1,7 @@
 """Pydantic models of what Capgo returns.
 
 Every model accepts unknown fields (Capgo adds columns often) and tolerates the older shapes of
-the published documentation: a device's bundle given as ``version: {id, name}`` instead of
+Capgo's published API documentation: a device's bundle given as ``version: {id, name}`` instead of
 ``version_name``, ``disableAutoUpdate`` as a boolean, statistics dates as ``YYYY-MM-DD``.
 Fields the exporter does not need stay optional so a null or a missing value never fails a poll.
 """
@@ -23,7 +23,7 @@ from pydantic import (
 
 
 def _as_utc(moment: datetime) -> datetime:
-    # Capgo's timestamps are UTC; the older doc's "YYYY-MM-DD" dates come without a zone.
+    # Capgo's timestamps are UTC; the older API docs' "YYYY-MM-DD" dates come without a zone.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -119,7 +119,8 @@ class Channel(CapgoModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        # The seed doc's disableAutoUpdate was a boolean; today it is a policy name.
+        # Capgo's older published API docs gave disableAutoUpdate as a boolean; today it is a
+        # policy name ("major", "minor", "patch", "version_number" or "none").
         flag = data.get("disableAutoUpdate")
         if isinstance(flag, bool):
             data["disableAutoUpdate"] = "major" if flag else "none"
@@ -179,7 +180,7 @@ class Device(CapgoModel):
             return data
         version = data.get("version")
         if isinstance(version, dict):
-            # The seed doc's device carried the bundle as {id, name}.
+            # Capgo's older published API docs gave a device's bundle as {id, name}.
             data = dict(data)
             data["version"] = version.get("id")
             data.setdefault("version_name", version.get("name"))
@@ -248,7 +249,8 @@ class StatusResponse(CapgoModel):
     @model_validator(mode="before")
     @classmethod
     def _legacy_success(cls, data: Any) -> Any:
-        # The seed doc promised {"success": true} for DELETE /apikey.
+        # Capgo's older published API docs promised {"success": true} for DELETE /apikey;
+        # the backend (public/apikey/delete.ts) answers {"status": "ok"}.
         if isinstance(data, dict) and "status" not in data and data.get("success") is True:
             return {**data, "status": "ok"}
         return data

@@ -70,8 +70,9 @@ class SimConfig:
     # GET /device answers the pre-2025-12 shape: a bare array, 50 per `page`.
     legacy_device_paging: bool = False
     # Rows GET /device fetches at most (it fetches limit + 1 to compute hasMore), capped
-    # silently as Capgo's storages do (reference §3.5): 50,001 on Cloudflare Analytics Engine
-    # (production), 1,000 on the Supabase path (PostgREST max_rows); 0 = no cap.
+    # silently as Capgo's storages do: 50,001 on Cloudflare Analytics Engine (production;
+    # MAX_ANALYTICS_QUERY_LIMIT in _backend/utils/cloudflare.ts), 1,000 on the Supabase path
+    # (PostgREST max_rows); 0 = no cap.
     device_row_cap: int = 50_001
     # Indexes of generated apps (creation order) whose newest bundle is a bad release: its
     # devices report crashes and failed updates far above the healthy rate (--demo: the first).

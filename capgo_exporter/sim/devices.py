@@ -178,7 +178,7 @@ class DeviceStore:
         return facts
 
     def record(self, index: int, view: AppView, *, single: bool = False) -> dict[str, Any]:
-        """The device object GET /device returns (reference §3.5)."""
+        """The device object GET /device returns (Capgo's public/device/get.ts)."""
         hashes = self._hashes(index)
         f = self._facts(index, hashes)
         h2 = hashes[1]
@@ -292,8 +292,9 @@ class DeviceStore:
         """One cursor page: rows and the next cursor (None on the last page).
 
         Like Capgo, it fetches ``limit + 1`` rows to tell whether a next page exists; with
-        `row_cap` that fetch is capped silently as the storages do (reference §3.5), so a large
-        ``limit`` answers ``row_cap`` rows and no next page although more devices exist.
+        `row_cap` that fetch is capped silently as Capgo's storages do (50,001 rows on Analytics
+        Engine, 1,000 through PostgREST), so a large ``limit`` answers ``row_cap`` rows and no
+        next page although more devices exist.
         """
         fetch = limit + 1 if row_cap is None else min(limit + 1, row_cap)
         if order is None:

@@ -1,4 +1,4 @@
-"""/bundle and /bundle/metadata (reference §3.6)."""
+"""/bundle and /bundle/metadata (Capgo's public/bundle/), including the page quirk."""
 
 from __future__ import annotations
 

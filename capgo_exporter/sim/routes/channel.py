@@ -1,4 +1,4 @@
-"""/channel (reference §3.4), including the page and 500 quirks."""
+"""/channel (Capgo's public/channel/), including the page and 500 quirks."""
 
 from __future__ import annotations
 

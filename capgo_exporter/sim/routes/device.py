@@ -1,4 +1,4 @@
-"""/device (reference §3.5): cursor paging, the updated_at filter and channel overrides."""
+"""/device (Capgo's public/device/): cursor paging, the updated_at filter, channel overrides."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""/statistics (reference §3.3): daily rows, `to` exclusive, cumulative unless noAccumulate."""
+"""/statistics: daily rows, `to` exclusive, cumulative unless noAccumulate.
+
+Capgo's ``supabase/functions/_backend/public/statistics/index.ts``."""
 
 from __future__ import annotations
 
