@@ -29,29 +29,30 @@ SKIPPED_DIRS = frozenset(
     {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist"}
 )
 
-# Each pointer to an absent document, with what to write instead.
-CITATIONS: dict[str, tuple[re.Pattern[str], str]] = {
-    "section sign": (
-        re.compile(r"§\s?\d|\breference\s+section\s+\d", re.IGNORECASE),
-        "state the fact and, for Capgo, the backend file it comes from",
-    ),
-    "seed doc": (
-        re.compile(r"(?<![a-z0-9])seed[\s_-]?(?:api[\s_-]?)?doc", re.IGNORECASE),
+# Each pointer to an absent document, with what to write instead (case ignored).
+_FACT = "state the fact and, for Capgo, the backend file it comes from"
+_RULES = (
+    ("section sign", r"§\s?\d|\breference\s+section\s+\d", _FACT),
+    (
+        "seed doc",
+        r"(?<![a-z0-9])seed[\s_-]?(?:api[\s_-]?)?doc",
         "say 'Capgo's older published API documentation', or describe the older shape",
     ),
-    "design.md": (re.compile(r"\bdesign\.md\b", re.IGNORECASE), "state the target itself"),
-    "capgo-api.md": (
-        re.compile(r"\b(?:capgo-api|exporter-practices|peers-and-competitors)\.md\b", re.I),
-        "state the fact and, for Capgo, the backend file it comes from",
+    ("design.md", r"\bdesign\.md\b", "state the target itself"),
+    ("capgo-api.md", r"\b(?:capgo-api|exporter-practices|peers-and-competitors)\.md\b", _FACT),
+    (
+        "shared/reference",
+        r"\bshared/(?:reference|design)",
+        "state the fact; that folder is not here",
     ),
-    "shared/reference": (
-        re.compile(r"\bshared/(?:reference|design)", re.IGNORECASE),
-        "state the fact; that folder is not in the repository",
+    (
+        "issue number",
+        r"\bissues?\s*#?\s*\d+\b",
+        "say what that work was ('the fault-injection suite')",
     ),
-    "issue number": (
-        re.compile(r"\bissues?\s*#?\s*\d+\b", re.IGNORECASE),
-        "say what that work was (e.g. 'the fault-injection suite')",
-    ),
+)
+CITATIONS: dict[str, tuple[re.Pattern[str], str]] = {
+    kind: (re.compile(pattern, re.IGNORECASE), advice) for kind, pattern, advice in _RULES
 }
 
 
