@@ -73,26 +73,27 @@ def test_app_list_and_get(sim: Simulator, admin: Admin) -> None:
 
 # What `channel get` prints and `channel set --from-json` reproduces.
 _SETTINGS = (
-    "public",
     "allow_device_self_set",
     "allow_emulator",
     "allow_dev",
     "allow_prod",
     "disableAutoUpdate",
-    "rolloutEnabled",
-    "rolloutPercentageBps",
-    "rolloutPauseReason",
 )
+# What decides where devices go: copied only onto the same channel (or by a flag).
+_RELEASE = ("public", "rolloutEnabled", "rolloutPercentageBps", "rolloutPauseReason")
 
 
 def _settings(channel: dict[str, object]) -> dict[str, object]:
-    shown = {name: channel[name] for name in _SETTINGS}
+    return {name: channel[name] for name in _SETTINGS}
+
+
+def _release(channel: dict[str, object]) -> dict[str, object]:
+    shown = {name: channel[name] for name in _RELEASE}
     version, rollout = channel["version"], channel["rollout_version_info"]
     assert isinstance(version, dict)
-    assert isinstance(rollout, dict)
     return shown | {
         "bundle": version["name"],
-        "rollout_bundle": rollout["name"],
+        "rollout_bundle": rollout["name"] if isinstance(rollout, dict) else None,
         "paused": channel["rolloutPausedAt"] is not None,
     }
 
@@ -101,20 +102,35 @@ def test_channel_get_output_is_what_channel_set_accepts(
     sim: Simulator, admin: Admin, tmp_path: Path
 ) -> None:
     staging = admin.ok("channel", "get", APP, "staging").json()
+    beta = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(beta) != _settings(staging)
+    assert _release(beta) != _release(staging)
     saved = tmp_path / "staging.json"
     saved.write_text(json.dumps(staging))
     admin.ok("channel", "set", APP, "beta", "--from-json", str(saved))
-    assert _settings(admin.ok("channel", "get", APP, "beta").json()) == _settings(staging)
+    copied = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(copied) == _settings(staging)
+    assert _release(copied) == _release(beta)  # a copy moves no device
+
+    # Saved, edited and put back onto the same channel: every field is the user's.
+    beta_file = tmp_path / "beta.json"
+    beta_file.write_text(json.dumps(staging | {"name": "beta"}))
+    admin.ok("channel", "set", APP, "beta", "--from-json", str(beta_file))
+    restored = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(restored) == _settings(staging)
+    assert _release(restored) == _release(staging)
 
 
 def test_channel_set_reads_a_channel_from_stdin(
     sim: Simulator, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    production = admin.ok("channel", "get", APP, "production").out
-    monkeypatch.setattr(sys, "stdin", io.StringIO(production))
-    admin.ok("channel", "set", APP, "beta", "--from-json", "-")
+    production = admin.ok("channel", "get", APP, "production").json()
     beta = admin.ok("channel", "get", APP, "beta").json()
-    assert beta["version"] == json.loads(production)["version"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(production)))
+    admin.ok("channel", "set", APP, "beta", "--from-json", "-")
+    copied = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(copied) == _settings(production)
+    assert copied["version"] == beta["version"]
 
 
 def test_channel_set_flags_override_the_file_and_create_channels(

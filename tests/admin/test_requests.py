@@ -128,6 +128,8 @@ def test_the_exact_request(
     answer: Any,
 ) -> None:
     route = api.request(method, path).respond(200, json=answer)
+    if argv[:2] == ["channel", "set"]:  # read first, to say which devices the change moves
+        api.get("/channel", params={"app_id": APP, "channel": "beta"}).respond(200, json=CHANNEL)
     result = admin.ok(*argv, "--output", "json")
     assert route.call_count == 1
     request = route.calls.last.request
