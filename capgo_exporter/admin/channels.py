@@ -24,7 +24,7 @@ from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.moves import MOVING_FIELDS, device_moves
 from capgo_exporter.admin.output import Column, plain
 from capgo_exporter.admin.values import given
-from capgo_exporter.api import BadRequestError
+from capgo_exporter.api import BadRequestError, NotFoundError
 from capgo_exporter.api.channels import AUTO_UPDATE_LIMITS, BOOLEAN_SETTINGS
 from capgo_exporter.api.models import Channel
 
@@ -40,6 +40,7 @@ COLUMNS = (
     Column("PAUSED", "rolloutPausedAt", "date"),
 )
 FIELDS = ("id", "name", "app_id", "version", "public", "disableAutoUpdate", "rolloutEnabled")
+CURRENT_BUNDLE_FIELDS = ("bundle_name", "bundle_id", "min_update_version", "disable_auto_update")
 
 # Settings copied as they are from a `channel get` document (Capgo's names on both sides).
 _COPIED = (
@@ -122,6 +123,22 @@ async def list_channels(ctx: Context, args: argparse.Namespace) -> None:
 
 async def get_channel(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.document(plain(await ctx.capgo.channels.get(args.app_id, args.channel)), FIELDS)
+
+
+async def current_bundle(ctx: Context, args: argparse.Namespace) -> None:
+    """``GET /channel/current-bundle``; where Capgo does not serve it yet (404), the same
+    fields from ``GET /channel``, said on stderr."""
+    try:
+        doc = plain(await ctx.capgo.channels.current_bundle(args.app_id, args.channel))
+    except NotFoundError:
+        channel = await ctx.capgo.channels.get(args.app_id, args.channel)
+        ctx.out.note("this Capgo has no GET /channel/current-bundle: read from GET /channel")
+        doc = {
+            "bundle_name": channel.bundle_name,
+            "bundle_id": channel.version.id if channel.version else None,
+            "disable_auto_update": channel.disable_auto_update,
+        }
+    ctx.out.document(doc, CURRENT_BUNDLE_FIELDS)
 
 
 async def set_channel(ctx: Context, args: argparse.Namespace) -> None:
@@ -216,6 +233,13 @@ def register(group: GroupFactory) -> None:
     channel = group("channel", "channels: which bundle each device gets")
     channel.command("list", list_channels, "every channel of an app", "app_id")
     channel.command("get", get_channel, "show one channel", "app_id", "channel")
+    channel.command(
+        "current-bundle",
+        current_bundle,
+        "the bundle a channel serves now, with its update constraints",
+        "app_id",
+        "channel",
+    )
     _set_flags(
         channel.command("set", set_channel, "create or update a channel", "app_id", "channel")
     )
