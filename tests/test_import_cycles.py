@@ -31,19 +31,6 @@ PACKAGE = "capgo_exporter"
 # component, exactly). A new cycle fails; so does an allowance the code no longer needs.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
-        # The simulator's facade and the parts it builds import each other.
-        frozenset(
-            {
-                "capgo_exporter.sim.simulator",
-                "capgo_exporter.sim.admin",
-                "capgo_exporter.sim.server",
-                "capgo_exporter.sim.transport",
-            }
-        ),
-        # The admin package re-exports its parser, whose commands import the package.
-        frozenset(
-            {"capgo_exporter.admin", "capgo_exporter.admin.parser", "capgo_exporter.admin.stats"}
-        ),
         # The rule set and the release rules each import the other.
         frozenset({"capgo_exporter.mixin.rules", "capgo_exporter.mixin.release_rules"}),
     }

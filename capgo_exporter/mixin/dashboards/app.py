@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from capgo_exporter.collect.devices import APP_DEVICES
+from capgo_exporter.collect.devices.collector import APP_DEVICES
 from capgo_exporter.collect.inventory import CHANNEL_INFO
 from capgo_exporter.mixin.dashboards.builder import (
     UID_APP,
