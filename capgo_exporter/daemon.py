@@ -77,6 +77,7 @@ def demo_config() -> SimConfig:
         apps_per_org=DEMO_APPS_PER_ORG,
         devices_per_app=DEMO_DEVICES_PER_APP,
         bad_release_apps=frozenset({0}),  # so the release-health row has a story
+        newer_capgo=True,  # Capgo as it is now: its own active-device counts too
     )
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from capgo_exporter.sim import Simulator
+from capgo_exporter.sim import SimConfig, Simulator
 
-from .conftest import APP, Admin
+from .conftest import APP, KEY, Admin
 
 
 def test_org_create_get_update_delete(sim: Simulator, admin: Admin) -> None:
@@ -234,3 +235,39 @@ def test_stats_cumulative_is_the_running_sum_of_daily(
     daily = admin.ok("stats", scope, *subject, *window, "--daily").lines()
     assert [row["date"] for row in total] == [f"2026-01-{d:02d}" for d in range(1, 11)]
     assert total[-1]["bandwidth"] == sum(row["bandwidth"] for row in daily)
+
+
+@pytest.fixture
+def newer_sim(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Iterator[Simulator]:
+    """The admin's simulator as newer Capgo answers (see SimConfig.newer_capgo)."""
+    simulator = Simulator(
+        SimConfig(
+            seed=3,
+            orgs=1,
+            apps_per_org=1,
+            devices_per_app=120,
+            keys={KEY: "org_super_admin"},
+            newer_capgo=True,
+        )
+    )
+    with simulator.serve_tcp() as url:
+        monkeypatch.setenv("CAPGO_API_URL", url)
+        monkeypatch.setenv("CAPGO_API_KEY", KEY)
+        monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "100000")
+        yield simulator
+
+
+@pytest.mark.parametrize("capgo", ["older", "newer"])
+def test_capgo_now_and_before(request: pytest.FixtureRequest, admin: Admin, capgo: str) -> None:
+    request.getfixturevalue("sim" if capgo == "older" else "newer_sim")
+    devices = admin.ok("device", "list", APP).lines()
+    wanted = next(d["custom_id"] for d in devices if d["custom_id"])
+    found = admin.ok("device", "list", APP, "--custom-id", wanted).lines()
+    assert {d["device_id"] for d in found} == {
+        d["device_id"] for d in devices if d["custom_id"] == wanted
+    }
+    assert len(_uploaded(admin)) > 0  # the walk ends on the empty page, 400 or []
+    production = admin.ok("channel", "get", APP, "production").json()
+    current = admin.ok("channel", "current-bundle", APP, "production")
+    assert current.json()["bundle_name"] == production["version"]["name"]
+    assert ("has no GET /channel/current-bundle" in current.err) == (capgo == "older")

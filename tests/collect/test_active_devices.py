@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ from capgo_exporter.collect.statistics import (
     APP_MAU,
     StatisticsCollector,
 )
-from capgo_exporter.sim import Simulator
+from capgo_exporter.sim import SimConfig, Simulator
+from capgo_exporter.sim.timeutil import to_ms
 from tests.clock import pinned_now
 
 from .conftest import KEY, discover, make_settings, run, values
@@ -73,3 +75,31 @@ async def test_absent_where_capgo_does_not_count_them(sim: Simulator) -> None:
     assert APP_ACTIVE_DEVICES not in result.samples
     assert len(values(result.samples, APP_MAU)) == len(discovery.apps)  # the rest is there
     assert sim.request_counts()["GET /statistics/app/{app_id}/native_usage"] == len(discovery.apps)
+
+
+async def test_against_newer_capgo_the_counts_are_its_devices_of_the_last_30_days() -> None:
+    config = SimConfig(
+        seed=7, orgs=1, apps_per_org=2, keys={KEY: "org_super_admin"}, newer_capgo=True
+    )
+    sim = Simulator(config, clock=pinned_now)
+    settings = make_settings()
+    async with _client(sim.transport()) as client:
+        discovery = await discover(client, settings)
+        result = await run(StatisticsCollector(), client, settings, discovery)
+    today = pinned_now().date()
+    start = datetime.combine(today - timedelta(days=ACTIVE_DEVICES_DAYS - 1), time(), UTC)
+    end = datetime.combine(today + timedelta(days=1), time(), UTC)
+    for app in discovery.apps:
+        store = sim._world.devices[app.app_id]
+        counted = Counter(
+            f.platform
+            for f in map(store.facts, range(store.count))
+            if to_ms(start) <= f.updated_ms < to_ms(end)
+        )
+        served = {
+            platform: value
+            for (app_id, platform), value in values(result.samples, APP_ACTIVE_DEVICES).items()
+            if app_id == app.app_id
+        }
+        assert served == {p: counted[p] for p in ("android", "ios", "electron", "unknown")}
+        assert sum(served.values()) > 0
