@@ -4,7 +4,9 @@ Flags are Go-style, as in Prometheus' own exporters (``--web.listen-address``), 
 ``CAPGO_EXPORTER_*`` environment variables (``--web.listen-address`` is
 ``CAPGO_EXPORTER_WEB_LISTEN_ADDRESS``); each setting's flag and help are declared on its field
 of the settings model. A user mistake (bad flag, bad value, no key) is one line on stderr and
-exit status 2, never a traceback.
+exit status 2, never a traceback. Exit statuses of the daemon: 0 stopped by a signal, 1 a
+failure (``--once``: a collector failed), 2 a configuration error (a restart will not fix it),
+3 the listen address cannot be bound (in use, or not ours: a restart may fix it).
 """
 
 from __future__ import annotations
@@ -150,6 +152,9 @@ def _settings_from(args: argparse.Namespace, deprecations: list[str]) -> Setting
 
 # What a Unix tool whose reader went away exits with: 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
+EXIT_FAILURE = 1
+# A bad flag, setting or web config exits 2 (`fail`); systemd's RestartPreventExitStatus=2.
+EXIT_LISTEN = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,9 +206,12 @@ def _main(argv: Sequence[str] | None) -> int:
         asyncio.run(daemon.serve(settings, demo, _web_config(settings), clock))
     except KeyboardInterrupt:
         return 130
+    except daemon.ListenError as error:
+        print(f"capgo-exporter: cannot listen on {error.strerror}", file=sys.stderr)
+        return EXIT_LISTEN
     except OSError as error:
-        # Typically the listen address: in use, or not ours to bind.
-        fail(f"{settings.listen_address}: {error.strerror or error}")
+        print(f"capgo-exporter: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 

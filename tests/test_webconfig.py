@@ -314,16 +314,18 @@ def auth_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("path", ["metrics", "", "readyz", "nowhere"])
-def test_basic_auth_guards_every_route_but_healthz(auth_url: str, path: str) -> None:
+@pytest.mark.parametrize("path", ["metrics", "", "docs/metrics.md", "nowhere"])
+def test_basic_auth_guards_every_route_but_the_probes(auth_url: str, path: str) -> None:
     with httpx.Client(base_url=auth_url) as client:
         for auth in (None, ("alice", "wrong"), ("bob", PASSWORD)):
             response = client.get(path, auth=auth)
             assert response.status_code == 401
             assert response.headers["www-authenticate"] == 'Basic realm="capgo-exporter"'
         assert client.get(path, auth=("alice", PASSWORD)).status_code in (200, 404)
-        # Liveness probes rarely carry credentials.
+        # Liveness and readiness probes (Kubernetes', Docker's) send no credentials.
         assert client.get("healthz").status_code == 200
+        assert client.get("readyz").status_code in (200, 503)
+        assert client.get("readyz").text.startswith(("ready", "not ready"))
 
 
 @pytest.mark.parametrize(

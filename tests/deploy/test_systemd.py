@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.deploy.support import (
     parse_unit,
     port_of,
 )
+from tests.e2e.conftest import daemon_env
 from tests.tools import require_binary
 
 UNIT = SYSTEMD_DIR / "capgo-exporter.service"
@@ -117,6 +119,21 @@ def test_restarts_on_failure_but_not_on_a_bad_setting(service: list[tuple[str, s
         timeout=60,
     )
     assert result.returncode in prevented, result.stderr
+    # ... and the exit status of a listen address in use, which must restart: another process
+    # may hold the port for a moment (an old instance still stopping).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "capgo_exporter", "--demo"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=daemon_env(CAPGO_EXPORTER_WEB_LISTEN_ADDRESS=f"127.0.0.1:{port}"),
+        )
+    assert result.returncode not in prevented | {0}, result.stderr
+    assert "cannot listen" in result.stderr
     assert single(service, "KillSignal") == "SIGTERM"
     assert re.fullmatch(r"\d+s", single(service, "TimeoutStopSec"))
 
