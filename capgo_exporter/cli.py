@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from difflib import get_close_matches
 from typing import TYPE_CHECKING
 
@@ -48,22 +49,55 @@ NO_KEY = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with the error a Prometheus exporter user expects for a mistyped flag."""
+    """argparse, with the errors a Prometheus exporter user expects: a mistyped flag is named
+    with a suggestion from the flags of the command typed, and a flag that takes one value,
+    given twice, is refused instead of the last one silently winning."""
 
     def parse_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> argparse.Namespace:
         words = list(sys.argv[1:] if args is None else args)
-        known = _every_flag(self)
-        for word in words:
-            if word == "--":
-                break
-            flag = word.split("=", 1)[0]
-            if flag.startswith("--") and flag not in known:
+        given: dict[str, str] = {}  # a single-value setting's dest → the flag that gave it
+        for parser, flag in _flags_by_command(self, words):
+            known = parser._option_string_actions
+            action = known.get(flag)
+            if action is None:
                 close = get_close_matches(flag, sorted(known), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 fail(f"unknown flag {flag}{hint}; see --help")
+            if isinstance(action, argparse._StoreAction):
+                if action.dest in given:
+                    fail(f"{flag} is given twice (also as {given[action.dest]}): give it once")
+                given[action.dest] = flag
         return super().parse_args(words, namespace)
+
+
+def _flags_by_command(
+    parser: argparse.ArgumentParser, words: Sequence[str]
+) -> Iterator[tuple[argparse.ArgumentParser, str]]:
+    """Each flag of ``words`` with the (sub-)command it is given to: as argparse reads them,
+    the flags after ``admin channel set`` are that command's, never another's."""
+    current = parser
+    for word in words:
+        if word == "--":
+            return
+        if word.startswith("--"):
+            yield current, word.split("=", 1)[0]
+        elif re.match(r"-[A-Za-z]", word):
+            yield current, word[:2]  # -o json, -ojson (not a negative number)
+        else:
+            commands = _subcommands(current)
+            if commands is not None and word in commands.choices:
+                current = commands.choices[word]
+
+
+def _subcommands(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return None
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -73,16 +107,6 @@ class _HelpFormatter(argparse.HelpFormatter):
     def _split_lines(self, text: str, width: int) -> list[str]:
         text = " ".join(text.split())
         return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
-
-
-def _every_flag(parser: argparse.ArgumentParser) -> set[str]:
-    """The flags of ``parser`` and of all its sub-commands, however deep (admin RESOURCE ACTION)."""
-    flags = set(parser._option_string_actions)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                flags |= _every_flag(sub)
-    return flags
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate the configuration and the key; list what the key may read",
         description="Validate the configuration and probe each endpoint the exporter uses.",
     )
-    check.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
+    check.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="check against the built-in simulated Capgo (no key needed)",
+    )
     add_setting_flags(check)
     config = commands.add_parser(
         "config",
@@ -138,7 +167,12 @@ def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         description="capgo-exporter admin RESOURCE ACTION: the Capgo public API by hand, with the "
         "daemon's settings (key sources, CAPGO_API_URL). See docs/admin.md.",
     )
-    admin.add_argument("--demo", action="store_true", default=argparse.SUPPRESS)
+    admin.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="act on a fresh in-process simulated Capgo (no key needed; changes are not kept)",
+    )
     add_setting_flags(admin, SETTINGS)
     add_admin_commands(admin)
 
