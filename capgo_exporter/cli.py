@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from capgo_exporter import __version__
+from capgo_exporter.buildinfo import version_text
 from capgo_exporter.clock import Clock
 from capgo_exporter.logs import configure_logging
 from capgo_exporter.settings import (
@@ -72,6 +72,14 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_args(words, namespace)
 
 
+class _Version(argparse.Action):
+    """``--version``: its lines as they are (argparse's own would re-wrap them)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def _flags_by_command(
     parser: argparse.ArgumentParser, words: Sequence[str]
 ) -> Iterator[tuple[argparse.ArgumentParser, str]]:
@@ -116,7 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prometheus exporter for Capgo cloud. Serves /metrics; "
         "see `capgo-exporter check --help` to test a key.",
     )
-    parser.add_argument("--version", action="version", version=f"capgo-exporter {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="print the version, the source revision and the Python version, and exit",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",

@@ -158,6 +158,7 @@ async def exporter(
         process_metrics=process_metrics,
         demo=demo,
         max_age_for=settings.max_age_for,
+        budget=settings.requests_per_minute,
     )
     for collector in collectors:
         collector.observe_walks(self_metrics)

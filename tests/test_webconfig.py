@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 import subprocess
@@ -370,3 +371,17 @@ def test_configured_headers_are_added_and_replace_the_defaults(tmp_path: Path) -
             assert headers.get_list("x-frame-options") == ["sameorigin"]
             assert headers["strict-transport-security"] == "max-age=31536000"
             assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_one_bcrypt_cost_is_advised_everywhere(tmp_path: Path) -> None:
+    # The message for a bad hash and the README's example give the same htpasswd command.
+    path = write_config(tmp_path, "basic_auth_users:\n  alice: not-a-hash\n")
+    with pytest.raises(webconfig.WebConfigError) as error:
+        load_web_config(path)
+    advised = f"htpasswd -nBC {webconfig.BCRYPT_COST} "
+    assert advised + "alice" in str(error.value)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert advised + "prometheus" in readme
+    assert f"$2b${webconfig.BCRYPT_COST}$" in readme
+    costs = {int(cost) for cost in re.findall(r"htpasswd -nBC (\d+)", readme)}
+    assert costs == {webconfig.BCRYPT_COST}
