@@ -19,6 +19,7 @@ import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from difflib import get_close_matches
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -37,6 +38,7 @@ from capgo_exporter.settings import (
     load_settings,
     render_settings,
 )
+from capgo_exporter.textfile import write_atomically
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
 if TYPE_CHECKING:  # the daemon's modules load only when a command needs them
@@ -141,6 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every enabled collector once, print the exposition on stdout and exit "
         "(debugging; node_exporter's textfile collector)",
     )
+    parser.add_argument(
+        "--output",
+        dest="once_output",  # not admin's -o/--output, whose dest is "output"
+        metavar="FILE",
+        help="with --once: write the exposition to FILE instead of stdout, atomically (a "
+        "temporary file in its directory, renamed over it), for node_exporter's textfile "
+        "collector: FILE ends in .prom",
+    )
     add_setting_flags(parser)
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser
@@ -227,6 +237,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(render_settings(settings))
         return 0
     demo_wanted = bool(getattr(args, "demo", False))
+    _check_output(args)
     if args.command == "admin":
         # The admin commands handle --demo, --dry-run and a missing key themselves.
         from capgo_exporter.admin.runner import run_admin
@@ -249,7 +260,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "check":
             return asyncio.run(_check(settings, demo, clock))
         if args.once:
-            return asyncio.run(_once(settings, demo, clock))
+            return asyncio.run(_once(settings, demo, clock, args.once_output))
         asyncio.run(daemon.serve(settings, demo, _web_config(settings), clock))
     except KeyboardInterrupt:
         return 130
@@ -260,6 +271,21 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"capgo-exporter: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILURE
     return 0
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """``--output`` goes with ``--once``, into a directory that exists, as a ``.prom`` file
+    (node_exporter's textfile collector reads no other)."""
+    output = getattr(args, "once_output", None)
+    if output is None:
+        return
+    if not args.once or args.command is not None:
+        fail("--output FILE goes with --once (the daemon serves /metrics instead)")
+    path = Path(output)
+    if path.suffix != ".prom":
+        fail(f"--output {output}: node_exporter's textfile collector reads only *.prom files")
+    if not path.resolve().parent.is_dir():
+        fail(f"--output {output}: no directory {str(path.resolve().parent)!r}")
 
 
 def _clock(settings: Settings, demo: bool) -> Clock:
@@ -282,7 +308,7 @@ def _web_config(settings: Settings) -> WebConfig | None:
         fail(f"{FLAG_NAMES['web_config_file']}: {error}")
 
 
-async def _once(settings: Settings, demo: Demo | None, clock: Clock) -> int:
+async def _once(settings: Settings, demo: Demo | None, clock: Clock, output: str | None) -> int:
     from capgo_exporter.daemon import exporter
     from capgo_exporter.progress import TerminalProgress
 
@@ -296,8 +322,14 @@ async def _once(settings: Settings, demo: Demo | None, clock: Clock) -> int:
         for collector in built.collectors:
             collector.observe_walks(progress)
         succeeded = await built.scheduler.run_once()
-        sys.stdout.buffer.write(built.holder.current.text + built.self_metrics.render())
+        exposition = built.holder.current.text + built.self_metrics.render()
+    # Written even when a collector failed: capgo_up 0 and its collector_up 0 say so, where
+    # the previous file would go on saying 1.
+    if output is None:
+        sys.stdout.buffer.write(exposition)
         sys.stdout.flush()
+    else:
+        write_atomically(Path(output), exposition)
     return 0 if succeeded else 1
 
 
