@@ -14,7 +14,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -99,12 +99,13 @@ def standard_keys(_logger: WrappedLogger, _method: str, event_dict: EventDict) -
     """The keys node_exporter and go-kit log use, first and in this order: ``ts``, ``level``,
     ``msg``; then the fields as they came."""
     level = event_dict.pop("level", None)
-    ordered: EventDict = {
+    ordered: dict[str, Any] = {
         "ts": event_dict.pop("timestamp", None),
         "level": "warn" if level == "warning" else level,
         "msg": event_dict.pop("event", ""),
     }
-    return ordered | event_dict
+    ordered.update(event_dict)
+    return ordered
 
 
 def _joined_lists(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
