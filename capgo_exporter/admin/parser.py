@@ -33,6 +33,7 @@ SETTINGS = (
     "max_retries",
     "device_page_size",
     "billing_cycle_start_day",
+    "org_plans",
     "log_level",
     "clock_start",
     "config_file",
