@@ -173,8 +173,8 @@ def test_suggestions_come_from_the_command_typed(
 @pytest.mark.parametrize(
     "argv",
     [
-        ["--web.listen-address", ":1", "--web.listen-address", ":2"],
-        ["--web.listen-address=:1", "check", "--web.listen-address=:2"],
+        ["--log.level", "info", "--log.level", "debug"],
+        ["--log.level=info", "check", "--log.level=debug"],
         ["admin", "org", "list", "-o", "json", "--output", "table"],
         ["admin", "events", "APP", "--days", "1", "--days", "7"],
     ],
