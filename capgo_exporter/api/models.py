@@ -233,12 +233,53 @@ class LatestVersion(CapgoModel):
     percentage: float | None = None
 
 
+class PlatformCounts(CapgoModel):
+    """Devices per platform, as newer Capgo counts them (``native_usage``'s ``activeDevices``)."""
+
+    android: int = 0
+    ios: int = 0
+    electron: int = 0
+    unknown: int = 0
+    total: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_zero(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (0 if v is None and k != "total" else v) for k, v in data.items()}
+        return data
+
+    def by_platform(self) -> dict[str, int]:
+        return {
+            "android": self.android,
+            "ios": self.ios,
+            "electron": self.electron,
+            "unknown": self.unknown,
+        }
+
+
 class UsageBreakdown(CapgoModel):
-    """``bundle_usage`` and ``native_usage``: per-day percentages per bundle or native version."""
+    """``bundle_usage`` and ``native_usage``: per-day percentages per bundle or native version.
+    Newer Capgo adds, to ``native_usage`` only, its own count of active devices per platform
+    over the range asked for (``activeDevices``; absent from older servers)."""
 
     labels: list[str] = Field(default_factory=list)
     datasets: list[UsageDataset] = Field(default_factory=list)
     latest_version: LatestVersion | None = Field(default=None, alias="latestVersion")
+    active_devices: PlatformCounts | None = Field(default=None, alias="activeDevices")
+    previous_period_active_devices: PlatformCounts | None = Field(
+        default=None, alias="previousPeriodActiveDevices"
+    )
+
+
+class CurrentBundle(CapgoModel):
+    """``GET /channel/current-bundle``: what a channel serves now (newer Capgo)."""
+
+    bundle_name: str | None = None
+    bundle_id: int | None = None
+    min_update_version: str | None = None
+    native_packages: list[Any] | None = None
+    disable_auto_update: str | None = None
 
 
 class StatusResponse(CapgoModel):

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorSpec, spec_of
 from capgo_exporter.settings.names import ENV_PREFIX, Setting
+from capgo_exporter.settings.plans import OrgPlans
 from capgo_exporter.settings.units import ByteSize, Duration, StrList, format_duration
 from capgo_exporter.settings.validators import (
     MIN_POLL_INTERVAL,
@@ -111,7 +112,8 @@ class _DeclaredSettings(BaseSettings):
         LogFormatName,
         Setting(
             flag="--log.format",
-            help="`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
+            help="`logfmt`, `json` for log collectors, or `console` (coloured on a terminal); "
+            "each line starts with `ts`, `level` and `msg` in every format.",
         ),
     ] = "logfmt"
 
@@ -334,6 +336,7 @@ class Settings(_WithIntervals):
             flag="--plan.bandwidth-limit", help="Your plan's bandwidth per cycle, e.g. `50GiB`."
         ),
     ] = None
+    org_plans: OrgPlans = Field(default_factory=dict)  # by org id or name, over --plan.*
 
     state_dir: Annotated[
         WritableDir | None,

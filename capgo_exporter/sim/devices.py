@@ -112,6 +112,7 @@ class DeviceStore:
         self._upd: array[int] | None = None
         self._sorted: list[int] | None = None
         self._filter_cache: tuple[int, list[int]] | None = None
+        self._active_cache: tuple[tuple[int, int, int], dict[str, int]] | None = None
 
     # -- identity -------------------------------------------------------------------------
 
@@ -214,6 +215,7 @@ class DeviceStore:
                 self._upd.append(updated_ms)
         self._sorted = None
         self._filter_cache = None
+        self._active_cache = None
 
     def touch(self, n: int, now_ms: int, newest_names: Sequence[str]) -> list[int]:
         """Move `n` random devices to `now_ms`, usually onto another of the newest bundles."""
@@ -288,6 +290,7 @@ class DeviceStore:
         order: str | None,
         custom_only: bool,
         row_cap: int | None = None,
+        custom_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One cursor page: rows and the next cursor (None on the last page).
 
@@ -308,7 +311,7 @@ class DeviceStore:
             indices = self._by_updated(key, after_ms, desc=order == "desc")
         picked: list[int] = []
         for index in indices:
-            if custom_only and not self.facts(index).custom_id:
+            if (custom_only or custom_id is not None) and not self._custom_match(index, custom_id):
                 continue
             picked.append(index)
             if len(picked) >= fetch:  # one extra row tells whether there is a next page
@@ -317,6 +320,26 @@ class DeviceStore:
         if len(picked) <= limit:
             return rows, None
         return rows, f"{rows[-1]['updated_at']}|{rows[-1]['device_id']}"
+
+    def _custom_match(self, index: int, custom_id: str | None) -> bool:
+        """customIdMode keeps devices with a custom id; custom_id, that exact one."""
+        value = self.facts(index).custom_id
+        return bool(value) if custom_id is None else value == custom_id
+
+    def active_by_platform(self, start_ms: int, end_ms: int) -> dict[str, int]:
+        """Devices updated within [start_ms, end_ms), per platform (newer Capgo's
+        activeDevices). Cached until a device changes."""
+        key = (start_ms, end_ms, self._count)
+        if self._active_cache is None or self._active_cache[0] != key:
+            keys = self._sorted_keys()
+            low = bisect_left(keys, start_ms << _INDEX_BITS)
+            high = bisect_left(keys, end_ms << _INDEX_BITS)
+            counts: dict[str, int] = {}
+            for j in range(low, high):
+                platform = self.facts(keys[j] & _INDEX_MASK).platform
+                counts[platform] = counts.get(platform, 0) + 1
+            self._active_cache = (key, counts)
+        return dict(self._active_cache[1])
 
     def _cursor_index(self, cursor: str) -> int:
         index = self.index_of(cursor.rpartition("|")[2])
