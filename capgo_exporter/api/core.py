@@ -40,6 +40,7 @@ from capgo_exporter.api.errors import (
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
 from capgo_exporter.api.options import ClientOptions
+from capgo_exporter.api.redact import KeyRedactor
 from capgo_exporter.api.retry import RetryPolicy, retry_after_seconds
 
 # --log.level debug: one line per request sent. It names the route template, never the URL
@@ -114,6 +115,8 @@ class CapgoHTTP:
         self._failures: dict[str, int] = {}
         self._hold: dict[str, float] = {}
         key = options.api_key.get_secret_value()
+        # Whatever Capgo answers loses the key here, before any error or value is made of it.
+        self._redact = KeyRedactor(key)
         self._http = httpx.AsyncClient(
             base_url=options.base_url.rstrip("/"),
             headers={
@@ -256,7 +259,9 @@ class CapgoHTTP:
             except httpx.TransportError as exc:
                 finished("connection_error")
                 failure = CapgoTransportError(
-                    f"cannot reach Capgo ({method} {route}): {exc or type(exc).__name__}",
+                    self._redact.text(
+                        f"cannot reach Capgo ({method} {route}): {exc or type(exc).__name__}"
+                    ),
                     endpoint=route,
                 )
                 if method == "GET" or isinstance(exc, httpx.ConnectError):
@@ -272,17 +277,20 @@ class CapgoHTTP:
         response: httpx.Response,
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        request_id = response.headers.get("x-request-id")
+        request_id = self._redact.optional(response.headers.get("x-request-id"))
         status = response.status_code
+        content = self._redact.body(response.content)
         try:
             if decode is not None and 200 <= status < 300:
-                payload = decode(response.content)
+                payload = decode(content)
             else:
-                payload = response.json()
+                payload = json.loads(content)
             decoded = True
         except msgspec.ValidationError as exc:  # JSON, but not the shape asked for
             raise CapgoResponseError(
-                f"Capgo answered {method} {route} with an unexpected shape: {exc}",
+                self._redact.text(
+                    f"Capgo answered {method} {route} with an unexpected shape: {exc}"
+                ),
                 endpoint=route,
                 request_id=request_id,
             ) from None
@@ -316,19 +324,24 @@ class CapgoHTTP:
             self._key_rejection = (self._clock(), api_error)
         raise api_error
 
-    @staticmethod
     def _api_error(
-        method: str, route: str, response: httpx.Response, payload: Any, request_id: str | None
+        self,
+        method: str,
+        route: str,
+        response: httpx.Response,
+        payload: Any,
+        request_id: str | None,
     ) -> CapgoAPIError:
+        """The error Capgo's answer describes, with the key taken out of every field."""
         status = response.status_code
         if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-            code = payload["error"]
-            message = str(payload.get("message") or code)
+            code = self._redact.text(payload["error"])
+            message = self._redact.text(str(payload.get("message") or code))
             more_info = payload.get("moreInfo")
-            more_info = more_info if isinstance(more_info, dict) else {}
+            more_info = self._redact.value(more_info) if isinstance(more_info, dict) else {}
         else:
             code = f"http_{status}"
-            message = response.reason_phrase or "error"
+            message = self._redact.text(response.reason_phrase or "error")
             more_info = {}
         cls = error_class_for(status)
         kwargs: dict[str, Any] = {

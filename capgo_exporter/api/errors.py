@@ -5,8 +5,9 @@ documentation showed ``{"error": …, "status": "KO"}``. Both become a :class:`C
 subclass chosen by HTTP status, carrying the status, Capgo's code, its message and the
 ``X-Request-Id`` of the response so a user can quote it to Capgo support.
 
-No error ever carries the API key: it is only ever in request headers, and headers are never
-copied into an error.
+No error carries the API key: request headers are never copied into an error, and what Capgo
+answers (which may repeat the key) is redacted by the client before an error is built from it
+(``api/redact.py``).
 """
 
 from __future__ import annotations
