@@ -31,13 +31,16 @@ from capgo_exporter.metrics import MetricSet, MetricSpec
 METRICS = MetricSet()
 UP = METRICS.gauge(
     "capgo_up",
-    "1 when the last run of every enabled collector succeeded, 0 otherwise.",
+    "1 when the last run of every enabled collector succeeded, no run in progress has lasted "
+    "longer than its interval and no Retry-After pause from Capgo holds the requests; "
+    "0 otherwise.",
 )
 COLLECTOR_UP = METRICS.gauge(
     "capgo_exporter_collector_up",
-    "1 when the collector's last run succeeded and left nothing out. A failed collector keeps "
-    "serving its last good data until --collector.max-age. 0 with capgo_up 1: the run succeeded "
-    "but left parts out (the events collector, for apps whose events Capgo would not give).",
+    "1 when the collector's last run succeeded and left nothing out, and its run in progress (if "
+    "any) has not lasted longer than its interval. A failed collector keeps serving its last "
+    "good data until --collector.max-age. 0 with capgo_up 1: the run succeeded but left parts "
+    "out (the events collector, for apps whose events Capgo would not give).",
     "collector",
 )
 COLLECTOR_LAST_SUCCESS = METRICS.gauge(
@@ -247,8 +250,14 @@ class SelfMetrics:
         self._version += 1
 
     def collector_down(self, name: str) -> None:
-        """The collector's data passed their max age and were dropped (no run has ended)."""
+        """The collector's data passed their max age and were dropped, or its run in progress
+        is overdue (no run has ended)."""
         self.collector_up.labels(name).set(0)
+        self._version += 1
+
+    def collector_health(self, name: str, up: bool) -> None:
+        """The collector's up again as its last run left it (an overdue run no longer is)."""
+        self.collector_up.labels(name).set(1 if up else 0)
         self._version += 1
 
     def set_up(self, up: bool) -> None:
