@@ -99,6 +99,7 @@ def start_demo(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Demo:
 
 def client_options(settings: Settings) -> ClientOptions:
     """How the client talks to Capgo, from the settings: the one place they are mapped."""
+    shortest_interval = min(settings.interval_for(name) for name in settings.collectors)
     return ClientOptions(
         api_key=settings.api_key or SecretStr(""),  # refused: a key is required
         base_url=settings.api_url,
@@ -107,8 +108,11 @@ def client_options(settings: Settings) -> ClientOptions:
         request_timeout=settings.request_timeout,
         connect_timeout=settings.connect_timeout,
         max_retries=settings.max_retries,
-        # While Capgo keeps failing, a route's back-off grows up to the shortest interval.
-        backoff_max=min(settings.interval_for(name) for name in settings.collectors),
+        # While Capgo keeps failing, a route's back-off grows up to the shortest interval;
+        # while it fails as a whole, it is probed once per shortest interval at first.
+        backoff_max=shortest_interval,
+        probe_interval=shortest_interval,
+        max_response_bytes=settings.max_response_size,
     )
 
 

@@ -79,6 +79,13 @@ API_BACKOFF = METRICS.gauge(
     "jitter, capped at the shortest collector interval, 0 again after the first success.",
     "endpoint",
 )
+API_CIRCUIT_OPEN = METRICS.gauge(
+    "capgo_exporter_api_circuit_open",
+    "1 while Capgo fails as a whole (6 failed requests in a row: 5xx, timeouts, connection "
+    "errors, bodies that are not JSON or too large): nothing is sent but one probe now and "
+    "then (first after the shortest collector interval, at least 6 s, then twice as long "
+    "after each failed probe, up to 2 minutes or that interval); 0 once a probe is answered.",
+)
 DEVICE_WALK_IN_PROGRESS = METRICS.gauge(
     "capgo_exporter_device_walk_in_progress",
     "1 while a walk of the app's devices (full or incremental) is running, 0 once it ended. "
@@ -178,6 +185,7 @@ class SelfMetrics:
         self.request_duration = _histogram(API_REQUEST_DURATION, r)
         self.retries = _counter(API_RETRIES, r)
         self.backoff = _gauge(API_BACKOFF, r)
+        self.circuit_open = _gauge(API_CIRCUIT_OPEN, r)
         self.walk_in_progress = _gauge(DEVICE_WALK_IN_PROGRESS, r)
         self.walk_pages = _gauge(DEVICE_WALK_PAGES, r)
         self.walk_devices = _gauge(DEVICE_WALK_DEVICES, r)
@@ -212,6 +220,10 @@ class SelfMetrics:
 
     def backoff_changed(self, endpoint: str, seconds: float) -> None:
         self.backoff.labels(endpoint).set(seconds)
+        self._version += 1
+
+    def circuit_changed(self, is_open: bool) -> None:
+        self.circuit_open.set(1 if is_open else 0)
         self._version += 1
 
     # The devices collector's reports (WalkObserver)

@@ -27,9 +27,11 @@ import pytest
 
 from capgo_exporter import cli
 from capgo_exporter.daemon import exporter
-from capgo_exporter.logs import configure_logging
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import load_settings
+from tests.api.test_request_logging import log_lines
+
+__all__ = ["log_lines"]  # a fixture: logging set up, then restored
 
 # Real keys are UUIDs; the suffix makes the percent-encoded form differ from the raw one. A
 # new key per run: logging may not have been told about it by an earlier test.
@@ -97,10 +99,8 @@ def stub_capgo() -> Iterator[str]:
         server.server_close()
 
 
-async def _daemon_sinks(url: str, state_dir: Path) -> dict[str, str]:
+async def _daemon_sinks(url: str, state_dir: Path, logs: io.StringIO) -> dict[str, str]:
     """One run of every collector against the stub; what the daemon shows afterwards."""
-    logs = io.StringIO()
-    configure_logging("debug", "json", stream=logs)  # the key is not registered here
     settings = load_settings(
         {"api_url": url, "api_key": KEY, "max_retries": 0, "state_dir": str(state_dir)},
         environ={},
@@ -129,8 +129,10 @@ def test_the_key_appears_in_no_sink(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    log_lines: io.StringIO,
 ) -> None:
-    sinks = asyncio.run(_daemon_sinks(stub_capgo, tmp_path / "state"))
+    # log_lines: debug logs, the key not registered with logging
+    sinks = asyncio.run(_daemon_sinks(stub_capgo, tmp_path / "state", log_lines))
     monkeypatch.setenv("CAPGO_API_KEY", KEY)
     flags = ["--capgo.api-url", stub_capgo, "--capgo.max-retries", "0"]
     commands = {
