@@ -62,6 +62,10 @@ class Circuit:
     def is_open(self) -> bool:
         return self._probe_at is not None
 
+    def next_probe_in(self) -> float:
+        """Seconds until a probe may leave (0 when closed or due)."""
+        return 0.0 if self._probe_at is None else max(0.0, self._probe_at - self._clock())
+
     def refuse_unless_due(self) -> None:
         """Raise CircuitOpenError when open and no probe may leave now (early, or one out)."""
         if self._probe_at is not None and (self._probing or self._clock() < self._probe_at):
