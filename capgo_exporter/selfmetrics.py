@@ -24,6 +24,7 @@ from prometheus_client.metrics_core import Metric
 
 from capgo_exporter import __version__
 from capgo_exporter.api.routes import polled_routes
+from capgo_exporter.collect.labels import printable
 from capgo_exporter.exposition import render_openmetrics, render_text
 from capgo_exporter.metrics import MetricSet, MetricSpec
 
@@ -228,6 +229,7 @@ class SelfMetrics:
 
     # The devices collector's reports (WalkObserver)
     def device_walk_progress(self, app_id: str, *, pages: int, devices: int, walking: bool) -> None:
+        app_id = printable(app_id)  # as the collectors' labels (collect/labels.py)
         self.walk_in_progress.labels(app_id).set(1 if walking else 0)
         self.walk_pages.labels(app_id).set(pages)
         self.walk_devices.labels(app_id).set(devices)
@@ -238,6 +240,7 @@ class SelfMetrics:
         self._version += 1
 
     def device_walk_forgotten(self, app_id: str) -> None:
+        app_id = printable(app_id)
         for gauge in (self.walk_in_progress, self.walk_pages, self.walk_devices):
             with contextlib.suppress(KeyError):  # never walked: nothing to remove
                 gauge.remove(app_id)
