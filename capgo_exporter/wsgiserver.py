@@ -202,7 +202,10 @@ class KeepAliveHandler(WSGIRequestHandler):
         if not parsed:  # it has answered with an error
             return
         if self.request_version == "HTTP/0.9":  # no headers to read; see assumption 1
-            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
+            # A 400 with a status line, then the connection closed: as HTTP/0.9 the answer
+            # would be a bare body, which a client cannot tell from a page it asked for.
+            self.request_version = "HTTP/1.1"
+            self.send_error(HTTPStatus.BAD_REQUEST, explain="the request line has no HTTP version")
             return
         # Request bodies are never read, so a connection that sent one cannot be reused; an
         # HTTP/1.0 client would not expect it to be.
