@@ -11,18 +11,26 @@ from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.snapshot import Part, Snapshot
 
+C0_DEL_C1 = ["\x00", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9b"]
+BIDI = ["\u061c", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e"]
+ISOLATES = ["\u2066", "\u2067", "\u2068", "\u2069"]
 
-@pytest.mark.parametrize(
-    "character",
-    ["\x00", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9b", "\u061c", "\u200e", "\u200f"]
-    + ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"],
-)
+
+@pytest.mark.parametrize("character", [*C0_DEL_C1, *BIDI, *ISOLATES])
 def test_each_unsafe_character_is_replaced(character: str) -> None:
     assert printable(f"app{character}name") == f"app{REPLACEMENT}name"
 
 
 def test_what_is_merely_unusual_stays() -> None:
-    for value in ("Café Ünïcode", "アプリ", "emoji 🚀", "a b", "tab-less", "\u00a0nbsp", "x\u200dy"):
+    for value in (
+        "Café Ünïcode",
+        "アプリ",
+        "emoji 🚀",
+        "a b",
+        "tab-less",
+        "\u00a0nbsp",
+        "x\u200dy",
+    ):
         assert printable(value) == value
 
 
