@@ -50,8 +50,8 @@ from pydantic import SecretStr
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.api.device_rows import DeviceRow, row_from_mapping
 from capgo_exporter.collect.base import CollectContext, Discovery
-from capgo_exporter.collect.device_index import FILE_NAME, DeviceIndex
-from capgo_exporter.collect.devices import DevicesCollector, Walk
+from capgo_exporter.collect.devices.collector import DevicesCollector, Walk
+from capgo_exporter.collect.devices.index import FILE_NAME, DeviceIndex
 from capgo_exporter.settings import Settings, load_settings
 from capgo_exporter.sim import SimConfig, Simulator
 from capgo_exporter.sim.protocol import SimRequest, SimResponse
@@ -110,7 +110,7 @@ class InProcess:
             device_row_cap=cap,
         )
         self.sim = MeteredSimulator(config)
-        self.transport: httpx.AsyncBaseTransport | None = AsyncSimTransport(self.sim)
+        self.transport: httpx.AsyncBaseTransport | None = AsyncSimTransport(self.sim.handle)
 
     def cpu_seconds(self) -> float:
         return self.sim.spent

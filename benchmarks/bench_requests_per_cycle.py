@@ -17,7 +17,7 @@ import sys
 import structlog
 
 from capgo_exporter.collect.base import Collector
-from capgo_exporter.collect.devices import DevicesCollector
+from capgo_exporter.collect.devices.collector import DevicesCollector
 from capgo_exporter.daemon import Exporter, exporter
 from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import SimConfig, Simulator

@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from capgo_exporter.admin import SETTINGS, add_admin_commands
+    from capgo_exporter.admin.parser import SETTINGS, add_admin_commands
 
     admin = commands.add_parser(
         "admin",
@@ -177,7 +177,7 @@ def _main(argv: Sequence[str] | None) -> int:
     demo_wanted = bool(getattr(args, "demo", False))
     if args.command == "admin":
         # The admin commands handle --demo, --dry-run and a missing key themselves.
-        from capgo_exporter.admin import run_admin
+        from capgo_exporter.admin.runner import run_admin
 
         return run_admin(args, settings, _clock(settings, demo_wanted))
 

@@ -58,7 +58,9 @@ _SPECS: Final = (
         discovers=True,
     ),
     CollectorSpec("statistics", "statistics", 900.0, "MAU, storage and bandwidth"),
-    CollectorSpec("devices", "devices", 300.0, "the devices that changed since the last poll"),
+    CollectorSpec(
+        "devices", "devices.collector", 300.0, "the devices that changed since the last poll"
+    ),
     CollectorSpec("account", "account", 3600.0, "members, invitations and key expiries"),
     CollectorSpec(
         "events", "events", 300.0, "device events (installs, failures, crashes) per app and bundle"

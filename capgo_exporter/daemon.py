@@ -157,7 +157,10 @@ async def exporter(
     it on the simulator's clock; ``--clock.start`` shifts the calendar alone."""
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics(
-        (c.name for c in collectors), process_metrics=process_metrics, demo=demo
+        (c.name for c in collectors),
+        process_metrics=process_metrics,
+        demo=demo,
+        max_age_for=settings.max_age_for,
     )
     for collector in collectors:
         collector.observe_walks(self_metrics)

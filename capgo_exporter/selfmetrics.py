@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import platform
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
@@ -47,6 +47,14 @@ COLLECTOR_UP = METRICS.gauge(
 COLLECTOR_LAST_SUCCESS = METRICS.gauge(
     "capgo_exporter_collector_last_success_timestamp_seconds",
     "When the collector last finished a run successfully (0 before the first success).",
+    "collector",
+)
+COLLECTOR_MAX_AGE = METRICS.gauge(
+    "capgo_exporter_collector_max_age_seconds",
+    "Age past which the collector's figures are dropped rather than served: the value the "
+    "exporter uses, --collector.max-age or, when that is unset, three times the collector's "
+    "interval. Set once at start; the staleness alerts compare each collector's last success "
+    "with it.",
     "collector",
 )
 COLLECTOR_DURATION = METRICS.gauge(
@@ -170,8 +178,15 @@ class _WithoutCreated:
 
 class SelfMetrics:
     def __init__(
-        self, collectors: Iterable[str], *, process_metrics: bool = True, demo: bool = False
+        self,
+        collectors: Iterable[str],
+        *,
+        process_metrics: bool = True,
+        demo: bool = False,
+        max_age_for: Callable[[str], float] | None = None,
     ) -> None:
+        """``max_age_for``: each collector's max age in seconds (``Settings.max_age_for``),
+        published once here; without it no max-age series is served."""
         self.registry = CollectorRegistry(auto_describe=False)
         self._process = CollectorRegistry(auto_describe=False)
         # Bumped on every change; a cached rendering is valid while the version is the same.
@@ -181,6 +196,7 @@ class SelfMetrics:
         self.up = _gauge(UP, r)
         self.collector_up = _gauge(COLLECTOR_UP, r)
         self.collector_last_success = _gauge(COLLECTOR_LAST_SUCCESS, r)
+        self.collector_max_age = _gauge(COLLECTOR_MAX_AGE, r)
         self.collector_duration = _gauge(COLLECTOR_DURATION, r)
         self.requests = _counter(API_REQUESTS, r)
         self.request_duration = _histogram(API_REQUEST_DURATION, r)
@@ -195,14 +211,18 @@ class SelfMetrics:
         _gauge(DEMO_MODE, r).set(1 if demo else 0)
         if process_metrics:
             ProcessCollector(registry=self._process)
-        self._start_at_zero(collectors)
+        self._start_at_zero(collectors, max_age_for)
 
-    def _start_at_zero(self, collectors: Iterable[str]) -> None:
+    def _start_at_zero(
+        self, collectors: Iterable[str], max_age_for: Callable[[str], float] | None
+    ) -> None:
         """The known label sets, so that rate() and alerts work from the first scrape."""
         for name in collectors:
             self.collector_up.labels(name)
             self.collector_last_success.labels(name)
             self.collector_duration.labels(name)
+            if max_age_for is not None:
+                self.collector_max_age.labels(name).set(max_age_for(name))
         for endpoint in EXPORTER_ENDPOINTS:
             self.request_duration.labels(endpoint)
             self.backoff.labels(endpoint)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from capgo_exporter import cli
-from capgo_exporter.admin import SETTINGS as ADMIN_SETTINGS
+from capgo_exporter.admin.parser import SETTINGS as ADMIN_SETTINGS
 from capgo_exporter.cli import build_parser, main
 from capgo_exporter.settings import FLAG_NAMES, SETTINGS, flag_help
 

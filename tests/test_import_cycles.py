@@ -27,28 +27,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "capgo_exporter"
 
-# Cycles other work removes, allowed here until it lands (each is one strongly connected
-# component, exactly). A new cycle fails; so does an allowance the code no longer needs.
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        # The simulator's facade and the parts it builds import each other.
-        frozenset(
-            {
-                "capgo_exporter.sim.simulator",
-                "capgo_exporter.sim.admin",
-                "capgo_exporter.sim.server",
-                "capgo_exporter.sim.transport",
-            }
-        ),
-        # The admin package re-exports its parser, whose commands import the package.
-        frozenset(
-            {"capgo_exporter.admin", "capgo_exporter.admin.parser", "capgo_exporter.admin.stats"}
-        ),
-        # The rule set and the release rules each import the other.
-        frozenset({"capgo_exporter.mixin.rules", "capgo_exporter.mixin.release_rules"}),
-    }
-)
-
 
 def modules_of(root: Path, package: str) -> dict[str, Path]:
     """Every module of ``package`` under ``root``, by dotted name (a package by its own)."""
@@ -154,19 +132,12 @@ def describe(component: frozenset[str], graph: Mapping[str, set[str]]) -> str:
     return "\n".join(lines)
 
 
-def test_no_import_cycle_but_the_known_ones() -> None:
+def test_no_import_cycle() -> None:
     graph = import_graph(ROOT, PACKAGE)
-    new = [c for c in cycles(graph) if c not in KNOWN_CYCLES]
-    assert not new, "import cycles (imports under TYPE_CHECKING and in functions count):\n" + (
-        "\n".join(describe(c, graph) for c in sorted(new, key=_first))
+    found = cycles(graph)
+    assert not found, "import cycles (imports under TYPE_CHECKING and in functions count):\n" + (
+        "\n".join(describe(c, graph) for c in sorted(found, key=_first))
     )
-
-
-def test_every_known_cycle_still_exists() -> None:
-    """An allowance outlives its cycle only by mistake: remove it once the cycle is cut."""
-    found = set(cycles(import_graph(ROOT, PACKAGE)))
-    stale = [sorted(c) for c in KNOWN_CYCLES if c not in found]
-    assert not stale, f"remove these from KNOWN_CYCLES, they are no cycle now: {stale}"
 
 
 def _write(root: Path, files: Mapping[str, str]) -> None:

@@ -29,7 +29,8 @@ DESIGN_NAMES = {
     "capgo_channel_rollout_paused", "capgo_channel_bundle_adoption_ratio",
     "capgo_apikey_expiry_timestamp_seconds", "capgo_up", "capgo_exporter_collector_up",
     "capgo_exporter_collector_last_success_timestamp_seconds",
-    "capgo_exporter_collector_duration_seconds", "capgo_exporter_api_requests_total",
+    "capgo_exporter_collector_duration_seconds", "capgo_exporter_collector_max_age_seconds",
+    "capgo_exporter_api_requests_total",
     "capgo_exporter_api_request_duration_seconds", "capgo_exporter_api_retries_total",
     "capgo_exporter_devices_tracked", "capgo_exporter_build_info",
 }  # fmt: skip

@@ -1,11 +1,18 @@
-"""The live self-metrics: pre-initialised at zero, and never stale despite the render cache."""
+"""The live self-metrics: pre-initialised at zero, never stale despite the render cache, and
+each collector's max age as the exporter uses it."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from capgo_exporter.collectors import COLLECTORS, REGISTRY
+from capgo_exporter.daemon import exporter
 from capgo_exporter.selfmetrics import EXPORTER_ENDPOINTS, RETRY_REASONS, SelfMetrics
+from capgo_exporter.settings import load_settings
+
+NO_CAPGO = {"api_key": "k", "api_url": "http://127.0.0.1:9"}
 
 
 def sample(metrics: SelfMetrics, name: str, **labels: str) -> float | None:
@@ -76,3 +83,47 @@ def test_no_created_series_and_no_process_wide_switch(openmetrics: bool) -> None
     other = CollectorRegistry()
     Counter("other_total", "Another registry's counter.", registry=other).inc()
     assert other.get_sample_value("other_created") is not None
+
+
+def test_each_collectors_max_age_is_published_as_given() -> None:
+    ages = {"inventory": 900.0, "devices": 7200.0}
+    metrics = SelfMetrics(ages, process_metrics=False, max_age_for=ages.__getitem__)
+    published = {
+        name: sample(metrics, "capgo_exporter_collector_max_age_seconds", collector=name)
+        for name in ages
+    }
+    assert published == ages
+    without = SelfMetrics(["inventory"], process_metrics=False)
+    assert b"capgo_exporter_collector_max_age_seconds{" not in without.render()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # Three intervals each, unless --collector.max-age is set.
+        (
+            {"collectors": ",".join(COLLECTORS)},
+            {n: 3 * REGISTRY[n].default_interval for n in REGISTRY},
+        ),
+        ({"collectors": COLLECTORS[0], "max_age": "2h"}, {COLLECTORS[0]: 7200.0}),
+        (
+            {"collectors": COLLECTORS[-1], REGISTRY[COLLECTORS[-1]].interval_field: "20m"},
+            {COLLECTORS[-1]: 3600.0},
+        ),
+    ],
+)
+async def test_the_exporter_publishes_the_max_age_it_uses_for_each_enabled_collector(
+    values: dict[str, str], expected: dict[str, float]
+) -> None:
+    # Nothing is sent: the scheduler is built, not run.
+    settings = load_settings({**values, **NO_CAPGO}, environ={}, home=None)
+    refused = httpx.MockTransport(lambda request: httpx.Response(503))
+    async with exporter(settings, refused, process_metrics=False) as built:
+        published = {
+            name: sample(
+                built.self_metrics, "capgo_exporter_collector_max_age_seconds", collector=name
+            )
+            for name in COLLECTORS
+        }
+    assert {name: age for name, age in published.items() if age is not None} == expected
+    assert all(settings.max_age_for(name) == age for name, age in expected.items())

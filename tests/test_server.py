@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from structlog.testing import capture_logs
 
 from capgo_exporter import __version__, snapshot
-from capgo_exporter.collect.devices import APP_DEVICES
+from capgo_exporter.collect.devices.collector import APP_DEVICES
 from capgo_exporter.collect.inventory import APP_INFO
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.landing import render_landing_page

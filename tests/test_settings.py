@@ -819,16 +819,6 @@ def test_the_settings_modules_import_no_cycle() -> None:
         visit(name, ())
 
 
-def test_each_module_of_the_package_stays_small() -> None:
-    for path in PACKAGE.glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        assert source.count("\n") <= 400, path.name
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.FunctionDef):
-                length = (node.end_lineno or node.lineno) - node.lineno + 1
-                assert length <= 60, f"{path.name}: {node.name} has {length} lines"
-
-
 # --- capgo-exporter config: what the daemon would use, from the same sources ---
 
 

@@ -3,10 +3,10 @@
 Thin over :mod:`capgo_exporter.api`: each resource module turns flags into one client call and
 hands the answer to :mod:`.output`. Shared rules live in one place each: output formats
 (:mod:`.output`), confirmation (:mod:`.confirm`), ``--dry-run`` (:mod:`.dryrun`), exit statuses
-(:mod:`.runner`).
+(:mod:`.runner`). The command line reaches them through :mod:`.parser` (``SETTINGS``,
+``add_admin_commands``) and :mod:`.runner` (``run_admin``).
+
+This module imports none of them. Importing any of them runs this module first: were the
+parser imported here, it would import every resource module, whose imports of their siblings
+(``from capgo_exporter.admin import charts``) would run while this package is half made.
 """
-
-from capgo_exporter.admin.parser import SETTINGS, add_admin_commands
-from capgo_exporter.admin.runner import run_admin
-
-__all__ = ["SETTINGS", "add_admin_commands", "run_admin"]

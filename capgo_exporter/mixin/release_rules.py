@@ -9,9 +9,9 @@ failure ratio is failures / (failures + installs) over that window. Gauges are c
 
 A raw ratio is noise on a small bundle: 5 failures in 67 attempts (7.5 %) is what a healthy
 bundle failing 1.3 % of the time shows now and then. CapgoBundleFailureRateHigh therefore reads
-the Wilson score lower bound of the ratio, the test Capgo's own rollout auto-pause applies
-(reference §3.10): the bundle fails more often than the threshold with the configured
-confidence, and it has a minimum number of failure events.
+the Wilson score lower bound of the ratio, the test Capgo's own rollout auto-pause applies:
+the bundle fails more often than the threshold with the configured confidence, and it has a
+minimum number of failure events.
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from capgo_exporter.mixin.config import Config
 from capgo_exporter.mixin.ruledocs import Alert, Record
-
-if TYPE_CHECKING:
-    from capgo_exporter.mixin.rules import Rules
 
 BUNDLE_FAILURE_RATIO: Final = "app_id_bundle:capgo_bundle_failure_events_per_attempts:ratio"
 BUNDLE_FAILURES: Final = "app_id_bundle:capgo_bundle_failure_events:sum"
@@ -71,15 +69,15 @@ def wilson_lower_bound(failures: str, attempts: str, confidence: float) -> str:
     )
 
 
-def records(rules: Rules) -> tuple[Record, ...]:
-    s = rules.s
-    days = f"(max({s('capgo_events_window_seconds')}) / 86400)"
-    crashes = s("capgo_app_events", f'action=~"{CRASH_ACTIONS}"')
-    failed = s("capgo_bundle_events", 'action!="set"')
-    installed = s("capgo_bundle_events", 'action="set"')
+def records(config: Config) -> tuple[Record, ...]:
+    select = config.select
+    days = f"(max({select('capgo_events_window_seconds')}) / 86400)"
+    crashes = select("capgo_app_events", f'action=~"{CRASH_ACTIONS}"')
+    failed = select("capgo_bundle_events", 'action!="set"')
+    installed = select("capgo_bundle_events", 'action="set"')
     by = BUNDLE_LABELS
     return (
-        Record(BUNDLE_FAILURE_RATIO, failure_ratio(rules.s, "capgo_bundle_events", by)),
+        Record(BUNDLE_FAILURE_RATIO, failure_ratio(select, "capgo_bundle_events", by)),
         # The counts the lower bound and the alert read; 0 failures, not none, where a bundle
         # has installs only. Later rules of a group see earlier ones' results of the same
         # evaluation.
@@ -95,11 +93,9 @@ def records(rules: Rules) -> tuple[Record, ...]:
         ),
         Record(
             BUNDLE_FAILURE_LOWER_BOUND,
-            wilson_lower_bound(
-                BUNDLE_FAILURES, BUNDLE_ATTEMPTS, rules.config.bundle_failure_confidence
-            ),
+            wilson_lower_bound(BUNDLE_FAILURES, BUNDLE_ATTEMPTS, config.bundle_failure_confidence),
         ),
-        Record(APP_FAILURE_RATIO, failure_ratio(rules.s, "capgo_app_events", "app_id")),
+        Record(APP_FAILURE_RATIO, failure_ratio(select, "capgo_app_events", "app_id")),
         Record(
             APP_CRASHES_PER_DAY,
             f"sum by (app_id) (max by (app_id, action) ({crashes}))\n/ scalar{days}\n",
@@ -113,47 +109,52 @@ def _of_bundle(record: str, format_: str) -> str:
     return f"{{{{ with {query} | query }}}}{{{{ . | first | value | {format_} }}}}{{{{ end }}}}"
 
 
-def alerts(rules: Rules) -> tuple[Alert, ...]:
-    c = rules.config
+def alerts(config: Config) -> tuple[Alert, ...]:
+    return (_bundle_failure_rate_high(config), _app_crashes_rising(config))
+
+
+def _bundle_failure_rate_high(config: Config) -> Alert:
+    """The bundle fails more often than the threshold, with the configured confidence: the
+    Wilson score lower bound of its failure ratio is above it. The minimum number of failure
+    events keeps a tiny sample quiet (2 failures in 3 attempts has a lower bound of 21 %),
+    which the bound alone would not."""
     bundle = "bundle {{ $labels.bundle }} of app {{ $labels.app_id }}"
-    window = f"{c.events_days}d"
-    confidence = f"{c.bundle_failure_confidence * 100:g}%"
+    confidence = f"{config.bundle_failure_confidence * 100:g}%"
     failures = _of_bundle(BUNDLE_FAILURES, 'printf "%.0f"')
     attempts = _of_bundle(BUNDLE_ATTEMPTS, 'printf "%.0f"')
     ratio = _of_bundle(BUNDLE_FAILURE_RATIO, "humanizePercentage")
-    return (
-        # The bundle fails more often than the threshold, with the configured confidence: the
-        # Wilson score lower bound of its failure ratio is above it. The minimum number of
-        # failure events keeps a tiny sample quiet (2 failures in 3 attempts has a lower bound
-        # of 21 %), which the bound alone would not.
-        Alert(
-            "CapgoBundleFailureRateHigh",
-            "critical",
-            f"{BUNDLE_FAILURE_LOWER_BOUND} > {c.bundle_failure_ratio:g}\n"
-            "and on (app_id, bundle)\n"
-            f"{BUNDLE_FAILURES} >= {c.bundle_failure_min_failures}\n",
-            "A Capgo bundle fails on too many of its install attempts.",
-            f"At least {{{{ $value | humanizePercentage }}}} of the install attempts of {bundle} "
-            f"fail or crash ({confidence} confidence lower bound): {failures} failure events in "
-            f"{attempts} attempts ({ratio} observed) in the last {window}. Threshold "
-            f"{c.bundle_failure_ratio * 100:g}%, with at least {c.bundle_failure_min_failures} "
-            "failure events. Pause its rollout.",
-            "15m",
-        ),
-        # Like for like: the window's crashes per day against the previous window's, with an
-        # absolute floor so a handful of crashes on a small fleet never pages.
-        Alert(
-            "CapgoAppCrashesRising",
-            "warning",
-            f"{APP_CRASHES_PER_DAY} > {c.crash_min_per_day:g}\n"
-            "and on (app_id)\n"
-            f"{APP_CRASHES_PER_DAY}\n> {c.crash_rise_factor:g} * "
-            f"({APP_CRASHES_PER_DAY} offset {window})\n",
-            "Crashes of a Capgo app have risen sharply.",
-            "App {{ $labels.app_id }} reports {{ $value | humanize }} crashes a day over the "
-            f"last {window}, more than {c.crash_rise_factor:g} times the previous {window}.",
-            "1h",
-        ),
+    min_failures = config.bundle_failure_min_failures
+    return Alert(
+        "CapgoBundleFailureRateHigh",
+        "critical",
+        f"{BUNDLE_FAILURE_LOWER_BOUND} > {config.bundle_failure_ratio:g}\n"
+        "and on (app_id, bundle)\n"
+        f"{BUNDLE_FAILURES} >= {min_failures}\n",
+        "A Capgo bundle fails on too many of its install attempts.",
+        f"At least {{{{ $value | humanizePercentage }}}} of the install attempts of {bundle} "
+        f"fail or crash ({confidence} confidence lower bound): {failures} failure events in "
+        f"{attempts} attempts ({ratio} observed) in the last {config.events_days}d. Threshold "
+        f"{config.bundle_failure_ratio * 100:g}%, with at least {min_failures} "
+        "failure events. Pause its rollout.",
+        "15m",
+    )
+
+
+def _app_crashes_rising(config: Config) -> Alert:
+    """Like for like: the window's crashes per day against the previous window's, with an
+    absolute floor so a handful of crashes on a small fleet never pages."""
+    window = f"{config.events_days}d"
+    return Alert(
+        "CapgoAppCrashesRising",
+        "warning",
+        f"{APP_CRASHES_PER_DAY} > {config.crash_min_per_day:g}\n"
+        "and on (app_id)\n"
+        f"{APP_CRASHES_PER_DAY}\n> {config.crash_rise_factor:g} * "
+        f"({APP_CRASHES_PER_DAY} offset {window})\n",
+        "Crashes of a Capgo app have risen sharply.",
+        "App {{ $labels.app_id }} reports {{ $value | humanize }} crashes a day over the "
+        f"last {window}, more than {config.crash_rise_factor:g} times the previous {window}.",
+        "1h",
     )
 
 
@@ -168,7 +169,7 @@ def _confidence(text: str) -> float:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser, defaults: Any) -> None:
+def add_arguments(parser: argparse.ArgumentParser, defaults: Config) -> None:
     parser.add_argument(
         "--bundle-failure-ratio",
         type=float,

@@ -1,4 +1,8 @@
-"""The /_sim/ control routes (no auth): counters, knobs, ground truth, device churn."""
+"""The /_sim/ control routes (no auth): counters, knobs, ground truth, device churn.
+
+A layer over the simulated API (`with_control_routes`): it answers /_sim/ paths from the
+simulator's controls (`SimControls`) and hands every other request to the API's handler.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from capgo_exporter.sim.config import Knobs
 from capgo_exporter.sim.protocol import (
+    RequestHandler,
     SimRequest,
     SimResponse,
     bad_request,
@@ -19,8 +25,27 @@ from capgo_exporter.sim.protocol import (
 from capgo_exporter.sim.router import Router
 from capgo_exporter.sim.truth import GroundTruth
 
-if TYPE_CHECKING:
-    from capgo_exporter.sim.simulator import Simulator
+
+class SimControls(Protocol):
+    """What the control routes read and steer: the `Simulator`'s methods of the same names."""
+
+    def request_counts(self) -> dict[str, int]: ...
+
+    def status_counts(self) -> dict[str, int]: ...
+
+    def reset_request_counts(self) -> None: ...
+
+    def configure(self, **knobs: Any) -> Knobs: ...
+
+    def truth(
+        self, cycle_start_day: int = 1, max_bundles_per_app: int | None = None
+    ) -> GroundTruth: ...
+
+    def app_ids(self, org_id: str | None = None) -> list[str]: ...
+
+    def touch_devices(self, app_id: str, n: int) -> list[str]: ...
+
+    def add_devices(self, app_id: str, n: int) -> list[str]: ...
 
 
 def _error(message: str) -> SimResponse:
@@ -52,17 +77,17 @@ def _body(request: SimRequest) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _requests(sim: Simulator, request: SimRequest) -> SimResponse:
+def _requests(sim: SimControls, request: SimRequest) -> SimResponse:
     by_status = request.query_params().get("by") == "status"
     return json_response(200, sim.status_counts() if by_status else sim.request_counts())
 
 
-def _reset_requests(sim: Simulator, request: SimRequest) -> SimResponse:
+def _reset_requests(sim: SimControls, request: SimRequest) -> SimResponse:
     sim.reset_request_counts()
     return json_response(200, {"status": "ok"})
 
 
-def _configure(sim: Simulator, request: SimRequest) -> SimResponse:
+def _configure(sim: SimControls, request: SimRequest) -> SimResponse:
     try:
         knobs = sim.configure(**_body(request))
     except (TypeError, ValueError) as exc:
@@ -70,7 +95,7 @@ def _configure(sim: Simulator, request: SimRequest) -> SimResponse:
     return json_response(200, dataclasses.asdict(knobs))
 
 
-def _truth(sim: Simulator, request: SimRequest) -> SimResponse:
+def _truth(sim: SimControls, request: SimRequest) -> SimResponse:
     params = request.query_params()
     day = params.get("cycle_start_day", "1")
     top = params.get("max_bundles_per_app")
@@ -81,7 +106,7 @@ def _truth(sim: Simulator, request: SimRequest) -> SimResponse:
 
 
 def _change_devices(
-    sim: Simulator, request: SimRequest, change: Callable[[str, int], list[str]]
+    sim: SimControls, request: SimRequest, change: Callable[[str, int], list[str]]
 ) -> SimResponse:
     body = _body(request)
     app_id, n = body.get("app_id"), body.get("n")
@@ -90,11 +115,11 @@ def _change_devices(
     return json_response(200, {"device_ids": change(str(app_id), n)})
 
 
-def _touch(sim: Simulator, request: SimRequest) -> SimResponse:
+def _touch(sim: SimControls, request: SimRequest) -> SimResponse:
     return _change_devices(sim, request, sim.touch_devices)
 
 
-def _add(sim: Simulator, request: SimRequest) -> SimResponse:
+def _add(sim: SimControls, request: SimRequest) -> SimResponse:
     return _change_devices(sim, request, sim.add_devices)
 
 
@@ -102,7 +127,7 @@ def _add(sim: Simulator, request: SimRequest) -> SimResponse:
 class AdminRoute:
     method: str
     template: str
-    handler: Callable[[Simulator, SimRequest], SimResponse]
+    handler: Callable[[SimControls, SimRequest], SimResponse]
 
 
 # Routed like Capgo's own routes: a trailing slash and the /functions/v1 prefix are accepted.
@@ -118,6 +143,14 @@ _ROUTER = Router(
 )
 
 
-def handle_admin(sim: Simulator, request: SimRequest) -> SimResponse:
-    match = _ROUTER.match(request.method, request.path)
-    return match.route.handler(sim, request) if match else not_found()
+def with_control_routes(controls: SimControls, api: RequestHandler) -> RequestHandler:
+    """A handler answering /_sim/ paths (404 for one it does not know) from ``controls``, and
+    every other request with ``api``."""
+
+    def handle(request: SimRequest) -> SimResponse:
+        if not Router.normalize(request.path).startswith("/_sim/"):
+            return api(request)
+        match = _ROUTER.match(request.method, request.path)
+        return match.route.handler(controls, request) if match else not_found()
+
+    return handle

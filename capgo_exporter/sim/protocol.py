@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -41,6 +41,11 @@ class SimResponse:
     headers: dict[str, str] = field(default_factory=dict)
     # Seconds the transport waits before answering (latency, or a hang for timeouts).
     delay: float = 0.0
+
+
+# What answers one request: the simulator's `handle`, or a layer over it. The front ends (the
+# TCP server, the httpx transports) take one of these, never the simulator itself.
+RequestHandler = Callable[[SimRequest], SimResponse]
 
 
 class ApiError(Exception):
@@ -95,7 +100,7 @@ def not_found() -> SimResponse:
     return json_response(404, {"error": "not_found", "message": "Not found"})
 
 
-# -- where parameters come from (reference §1.2) ---------------------------------------------
+# -- where parameters come from, as Capgo's backend reads them ---------------------------------
 
 
 def body_or_query(request: SimRequest) -> dict[str, Any]:

@@ -14,13 +14,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from capgo_exporter.sim.protocol import SimRequest
-
-if TYPE_CHECKING:
-    from capgo_exporter.sim.simulator import Simulator
+from capgo_exporter.sim.protocol import RequestHandler, SimRequest
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +25,9 @@ class SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a hanging request must not block shutdown
     request_queue_size = 256  # many clients connecting at once
 
-    def __init__(self, address: tuple[str, int], sim: Simulator, *, compress: bool) -> None:
+    def __init__(self, address: tuple[str, int], answer: RequestHandler, *, compress: bool) -> None:
         super().__init__(address, _Handler)
-        self.sim = sim
+        self.answer = answer  # not `handle_request`: the server's own method has that name
         self.compress = compress
 
     @property
@@ -56,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             client_ip=self.client_address[0],
         )
-        response = self.server.sim.handle(request)
+        response = self.server.answer(request)
         if response.delay:
             time.sleep(response.delay)
         body = response.body
@@ -85,9 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def running_server(
-    sim: Simulator, host: str, port: int, *, compress: bool = False
+    answer: RequestHandler, host: str, port: int, *, compress: bool = False
 ) -> Iterator[str]:
-    server = SimHTTPServer((host, port), sim, compress=compress)
+    """Serve ``answer`` over TCP in a background thread; yields the base URL."""
+    server = SimHTTPServer((host, port), answer, compress=compress)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from capgo_exporter.sim.admin import handle_admin
+from capgo_exporter.sim.admin import with_control_routes
 from capgo_exporter.sim.arrivals import Arrival, ArrivalLog, retry_after_of
 from capgo_exporter.sim.auth import FailedAuthGuard, Middleware, authenticate
 from capgo_exporter.sim.config import KnobBox, Knobs, SimConfig
@@ -73,13 +73,16 @@ class Simulator:
         self._faults = Faults(mix(self.config.seed, "faults"))
         self._counters = RequestCounters()
         self.arrivals = ArrivalLog()  # every API request, when, and the pauses announced
+        # The control routes (/_sim/) over the API: not counted, limited nor faulted.
+        self._handler = with_control_routes(self, self._handle_api)
 
     # -- serving --------------------------------------------------------------------------
 
     def handle(self, request: SimRequest) -> SimResponse:
         """Answer one request; `response.delay` is the wait the transport adds before replying."""
-        if Router.normalize(request.path).startswith("/_sim/"):
-            return handle_admin(self, request)
+        return self._handler(request)
+
+    def _handle_api(self, request: SimRequest) -> SimResponse:
         knobs = self._knobs.get()
         arrived = self.arrivals.now()
         match = self._router.match(request.method, request.path)
@@ -136,10 +139,10 @@ class Simulator:
         return principal
 
     def transport(self) -> httpx.AsyncBaseTransport:
-        return AsyncSimTransport(self)
+        return AsyncSimTransport(self.handle)
 
     def sync_transport(self) -> httpx.BaseTransport:
-        return SyncSimTransport(self)
+        return SyncSimTransport(self.handle)
 
     @contextmanager
     def serve_tcp(
@@ -147,7 +150,7 @@ class Simulator:
     ) -> Iterator[str]:
         """Serve over TCP in a background thread; yields the base URL. With ``gzip``, large
         bodies are compressed for clients that accept it, as Capgo's CDN does."""
-        with running_server(self, host, port, compress=gzip) as url:
+        with running_server(self.handle, host, port, compress=gzip) as url:
             yield url
 
     # -- observing and steering -----------------------------------------------------------

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 
-from capgo_exporter.sim.protocol import SimRequest, SimResponse
-
-if TYPE_CHECKING:
-    from capgo_exporter.sim.simulator import Simulator
+from capgo_exporter.sim.protocol import RequestHandler, SimRequest, SimResponse
 
 
 def _to_sim(request: httpx.Request, body: bytes) -> SimRequest:
@@ -41,11 +37,11 @@ def _to_httpx(request: httpx.Request, response: SimResponse) -> httpx.Response:
 
 
 class AsyncSimTransport(httpx.AsyncBaseTransport):
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+    def __init__(self, handler: RequestHandler) -> None:
+        self._handler = handler
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._sim.handle(_to_sim(request, await request.aread()))
+        response = self._handler(_to_sim(request, await request.aread()))
         timeout = _read_timeout(request)
         if timeout is not None and response.delay > timeout:
             await asyncio.sleep(timeout)
@@ -56,11 +52,11 @@ class AsyncSimTransport(httpx.AsyncBaseTransport):
 
 
 class SyncSimTransport(httpx.BaseTransport):
-    def __init__(self, sim: Simulator) -> None:
-        self._sim = sim
+    def __init__(self, handler: RequestHandler) -> None:
+        self._handler = handler
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._sim.handle(_to_sim(request, request.read()))
+        response = self._handler(_to_sim(request, request.read()))
         timeout = _read_timeout(request)
         if timeout is not None and response.delay > timeout:
             time.sleep(timeout)

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.collect.base import CollectContext, Collector, CollectResult, Discovery
-from capgo_exporter.collect.device_index import DeviceIndex
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.inventory import InventoryCollector
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.metrics import MetricSpec

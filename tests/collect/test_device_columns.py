@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from capgo_exporter.collect.device_columns import (
+from capgo_exporter.collect.devices.columns import (
     _iso_stamps,
     _uuid_keys,
     device_key,

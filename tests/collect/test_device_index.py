@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from capgo_exporter.collect.device_aggregates import AppDevices
-from capgo_exporter.collect.device_columns import device_key, to_ms
-from capgo_exporter.collect.device_index import FILE_NAME, DeviceIndex
+from capgo_exporter.collect.devices.aggregates import AppDevices
+from capgo_exporter.collect.devices.columns import device_key, to_ms
+from capgo_exporter.collect.devices.index import FILE_NAME, DeviceIndex
 from tests.clock import PINNED_NOW
 
 NOW = PINNED_NOW
@@ -284,7 +284,7 @@ def test_every_id_is_stored_under_its_device_key(index: DeviceIndex, device_id: 
 
 
 def test_device_keys_in_another_process() -> None:
-    code = "from capgo_exporter.collect.device_columns import device_key as k; print(k('abc'))"
+    code = "from capgo_exporter.collect.devices.columns import device_key as k; print(k('abc'))"
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

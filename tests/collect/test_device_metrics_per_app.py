@@ -11,8 +11,8 @@ import httpx
 
 from capgo_exporter.catalogue import specs_of
 from capgo_exporter.collect.base import CollectContext, SamplesUpdate
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import APP_DEVICES, DEVICES_TRACKED, DevicesCollector
+from capgo_exporter.collect.devices.collector import APP_DEVICES, DEVICES_TRACKED, DevicesCollector
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.daemon import exporter
 from capgo_exporter.sim import SimConfig, Simulator

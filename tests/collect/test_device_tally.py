@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from capgo_exporter.collect.device_aggregates import SEEN_WINDOWS, AppDevices, aggregate
-from capgo_exporter.collect.device_columns import to_ms
-from capgo_exporter.collect.device_index import DeviceIndex
+from capgo_exporter.collect.devices.aggregates import SEEN_WINDOWS, AppDevices, aggregate
+from capgo_exporter.collect.devices.columns import to_ms
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.labels import text
 from tests.clock import PINNED_NOW
 
@@ -31,7 +31,7 @@ def iso(moment: datetime) -> str:
 
 def counted_afresh(index: DeviceIndex, app_id: str, now: datetime) -> AppDevices:
     """The aggregates from every row of the app, each device looked at once."""
-    app = index._apps.get(app_id)
+    app = index._generations.number(app_id)
     if app is None:
         return AppDevices()
     rows = index._db.execute(
@@ -39,14 +39,14 @@ def counted_afresh(index: DeviceIndex, app_id: str, now: datetime) -> AppDevices
     ).fetchall()
     per_profile: Counter[int] = Counter(profile for profile, _ in rows)
     seen: dict[str, Counter[str]] = {}
-    platforms = {text(index._profile_values[p][0]) for p in per_profile}
+    platforms = {text(index._profiles.values[p][0]) for p in per_profile}
     for window, span in SEEN_WINDOWS.items():
         since = to_ms(now - span)
         seen[window] = Counter(dict.fromkeys(platforms, 0))
         for profile, ms in rows:
             if ms is not None and ms >= since:
-                seen[window][text(index._profile_values[profile][0])] += 1
-    return aggregate(((index._profile_values[p], n) for p, n in per_profile.items()), seen)
+                seen[window][text(index._profiles.values[profile][0])] += 1
+    return aggregate(((index._profiles.values[p], n) for p, n in per_profile.items()), seen)
 
 
 class Fleet:
@@ -136,7 +136,7 @@ def test_a_full_walk_hands_its_tally_to_the_app(
     def no_recount(app: int) -> None:
         raise AssertionError("the app's tally was counted again from its rows")
 
-    monkeypatch.setattr(index, "_tally_from_rows", no_recount)
+    monkeypatch.setattr(index._summaries, "_tally_from_rows", no_recount)
     later = NOW + timedelta(minutes=59)
     expected_later = counted_afresh(index, APP, later)
     statements: list[str] = []
@@ -187,13 +187,13 @@ def test_a_page_that_fails_to_store_leaves_no_trace_in_the_counts(
     if not walking:
         index.finish_full_sync(APP, NOW)
         assert_same(index)  # the app has its tally
-    store = index._store
+    store = index._rows._store
 
     def disk_full(app: int, generation: int, values: list[Any]) -> None:
         store(app, generation, values)  # written, then the transaction fails
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(index, "_store", disk_full)
+    monkeypatch.setattr(index._rows, "_store", disk_full)
     # Devices new and known; only new ones in a fresh walk, which would stop being fresh at
     # the first known one.
     failed = list(range(100, 200)) if walking else list(range(50, 150))

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from capgo_exporter.collect import devices as devices_module
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.device_page_size import FILE_NAME, DevicePageSize
-from capgo_exporter.collect.devices import DEVICES_TRACKED, DevicesCollector
+from capgo_exporter.collect.devices import collector as devices_module
+from capgo_exporter.collect.devices.collector import DEVICES_TRACKED, DevicesCollector
+from capgo_exporter.collect.devices.index import DeviceIndex
+from capgo_exporter.collect.devices.page_size import FILE_NAME, DevicePageSize
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.sim import SimConfig
 from tests.collect.conftest import make_settings

@@ -18,8 +18,7 @@ from pydantic import SecretStr
 from capgo_exporter.api import CapgoClient, CapgoTransportError, ClientOptions
 from capgo_exporter.catalogue import specs_of
 from capgo_exporter.collect.base import CollectContext, Discovery, DiscoveryMissing
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import (
+from capgo_exporter.collect.devices.collector import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
     APP_DEVICES_BY_PLUGIN,
@@ -32,6 +31,7 @@ from capgo_exporter.collect.devices import (
     DEVICES_TRACKED,
     DevicesCollector,
 )
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.labels import flag
 from capgo_exporter.collect.samples import Labels, Samples
 from capgo_exporter.metrics import MetricSpec

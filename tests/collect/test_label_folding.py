@@ -6,13 +6,13 @@ from collections import Counter
 
 import pytest
 
-from capgo_exporter.collect.device_aggregates import OTHER, AppDevices, fold_rare
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.devices import (
+from capgo_exporter.collect.devices.aggregates import OTHER, AppDevices, fold_rare
+from capgo_exporter.collect.devices.collector import (
     APP_DEVICES_BY_NATIVE,
     APP_DEVICES_BY_PLUGIN,
     DevicesCollector,
 )
+from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.settings import SettingsError
 from tests.collect.conftest import make_settings
 from tests.collect.test_devices_collector import PAGE, Fleet

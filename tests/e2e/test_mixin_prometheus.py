@@ -16,14 +16,18 @@ import httpx
 import pytest
 import yaml
 
+from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.mixin import dashboards
-from capgo_exporter.mixin.rules import MAU_PROJECTED
+from capgo_exporter.mixin.usage_rules import MAU_PROJECTED
+from capgo_exporter.selfmetrics import COLLECTOR_LAST_SUCCESS, COLLECTOR_MAX_AGE
+from capgo_exporter.settings import ENV_NAMES
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import pinned_clock
 
 from .conftest import PrometheusQuery, daemon_env, exporter_and_prometheus
 
 CYCLE_START = "capgo_org_billing_cycle_start_timestamp_seconds"
+MAX_AGE_SECONDS = 300
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_PROMETHEUS = REPO / "deploy" / "compose" / "prometheus.yml"
@@ -80,6 +84,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # Polls keep going during the test, so API request rates have samples to rate.
             CAPGO_EXPORTER_COLLECTOR_INVENTORY_INTERVAL="5s",
             CAPGO_EXPORTER_COLLECTOR_DEVICES_INTERVAL="5s",
+            # Three such intervals would be 15 s, and the staleness alerts read the max age the
+            # exporter publishes: a busy machine would make the data age. Also the path from
+            # the setting to the published max age the rules read.
+            **{ENV_NAMES["max_age"]: f"{MAX_AGE_SECONDS}s"},
         )
         with exporter_and_prometheus(tmp, env, _prometheus_config) as (exporter, query):
             # Enough scrapes for every rate window and a few rule evaluations.
@@ -168,3 +176,16 @@ def test_no_alert_fires_on_a_healthy_simulated_account(stack: Stack) -> None:
     }
     exporter_alerts = {name for name in firing if "Exporter" in name or "Collector" in name}
     assert not exporter_alerts, firing
+
+
+def test_every_collector_is_matched_with_the_max_age_its_exporter_publishes(stack: Stack) -> None:
+    """The staleness rules' join, on the exporter's real series: every collector has its max
+    age (the configured one), and its data are far younger."""
+    published = stack.prometheus.vector(COLLECTOR_MAX_AGE.name)
+    assert published == {(("collector", name),): MAX_AGE_SECONDS for name in COLLECTORS}
+    share = stack.prometheus.vector(
+        f"(time() - {COLLECTOR_LAST_SUCCESS.name})\n"
+        f"/ on (job, instance, collector) group_left\n{COLLECTOR_MAX_AGE.name}"
+    )
+    assert {dict(labels)["collector"] for labels in share} == set(COLLECTORS)
+    assert all(0 <= value < 2 / 3 for value in share.values()), share

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from capgo_exporter.daemon import start_demo
+from capgo_exporter.mixin.config import Config
 from capgo_exporter.mixin.release_rules import APP_CRASHES_PER_DAY, BUNDLE_FAILURE_RATIO
-from capgo_exporter.mixin.rules import Config
 from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import Simulator
 from tests.clock import pinned_clock

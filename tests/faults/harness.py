@@ -31,7 +31,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from capgo_exporter.catalogue import specs_of
-from capgo_exporter.collect.devices import (
+from capgo_exporter.collect.devices.collector import (
     APP_DEVICES,
     APP_DEVICES_BY_NATIVE,
     APP_DEVICES_BY_PLUGIN,

@@ -14,6 +14,7 @@ import yaml
 
 from capgo_exporter.catalogue import CATALOGUE
 from capgo_exporter.mixin import dashboards as mixin
+from capgo_exporter.mixin.config import Config as RulesConfig
 from capgo_exporter.mixin.dashboards import (
     DATASOURCE,
     WILDCARDS,
@@ -24,7 +25,6 @@ from capgo_exporter.mixin.dashboards import (
     render,
     substitute,
 )
-from capgo_exporter.mixin.rules import Config as RulesConfig
 from capgo_exporter.mixin.rules import Rules
 from tests.tools import require_binary
 

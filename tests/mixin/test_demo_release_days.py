@@ -44,8 +44,9 @@ from capgo_exporter.collect.events import EventsCollector
 from capgo_exporter.collect.inventory import InventoryCollector
 from capgo_exporter.collect.samples import Samples
 from capgo_exporter.daemon import DEMO_DEFAULTS, DEMO_KEY, DEMO_URL, demo_config, make_client
+from capgo_exporter.mixin.config import Config
 from capgo_exporter.mixin.release_rules import APP_CRASHES_PER_DAY
-from capgo_exporter.mixin.rules import RULES_FILE, Config
+from capgo_exporter.mixin.rules import RULES_FILE
 from capgo_exporter.settings import load_settings
 from capgo_exporter.sim import Simulator
 from capgo_exporter.snapshot import Part, Snapshot

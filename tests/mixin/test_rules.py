@@ -13,17 +13,15 @@ import pytest
 import yaml
 
 from capgo_exporter.catalogue import CATALOGUE
-from capgo_exporter.collectors import REGISTRY
+from capgo_exporter.collectors import COLLECTORS, REGISTRY
 from capgo_exporter.mixin import release_rules
 from capgo_exporter.mixin import rules as mixin
-from capgo_exporter.mixin.rules import (
-    DEFAULT_RUNBOOK_URL_BASE,
-    PROMETHEUS_RULE_FILE,
-    RULES_FILE,
-    Config,
-    Rules,
-    render,
-)
+from capgo_exporter.mixin.config import DEFAULT_RUNBOOK_URL_BASE, Config
+from capgo_exporter.mixin.rules import PROMETHEUS_RULE_FILE, RULES_FILE, Rules, render
+from capgo_exporter.selfmetrics import COLLECTOR_LAST_SUCCESS, COLLECTOR_MAX_AGE
+from capgo_exporter.settings import FLAG_NAMES
+from tests.mixin import staleness_cases
+from tests.mixin.staleness_cases import AGING, STALE
 from tests.tools import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,6 +176,8 @@ KNOWN_SERIES = (
     | {rule["record"] for rule in RECORDS}
 )
 PROMQL_WORDS = {"and", "or", "unless", "bool", "offset", "time", "vector", "scalar"}
+# A group modifier without a label list ("group_left (…)" is removed as a label list).
+PROMQL_WORDS |= {"group_left", "group_right"}
 _FUNCTION_OR_AGGREGATION = re.compile(r"\b[a-z_]+\s*\(")
 _LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 
@@ -199,9 +199,10 @@ def test_metric_name_parser_finds_names_and_only_names() -> None:
     expr = (
         'max by (org_id) (deriv(capgo_org_monthly_active_users{job="capgo"}[3d])) * 2e3\n'
         "and on (org_id) time() - foo:bar:ratio offset 24h > 0.5\n"
-        'unless label_replace(up, "a", "$1", "b", "(.+)")'
+        'unless label_replace(up, "a", "$1", "b", "(.+)")\n'
+        "> on (job, instance) group_left\nbaz * 2 / 3"
     )
-    assert metric_names(expr) == {"capgo_org_monthly_active_users", "foo:bar:ratio", "up"}
+    assert metric_names(expr) == {"capgo_org_monthly_active_users", "foo:bar:ratio", "up", "baz"}
 
 
 @pytest.mark.parametrize("rule", RULE_DOCS, ids=lambda r: r.get("alert") or r["record"])
@@ -283,8 +284,6 @@ def test_cli_renders_with_the_users_settings(tmp_path: Path) -> None:
             'job="capgo-prod"',
             "--runbook-url-base",
             "https://wiki.example.com/capgo",
-            "--collector.statistics.interval",
-            "30m",
         ]
     )
     assert code == 0
@@ -297,29 +296,68 @@ def test_cli_renders_with_the_users_settings(tmp_path: Path) -> None:
     assert 'up{job="capgo-prod"} == 0' in [r["expr"] for r in rules]
     urls = {r["annotations"]["runbook_url"] for r in rules if "alert" in r}
     assert "https://wiki.example.com/capgo#capgoexporterdown" in urls
-    stale = {
-        r["labels"]["collector"]: r["expr"]
-        for r in rules
-        if r.get("alert") == "CapgoExporterDataStale"
-    }
-    # The exporter's max age: three intervals, the statistics one now 30 minutes.
-    assert stale["statistics"].endswith("> 5400")
-    assert stale["inventory"].endswith("> 900")
 
 
-def test_cli_max_age_applies_to_every_collector(tmp_path: Path) -> None:
-    assert mixin.main(["--out", str(tmp_path), "--collector.max-age", "2h"]) == 0
-    rules = rules_of(load(tmp_path / RULES_FILE)["groups"])
-    stale = [r["expr"] for r in rules if r.get("alert") == "CapgoExporterDataStale"]
-    assert len(stale) == len(REGISTRY)
-    assert all(expr.endswith("> 7200") for expr in stale)
-
-
-def test_cli_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "flag",
+    [*(spec.interval_flag for spec in REGISTRY.values()), FLAG_NAMES["max_age"]],
+)
+def test_cli_takes_none_of_the_exporters_interval_flags(
+    capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """The staleness alerts read each collector's max age from the exporter: an interval given
+    here could only disagree with the exporter's."""
     with pytest.raises(SystemExit) as exit_info:
-        mixin.main(["--collector.account.interval", "soon"])
+        mixin.main([flag, "30m"])
     assert exit_info.value.code == 2
-    assert "invalid duration 'soon'" in capsys.readouterr().err
+    assert f"unrecognized arguments: {flag} 30m" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("alert", "fraction"), [(STALE, ""), (AGING, " * 2 / 3")])
+def test_one_staleness_rule_compares_every_collector_with_its_published_max_age(
+    alert: str, fraction: str
+) -> None:
+    (rule,) = [r for r in ALERTS if r["alert"] == alert]
+    assert rule["expr"] == (
+        f'time() - ({COLLECTOR_LAST_SUCCESS.name}{{job="capgo"}} > 0)\n'
+        "> on (job, instance, collector) group_left\n"
+        f'{COLLECTOR_MAX_AGE.name}{{job="capgo"}}{fraction}\n'
+    )
+    assert set(rule["labels"]) == {"severity"}  # one rule: no collector of its own
+
+
+# --- the staleness alerts' unit tests, from the collector registry --------------------------
+
+
+def test_the_staleness_unit_tests_are_rendered_from_the_registry() -> None:
+    assert staleness_cases.PATH in UNIT_TESTS
+    assert staleness_cases.PATH.read_text(encoding="utf-8") == staleness_cases.render(), (
+        "stale: run python -m tests.mixin.staleness_cases"
+    )
+
+
+@pytest.mark.parametrize("collector", COLLECTORS)
+@pytest.mark.parametrize("alert", [STALE, AGING])
+def test_every_collector_has_staleness_unit_tests(alert: str, collector: str) -> None:
+    """Each staleness alert fires for every collector in one case and stays silent in another."""
+    cases = [
+        [expected["exp_labels"].get("collector") for expected in case.get("exp_alerts") or []]
+        for case in alert_rule_tests()
+        if case["alertname"] == alert
+    ]
+    assert any(collector in fired for fired in cases)
+    assert any(collector not in fired for fired in cases)
+
+
+def test_humanize_duration_formats_as_prometheus_does() -> None:
+    """The staleness cases' descriptions use it; promtool compares them with what Prometheus'
+    own humanizeDuration renders, so a difference fails their unit tests."""
+    assert staleness_cases.humanize_duration(60) == "1m 0s"
+    assert staleness_cases.humanize_duration(3600) == "1h 0m 0s"
+    assert staleness_cases.humanize_duration(10860) == "3h 1m 0s"
+    assert staleness_cases.humanize_duration(90061) == "1d 1h 1m 1s"
+    with pytest.raises(ValueError, match="a minute or more"):
+        staleness_cases.humanize_duration(59)
 
 
 # --- the failure alert's confidence bound --------------------------------------------------
@@ -337,8 +375,8 @@ def _bundle_series(app: str, bundle: str, action: str, value: int) -> Doc:
 def test_the_lower_bound_is_capgos_at_the_configured_confidence(
     tmp_path: Path, confidence: float, failures: int, attempts: int, capgo_bps: int
 ) -> None:
-    """--bundle-failure-confidence reaches the recorded bound, whose floor(bound * 10000) is Capgo's
-    lowerBoundBps (reference §3.10) for the same counts."""
+    """--bundle-failure-confidence reaches the recorded bound, whose floor(bound * 10000) is the
+    lower bound in basis points that Capgo's rollout auto-pause computes for the same counts."""
     args = ["--out", str(tmp_path), "--bundle-failure-confidence", str(confidence)]
     assert mixin.main(args) == 0
     series = [

@@ -8,8 +8,9 @@ exporter's collectors and its calls to the Capgo API).
 
 One module per dashboard (overview.py, app.py, exporter.py; release_health.py is a row of the app
 dashboard), each a sequence of panel-group functions in the order the dashboard shows them.
-They build on builder.py (panels, layout, the dashboard), variables.py and queries.py (PromQL),
-all typed by schema.py: TypedDicts of the Grafana JSON written, so mypy checks every key.
+They build on builder.py (the panel kinds), tables.py (tables), layout.py (rows, their layout,
+the dashboard), variables.py and queries.py (PromQL), all typed by schema.py: TypedDicts of the
+Grafana JSON written, so mypy checks every key.
 
 Conventions (the grafana/dashboard-linter rules, checked by ``tests/mixin/test_dashboards.py``):
 every panel and query uses the ``$datasource`` variable, never a fixed datasource uid, so the

@@ -5,23 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from capgo_exporter.collect.devices import APP_DEVICES
+from capgo_exporter.collect.devices.collector import APP_DEVICES
 from capgo_exporter.collect.inventory import CHANNEL_INFO
 from capgo_exporter.mixin.dashboards.builder import (
-    UID_APP,
-    Column,
-    PanelGroup,
-    dashboard,
     date_stat,
     piechart,
     ratio_bargauge,
-    row,
     stat,
-    table,
     thresholds,
     timeseries,
     value_mappings,
 )
+from capgo_exporter.mixin.dashboards.layout import UID_APP, PanelGroup, dashboard, row
 from capgo_exporter.mixin.dashboards.queries import (
     APP,
     Config,
@@ -34,6 +29,7 @@ from capgo_exporter.mixin.dashboards.queries import (
 )
 from capgo_exporter.mixin.dashboards.release_health import release_health, release_trends
 from capgo_exporter.mixin.dashboards.schema import Dashboard, Panel
+from capgo_exporter.mixin.dashboards.tables import Column, table
 from capgo_exporter.mixin.dashboards.variables import app_variable, job_variables, org_variable
 
 # Windows of the capgo_app_devices_seen_* gauges, and how a legend says them.

@@ -5,20 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from capgo_exporter.mixin import rules
 from capgo_exporter.mixin.dashboards.builder import (
-    UID_EXPORTER,
     UP_MAPPINGS,
-    PanelGroup,
-    dashboard,
-    row,
+    dashed,
     stat,
     timeseries,
     value_mappings,
 )
+from capgo_exporter.mixin.dashboards.layout import UID_EXPORTER, PanelGroup, dashboard, row
 from capgo_exporter.mixin.dashboards.queries import Config, Target, rate, sel
 from capgo_exporter.mixin.dashboards.schema import Dashboard
 from capgo_exporter.mixin.dashboards.variables import job_variables
+from capgo_exporter.mixin.exporter_rules import ERROR_CODES
 from capgo_exporter.settings import FLAG_NAMES, Settings
 
 
@@ -81,13 +79,17 @@ def collector_runs() -> PanelGroup:
         timeseries(
             "Data age per collector",
             "Time since each collector last succeeded: how stale the served figures are. It "
-            "grows past the collector's interval when Capgo cannot be read.",
+            "grows past the collector's interval when Capgo cannot be read. Dashed: the "
+            "collector's max age, past which its figures are dropped and "
+            "CapgoExporterDataStale fires; CapgoExporterDataAging warns at two thirds of it.",
             Target(
                 f"time() - {sel('capgo_exporter_collector_last_success_timestamp_seconds')}",
                 "{{collector}}",
             ),
+            Target(sel("capgo_exporter_collector_max_age_seconds"), "{{collector}} max age"),
             unit="s",
             size=(12, 8),
+            overrides=[dashed("/ max age$/")],
         ),
         timeseries(
             "Collector run duration",
@@ -126,7 +128,7 @@ BUCKETS: Final = "capgo_exporter_api_request_duration_seconds_bucket"
 def api_requests() -> PanelGroup:
     """Requests to Capgo by status and endpoint, against the budget, and their error share."""
     # As the alerts count them: a 4xx is an answer (a permission the key lacks, an empty page).
-    errors = rate(REQUESTS, rules.ERROR_CODES)
+    errors = rate(REQUESTS, ERROR_CODES)
     return [
         row("Capgo API"),
         timeseries(

@@ -6,19 +6,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from capgo_exporter.mixin.dashboards.builder import (
-    UID_APP,
-    UID_OVERVIEW,
-    Column,
-    PanelGroup,
-    dashboard,
+    dashed,
     date_stat,
     ratio_bargauge,
-    row,
     stat,
-    table,
     timeseries,
     usage_thresholds,
 )
+from capgo_exporter.mixin.dashboards.layout import UID_APP, UID_OVERVIEW, PanelGroup, dashboard, row
 from capgo_exporter.mixin.dashboards.queries import (
     ORG,
     Config,
@@ -30,6 +25,7 @@ from capgo_exporter.mixin.dashboards.queries import (
     without,
 )
 from capgo_exporter.mixin.dashboards.schema import Dashboard, DataLink, FieldOverride, Panel
+from capgo_exporter.mixin.dashboards.tables import Column, table
 from capgo_exporter.mixin.dashboards.variables import job_variables, org_variable
 from capgo_exporter.settings import FLAG_NAMES
 
@@ -74,13 +70,7 @@ PLAN_USAGE: Final = (
 )
 
 # The limit as a dashed line next to the usage it caps.
-LIMIT_STYLE: Final[FieldOverride] = {
-    "matcher": {"id": "byRegexp", "options": "/ limit$/"},
-    "properties": [
-        {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
-        {"id": "custom.fillOpacity", "value": 0},
-    ],
-}
+LIMIT_STYLE: Final[FieldOverride] = dashed("/ limit$/")
 
 
 def plan_usage(config: Config) -> PanelGroup:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from capgo_exporter.mixin import rules
+from capgo_exporter.mixin.config import Config as RulesConfig
 from capgo_exporter.mixin.dashboards.schema import DataSourceRef
 
 DATASOURCE: Final[DataSourceRef] = {"type": "prometheus", "uid": "${datasource}"}
@@ -38,8 +38,8 @@ class Config:
     """What a user may change when rendering their own dashboards."""
 
     # Usage against a plan limit turns orange, then red, at these ratios (the alerts' thresholds).
-    usage_warning: float = rules.Config.usage_warning
-    usage_critical: float = rules.Config.usage_critical
+    usage_warning: float = RulesConfig.usage_warning
+    usage_critical: float = RulesConfig.usage_critical
     refresh: str = "1m"
 
 

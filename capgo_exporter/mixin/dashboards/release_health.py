@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from capgo_exporter.mixin import rules
-from capgo_exporter.mixin.dashboards.builder import (
-    Column,
-    PanelGroup,
-    row,
-    stat,
-    table,
-    timeseries,
-)
+from capgo_exporter.mixin.config import Config as RulesConfig
+from capgo_exporter.mixin.dashboards.builder import stat, timeseries
+from capgo_exporter.mixin.dashboards.layout import PanelGroup, row
 from capgo_exporter.mixin.dashboards.queries import APP, Target, sel
 from capgo_exporter.mixin.dashboards.schema import FieldDefaults
+from capgo_exporter.mixin.dashboards.tables import Column, table
 from capgo_exporter.mixin.release_rules import (
     BUNDLE_FAILURE_LOWER_BOUND,
     CRASH_ACTIONS,
@@ -29,7 +24,7 @@ NO_EVENTS: Final = (
 _EMPTY: Final[FieldDefaults] = {"noValue": NO_EVENTS}
 CRASHES: Final = f'action=~"{CRASH_ACTIONS}"'
 # The alert's defaults, which the panel descriptions quote.
-_RULES: Final = rules.Config()
+_RULES: Final = RulesConfig()
 
 
 def _of_app(metric: str, *matchers: str) -> str:

@@ -34,9 +34,9 @@ from capgo_exporter.collect.base import (
     Probe,
     WalkObserver,
 )
-from capgo_exporter.collect.device_aggregates import AppDevices
-from capgo_exporter.collect.device_index import DeviceIndex
-from capgo_exporter.collect.device_page_size import DevicePageSize
+from capgo_exporter.collect.devices.aggregates import AppDevices
+from capgo_exporter.collect.devices.index import DeviceIndex
+from capgo_exporter.collect.devices.page_size import DevicePageSize
 from capgo_exporter.collect.gate import PermissionGate, guarded
 from capgo_exporter.collect.samples import Samples, SampleSet, merged
 from capgo_exporter.collectors import CollectorName

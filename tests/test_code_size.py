@@ -1,4 +1,5 @@
-"""The mixin stays readable: short panel-group functions, modules of one job, typed dashboards."""
+"""Small units and a typed mixin: no module of the package over 400 lines, no function over 60
+(the mixin's panel groups included), dashboards typed without Any."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-MIXIN = Path(__file__).resolve().parents[2] / "capgo_exporter" / "mixin"
+PACKAGE = Path(__file__).resolve().parents[1] / "capgo_exporter"
+MIXIN = PACKAGE / "mixin"
 DASHBOARDS = MIXIN / "dashboards"
-SOURCES = sorted(MIXIN.rglob("*.py"))
+SOURCES = sorted(PACKAGE.rglob("*.py"))
 MAX_FUNCTION_LINES = 60
-MAX_MODULE_LINES = 500
+MAX_MODULE_LINES = 400
 # Where parsed JSON comes in (panels_of, panel_queries): the only place values may be Any.
 JSON_BOUNDARY = DASHBOARDS / "__init__.py"
 
@@ -66,13 +68,13 @@ def test_the_dashboards_are_one_module_each() -> None:
     assert {"overview", "app", "exporter", "builder", "schema"} <= names
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda path: str(path.relative_to(MIXIN)))
+@pytest.mark.parametrize("path", SOURCES, ids=lambda path: str(path.relative_to(PACKAGE)))
 def test_functions_and_modules_stay_short(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     lines = len(text.splitlines())
-    assert lines <= MAX_MODULE_LINES, f"{path.name} has {lines} lines: split it"
+    assert lines <= MAX_MODULE_LINES, f"{path.name} has {lines} lines: split it by job"
     long = long_functions(text)
-    assert not long, f"split these into panel groups: {long}"
+    assert not long, f"split these into smaller functions (panel groups, steps): {long}"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 A profile is one combination of the fields we aggregate on (platform, bundle, native and
 plugin versions, channel override, is_prod, is_emulator); a fleet has a few thousand. The
-index counts devices per profile (`device_tally`); this module turns those counts into
+index counts devices per profile (`tally`); this module turns those counts into
 label values ready for the exposition, folding long tails into "other".
 """
 
@@ -18,7 +18,7 @@ from capgo_exporter.collect.labels import flag, text
 
 OTHER: Final = "other"
 _K = TypeVar("_K", bound=Hashable)
-# version_name values Capgo uses for "the bundle inside the binary" (reference §3.5).
+# version_name values Capgo gives a device running the bundle inside the app binary.
 BUILTIN_NAMES: Final = frozenset({"builtin", "unknown"})
 SEEN_WINDOWS: Final = {"1d": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
