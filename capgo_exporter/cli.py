@@ -34,6 +34,7 @@ from capgo_exporter.settings import (
     load_settings,
     render_settings,
 )
+from capgo_exporter.state_dir import StateDirInUseError, StateDirWriteError
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
 if TYPE_CHECKING:  # the daemon's modules load only when a command needs them
@@ -201,6 +202,8 @@ def _main(argv: Sequence[str] | None) -> int:
         asyncio.run(daemon.serve(settings, demo, _web_config(settings), clock))
     except KeyboardInterrupt:
         return 130
+    except (StateDirInUseError, StateDirWriteError) as error:
+        fail(f"{FLAG_NAMES['state_dir']}: {error}")
     except OSError as error:
         # Typically the listen address: in use, or not ours to bind.
         fail(f"{settings.listen_address}: {error.strerror or error}")

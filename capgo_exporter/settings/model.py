@@ -232,7 +232,10 @@ class Settings(_WithIntervals):
         WritableDir | None,
         Setting(
             flag="--state.dir",
-            help="Where the device index is kept across restarts (in memory when unset).",
+            help="Where the device index is kept across restarts (in memory when unset). One "
+            "exporter per directory: a second one stops at start, naming the one that has it. "
+            "When a write fails there (a full disk), the devices collector says down until one "
+            "succeeds; the rest goes on.",
         ),
     ] = None
     clock_start: Annotated[  # None: the system clock
