@@ -33,7 +33,7 @@ from capgo_exporter.landing import DOCS, STYLE, render_landing_page
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.snapshot import Snapshot, SnapshotHolder
 from capgo_exporter.status import ExporterStatus
-from capgo_exporter.webconfig import WebConfig
+from capgo_exporter.webconfig import AuthOutcome, WebConfig
 from capgo_exporter.wsgiserver import (
     DEFAULT_MAX_CONNECTIONS,
     HEADER_DEADLINE_SECONDS,
@@ -141,14 +141,20 @@ class ExporterApp:
 
     def _respond(self, environ: WSGIEnvironment) -> _Response:
         path = environ.get("PATH_INFO") or "/"
-        if path != "/healthz" and not self._web_config.authorized(
-            environ.get("HTTP_AUTHORIZATION")
-        ):
-            return _text(
-                HTTPStatus.UNAUTHORIZED,
-                "unauthorized\n",
-                ("WWW-Authenticate", 'Basic realm="capgo-exporter"'),
-            )
+        if path != "/healthz":
+            outcome = self._web_config.authorize(environ.get("HTTP_AUTHORIZATION"))
+            if outcome is AuthOutcome.BUSY:
+                return _text(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "too many password checks at once; try again\n",
+                    ("Retry-After", "1"),
+                )
+            if outcome is AuthOutcome.DENIED:
+                return _text(
+                    HTTPStatus.UNAUTHORIZED,
+                    "unauthorized\n",
+                    ("WWW-Authenticate", 'Basic realm="capgo-exporter"'),
+                )
         route = self._routes.get(path)
         if route is None:
             return _text(HTTPStatus.NOT_FOUND, "not found — see /\n")
@@ -276,8 +282,13 @@ class ExporterServer:
 
     @property
     def refused_connections(self) -> int:
-        """Connections closed at the accept because ``max_connections`` were open."""
+        """Connections closed at the accept because ``max_connections`` were serving."""
         return self._server.refused
+
+    @property
+    def evicted_connections(self) -> int:
+        """Connections closed, still reading a request or idle, to make room for new ones."""
+        return self._server.evictions
 
     @property
     def url(self) -> str:

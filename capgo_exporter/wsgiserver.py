@@ -60,49 +60,112 @@ DEFAULT_MAX_CONNECTIONS = 64
 _MAX_REQUEST_LINE = 65536  # as http.server
 
 
-class _Connections:
-    """Open connections, and whether each is idle or in the middle of a request.
+READING, IDLE, SERVING = "reading", "idle", "serving"
+# Which connection gives its slot to a newcomer at the cap: the one reading its request for the
+# longest first (a client that sends nothing, or a header line every few seconds), then the
+# one idle the longest; one being served, never.
+_EVICTION_ORDER = {READING: 0, IDLE: 1}
 
-    `close` lets the requests in flight finish and wakes the idle connections so that their
+
+class _Connections:
+    """Every open connection and what it is doing: reading a request (its line and headers;
+    a new connection reads from its accept), idle between kept-alive requests, or served.
+
+    At the cap (`admit`), a new connection takes the slot of another that is not being served
+    (`_EVICTION_ORDER`): its socket is shut down, which wakes its thread to end it. So clients
+    that hold sockets open without completing requests can delay a scrape, never keep it out;
+    only when every slot is serving a request is the newcomer refused.
+
+    `close` lets the requests in flight finish and wakes the other connections so that their
     threads end instead of waiting for a request that would no longer be served.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int) -> None:
         self._changed = threading.Condition()
-        self._idle: set[socket.socket] = set()
+        self._phases: dict[socket.socket, tuple[str, float]] = {}
+        self._evicted: set[socket.socket] = set()  # shut down, their thread not ended yet
         self._busy = 0
+        self.cap = cap
         self.closing = False
+        self.refused = 0
+        self.evictions = 0
 
-    def wait_for_request(self, connection: socket.socket) -> bool:
+    def __len__(self) -> int:
         with self._changed:
-            if not self.closing:
-                self._idle.add(connection)
-            return not self.closing
+            return len(self._phases)
+
+    def admit(self, connection: socket.socket) -> bool:
+        """On the accept thread: a slot for ``connection``, another's if need be."""
+        with self._changed:
+            if len(self._phases) - len(self._evicted) >= self.cap:
+                candidates = [
+                    (_EVICTION_ORDER[phase], since, n, other)
+                    for n, (other, (phase, since)) in enumerate(self._phases.items())
+                    if phase != SERVING and other not in self._evicted
+                ]
+                if not candidates:
+                    self.refused += 1
+                    return False
+                victim = min(candidates)[3]
+                self._shut(victim)
+                self._evicted.add(victim)
+                self.evictions += 1
+            self._phases[connection] = (READING, time.monotonic())
+            return True
+
+    def forget(self, connection: socket.socket) -> None:
+        """Its thread has ended (or it was refused): the slot is free."""
+        with self._changed:
+            self._phases.pop(connection, None)
+            self._evicted.discard(connection)
+
+    def _alive(self, connection: socket.socket) -> bool:
+        return not self.closing and connection not in self._evicted
+
+    def _move(self, connection: socket.socket, phase: str) -> bool:
+        """Into ``phase`` now, unless the server is closing or the connection was evicted."""
+        if not self._alive(connection):
+            return False
+        self._phases[connection] = (phase, time.monotonic())
+        return True
+
+    def wait_for_request(self, connection: socket.socket, first: bool) -> bool:
+        """Before reading a request line: a kept-alive connection is idle until it comes; a
+        new one is reading its request from its accept."""
+        with self._changed:
+            return self._alive(connection) if first else self._move(connection, IDLE)
+
+    def request_line_read(self, connection: socket.socket, first: bool) -> bool:
+        """The request line arrived: a kept-alive connection reads its headers from now."""
+        with self._changed:
+            return self._alive(connection) if first else self._move(connection, READING)
 
     def start_request(self, connection: socket.socket) -> bool:
+        """The headers are in: the request is served from now, and never cut."""
         with self._changed:
-            self._idle.discard(connection)
-            if not self.closing:
-                self._busy += 1
-            return not self.closing
+            if not self._move(connection, SERVING):
+                return False
+            self._busy += 1
+            return True
 
     def end_request(self) -> None:
         with self._changed:
             self._busy -= 1
             self._changed.notify_all()
 
-    def forget(self, connection: socket.socket) -> None:
-        with self._changed:
-            self._idle.discard(connection)
-
     def close(self, timeout: float) -> bool:
         with self._changed:
             self.closing = True
-            for connection in self._idle:
-                # The plain socket's shutdown, not SSLSocket's: it only has to wake the reader.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
+            for connection, (phase, _) in self._phases.items():
+                if phase != SERVING:
+                    self._shut(connection)
             return self._changed.wait_for(lambda: self._busy == 0, timeout)
+
+    @staticmethod
+    def _shut(connection: socket.socket) -> None:
+        # The plain socket's shutdown, not SSLSocket's: it only has to wake the reader.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
 
 class _DeadlineReader:
@@ -159,21 +222,25 @@ class KeepAliveHandler(WSGIRequestHandler):
         connections = self.server.connections
         first = True
         try:
-            while connections.wait_for_request(self.connection):
+            while connections.wait_for_request(self.connection, first):
                 deadline = self._read_request_line(first)
+                if not self.raw_requestline:
+                    break
+                if not connections.request_line_read(self.connection, first):
+                    break
                 first = False
-                if not self.raw_requestline or not connections.start_request(self.connection):
+                if not self._read_headers(deadline):  # answered with an error
+                    break
+                if not connections.start_request(self.connection):
                     break
                 try:
-                    self._handle_request(deadline)
+                    self._serve()
                 finally:
                     connections.end_request()
                 if self.close_connection or connections.closing:
                     break
         except OSError as exc:  # timeouts, resets, failed TLS handshakes: the client's doing
             log.debug("connection dropped", client=self.client_address[0], reason=str(exc))
-        finally:
-            connections.forget(self.connection)
 
     def _read_request_line(self, first: bool) -> float:
         """Reads the request line; returns the deadline for the rest of the header block."""
@@ -186,12 +253,14 @@ class KeepAliveHandler(WSGIRequestHandler):
         self.raw_requestline = self.rfile.readline(_MAX_REQUEST_LINE + 1)
         return time.monotonic() + self.server.header_deadline
 
-    def _handle_request(self, deadline: float) -> None:
+    def _read_headers(self, deadline: float) -> bool:
+        """Parse the request line and read the headers by ``deadline``; False when the
+        request was answered with an error instead (the connection then closes)."""
         self.close_connection = True
         if len(self.raw_requestline) > _MAX_REQUEST_LINE:
             self.requestline = self.request_version = self.command = ""
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return
+            return False
         body_reader = self.rfile
         self.rfile = cast(Any, _DeadlineReader(body_reader, self.connection, deadline))
         try:
@@ -200,13 +269,13 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.rfile = body_reader
             self.connection.settimeout(self.server.idle_timeout)
         if not parsed:  # it has answered with an error
-            return
+            return False
         if self.request_version == "HTTP/0.9":  # no headers to read; see assumption 1
             # A 400 with a status line, then the connection closed: as HTTP/0.9 the answer
             # would be a bare body, which a client cannot tell from a page it asked for.
             self.request_version = "HTTP/1.1"
             self.send_error(HTTPStatus.BAD_REQUEST, explain="the request line has no HTTP version")
-            return
+            return False
         # Request bodies are never read, so a connection that sent one cannot be reused; an
         # HTTP/1.0 client would not expect it to be.
         self.close_connection = (
@@ -215,6 +284,10 @@ class KeepAliveHandler(WSGIRequestHandler):
             or self.headers.get("Content-Length", "0") != "0"
             or "Transfer-Encoding" in self.headers
         )
+        return True
+
+    def _serve(self) -> None:
+        """Run the application for the request whose headers were read."""
         handler = _ResponseHandler(
             self.rfile,
             cast(IO[bytes], self.wfile),
@@ -230,11 +303,16 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 
 class CappedWSGIServer(ThreadingMixIn, WSGIServer):
-    """A thread per connection, at most ``max_connections`` of them; past the cap a new
-    connection is closed on the accept thread, before any thread or read."""
+    """A thread per connection, at most ``max_connections`` of them. Past the cap a new
+    connection takes the slot of one that is reading its request or idle (`_Connections`);
+    when every slot is serving a request, it is closed on the accept thread, before any
+    thread or read."""
 
     daemon_threads = True
-    request_queue_size = 64
+    # The kernel's queue of connections not yet accepted (capped by net.core.somaxconn): a
+    # flood of reconnecting clients must not overflow it, or the kernel drops a scrape's
+    # connection and its client tries again only a second later.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -248,32 +326,32 @@ class CappedWSGIServer(ThreadingMixIn, WSGIServer):
     ) -> None:
         self.app = app
         self.address_family = family
-        self.connections = _Connections()
+        self.connections = _Connections(max_connections)
         self.max_connections = max_connections
         self.header_deadline = header_deadline
         self.idle_timeout = idle_timeout
-        self._open: set[object] = set()
-        self._open_lock = threading.Lock()
-        self.refused = 0
         super().__init__(address, KeepAliveHandler)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        with self._open_lock:
-            if len(self._open) >= self.max_connections:
-                self.refused += 1
-                return False
-            self._open.add(request)
-            return True
+        return self.connections.admit(request)
 
     def shutdown_request(self, request: Any) -> None:
         super().shutdown_request(request)
-        with self._open_lock:
-            self._open.discard(request)
+        self.connections.forget(request)
 
     @property
     def open_connections(self) -> int:
-        with self._open_lock:
-            return len(self._open)
+        return len(self.connections)
+
+    @property
+    def refused(self) -> int:
+        """Connections closed at the accept: every slot was serving a request."""
+        return self.connections.refused
+
+    @property
+    def evictions(self) -> int:
+        """Connections closed to give their slot to a new one."""
+        return self.connections.evictions
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:
