@@ -286,6 +286,10 @@ class ExporterServer:
         return self._server.refused
 
     @property
+    def open_connections(self) -> int:
+        return self._server.open_connections
+
+    @property
     def evicted_connections(self) -> int:
         """Connections closed, still reading a request or idle, to make room for new ones."""
         return self._server.evictions

@@ -31,10 +31,8 @@ runs on the first read.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import socketserver
-import threading
 import time
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
@@ -47,6 +45,7 @@ from wsgiref.types import WSGIApplication
 import structlog
 
 from capgo_exporter import __version__
+from capgo_exporter.connection_slots import Connections
 
 log = structlog.get_logger("capgo_exporter.server")
 
@@ -58,114 +57,6 @@ IDLE_TIMEOUT_SECONDS = 120.0
 HEADER_DEADLINE_SECONDS = 5.0
 DEFAULT_MAX_CONNECTIONS = 64
 _MAX_REQUEST_LINE = 65536  # as http.server
-
-
-READING, IDLE, SERVING = "reading", "idle", "serving"
-# Which connection gives its slot to a newcomer at the cap: the one reading its request for the
-# longest first (a client that sends nothing, or a header line every few seconds), then the
-# one idle the longest; one being served, never.
-_EVICTION_ORDER = {READING: 0, IDLE: 1}
-
-
-class _Connections:
-    """Every open connection and what it is doing: reading a request (its line and headers;
-    a new connection reads from its accept), idle between kept-alive requests, or served.
-
-    At the cap (`admit`), a new connection takes the slot of another that is not being served
-    (`_EVICTION_ORDER`): its socket is shut down, which wakes its thread to end it. So clients
-    that hold sockets open without completing requests can delay a scrape, never keep it out;
-    only when every slot is serving a request is the newcomer refused.
-
-    `close` lets the requests in flight finish and wakes the other connections so that their
-    threads end instead of waiting for a request that would no longer be served.
-    """
-
-    def __init__(self, cap: int) -> None:
-        self._changed = threading.Condition()
-        self._phases: dict[socket.socket, tuple[str, float]] = {}
-        self._evicted: set[socket.socket] = set()  # shut down, their thread not ended yet
-        self._busy = 0
-        self.cap = cap
-        self.closing = False
-        self.refused = 0
-        self.evictions = 0
-
-    def __len__(self) -> int:
-        with self._changed:
-            return len(self._phases)
-
-    def admit(self, connection: socket.socket) -> bool:
-        """On the accept thread: a slot for ``connection``, another's if need be."""
-        with self._changed:
-            if len(self._phases) - len(self._evicted) >= self.cap:
-                candidates = [
-                    (_EVICTION_ORDER[phase], since, n, other)
-                    for n, (other, (phase, since)) in enumerate(self._phases.items())
-                    if phase != SERVING and other not in self._evicted
-                ]
-                if not candidates:
-                    self.refused += 1
-                    return False
-                victim = min(candidates)[3]
-                self._shut(victim)
-                self._evicted.add(victim)
-                self.evictions += 1
-            self._phases[connection] = (READING, time.monotonic())
-            return True
-
-    def forget(self, connection: socket.socket) -> None:
-        """Its thread has ended (or it was refused): the slot is free."""
-        with self._changed:
-            self._phases.pop(connection, None)
-            self._evicted.discard(connection)
-
-    def _alive(self, connection: socket.socket) -> bool:
-        return not self.closing and connection not in self._evicted
-
-    def _move(self, connection: socket.socket, phase: str) -> bool:
-        """Into ``phase`` now, unless the server is closing or the connection was evicted."""
-        if not self._alive(connection):
-            return False
-        self._phases[connection] = (phase, time.monotonic())
-        return True
-
-    def wait_for_request(self, connection: socket.socket, first: bool) -> bool:
-        """Before reading a request line: a kept-alive connection is idle until it comes; a
-        new one is reading its request from its accept."""
-        with self._changed:
-            return self._alive(connection) if first else self._move(connection, IDLE)
-
-    def request_line_read(self, connection: socket.socket, first: bool) -> bool:
-        """The request line arrived: a kept-alive connection reads its headers from now."""
-        with self._changed:
-            return self._alive(connection) if first else self._move(connection, READING)
-
-    def start_request(self, connection: socket.socket) -> bool:
-        """The headers are in: the request is served from now, and never cut."""
-        with self._changed:
-            if not self._move(connection, SERVING):
-                return False
-            self._busy += 1
-            return True
-
-    def end_request(self) -> None:
-        with self._changed:
-            self._busy -= 1
-            self._changed.notify_all()
-
-    def close(self, timeout: float) -> bool:
-        with self._changed:
-            self.closing = True
-            for connection, (phase, _) in self._phases.items():
-                if phase != SERVING:
-                    self._shut(connection)
-            return self._changed.wait_for(lambda: self._busy == 0, timeout)
-
-    @staticmethod
-    def _shut(connection: socket.socket) -> None:
-        # The plain socket's shutdown, not SSLSocket's: it only has to wake the reader.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
 
 class _DeadlineReader:
@@ -304,9 +195,9 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 class CappedWSGIServer(ThreadingMixIn, WSGIServer):
     """A thread per connection, at most ``max_connections`` of them. Past the cap a new
-    connection takes the slot of one that is reading its request or idle (`_Connections`);
-    when every slot is serving a request, it is closed on the accept thread, before any
-    thread or read."""
+    connection takes the slot of one that is reading its request or idle (see
+    connection_slots.py); when every slot is serving a request, it is closed on the accept
+    thread, before any thread or read."""
 
     daemon_threads = True
     # The kernel's queue of connections not yet accepted (capped by net.core.somaxconn): a
@@ -326,7 +217,7 @@ class CappedWSGIServer(ThreadingMixIn, WSGIServer):
     ) -> None:
         self.app = app
         self.address_family = family
-        self.connections = _Connections(max_connections)
+        self.connections = Connections(max_connections, header_deadline)
         self.max_connections = max_connections
         self.header_deadline = header_deadline
         self.idle_timeout = idle_timeout
@@ -336,8 +227,13 @@ class CappedWSGIServer(ThreadingMixIn, WSGIServer):
         return self.connections.admit(request)
 
     def shutdown_request(self, request: Any) -> None:
-        super().shutdown_request(request)
-        self.connections.forget(request)
+        if not self.connections.forget(request):  # else held until its header deadline
+            super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Between two accepts (at least every poll interval): close what was parked."""
+        super().service_actions()
+        self.connections.parked.release_expired(time.monotonic())
 
     @property
     def open_connections(self) -> int:

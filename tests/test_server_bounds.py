@@ -85,16 +85,14 @@ def test_at_the_cap_a_new_scrape_takes_the_slot_of_the_oldest_silent_connection(
         scraper = stack.enter_context(httpx.Client(base_url=server.url))
         assert scraper.get("/metrics").status_code == 200  # its connection is kept alive
         # Four clients that send nothing fill the other slots, the oldest first.
-        silent = []
         for _ in range(4):
-            silent.append(stack.enter_context(socket.create_connection(("127.0.0.1", server.port))))
+            stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
             time.sleep(0.05)
         time.sleep(0.2)  # let the accept loop register them
         # A new scrape is answered: the oldest connection still reading its request gives
-        # up its slot, not the scraper's kept-alive one, not the newcomer.
+        # up its slot (held open until its header deadline: tests/test_connection_slots.py),
+        # not the scraper's kept-alive one, not the newcomer.
         assert httpx.get(server.url + "metrics").status_code == 200
-        assert closed_by_server(silent[0], 2.0)
-        assert not closed_by_server(silent[1], 0.2)
         assert (server.evicted_connections, server.refused_connections) == (1, 0)
         # The scraper's kept-alive connection is still served, quickly.
         for _ in range(20):
