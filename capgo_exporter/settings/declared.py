@@ -86,8 +86,10 @@ class DeclaredSettings(BaseSettings):
         Field(ge=1, le=100_000),
         Setting(
             flag="--web.max-connections",
-            help="Open HTTP connections at most; more are closed at once, before any thread is "
-            "started for them. Idle kept-alive connections count until their timeout.",
+            help="Open HTTP connections at most. Past it a new connection takes the slot of one "
+            "still reading its request, else idle, which is closed (a reading one at its header "
+            "deadline); only when every one is serving a request is the new one closed at once, "
+            "before any thread is started for it.",
         ),
     ] = 64
     log_level: Annotated[
