@@ -38,6 +38,7 @@ from capgo_exporter.settings import (
     load_settings,
     render_settings,
 )
+from capgo_exporter.state_dir import StateDirInUseError, StateDirWriteError
 from capgo_exporter.textfile import write_atomically
 from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
 
@@ -267,6 +268,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except daemon.ListenError as error:
         print(f"capgo-exporter: cannot listen on {error.strerror}", file=sys.stderr)
         return EXIT_LISTEN
+    except (StateDirInUseError, StateDirWriteError) as error:
+        fail(f"{FLAG_NAMES['state_dir']}: {error}")
     except OSError as error:
         print(f"capgo-exporter: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILURE

@@ -29,6 +29,7 @@ from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import Settings
 from capgo_exporter.snapshot import SnapshotHolder
+from capgo_exporter.state_dir import StateDirLock
 from capgo_exporter.webconfig import WebConfig
 
 if TYPE_CHECKING:  # the simulator loads only for --demo
@@ -100,6 +101,7 @@ def start_demo(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Demo:
 
 def client_options(settings: Settings) -> ClientOptions:
     """How the client talks to Capgo, from the settings: the one place they are mapped."""
+    shortest_interval = min(settings.interval_for(name) for name in settings.collectors)
     return ClientOptions(
         api_key=settings.api_key or SecretStr(""),  # refused: a key is required
         base_url=settings.api_url,
@@ -108,8 +110,11 @@ def client_options(settings: Settings) -> ClientOptions:
         request_timeout=settings.request_timeout,
         connect_timeout=settings.connect_timeout,
         max_retries=settings.max_retries,
-        # While Capgo keeps failing, a route's back-off grows up to the shortest interval.
-        backoff_max=min(settings.interval_for(name) for name in settings.collectors),
+        # While Capgo keeps failing, a route's back-off grows up to the shortest interval;
+        # while it fails as a whole, it is probed once per shortest interval at first.
+        backoff_max=shortest_interval,
+        probe_interval=shortest_interval,
+        max_response_bytes=settings.max_response_size,
     )
 
 
@@ -151,7 +156,29 @@ async def exporter(
     """``process_metrics=False`` for output that joins another exporter's (node_exporter's
     textfile directory), which already has its own ``process_*`` series. ``wall_clock`` (Unix
     time) is the scheduler's and, unless ``calendar`` is given, the collectors' too: a test runs
-    it on the simulator's clock; ``--clock.start`` shifts the calendar alone."""
+    it on the simulator's clock; ``--clock.start`` shifts the calendar alone. The state
+    directory, when set, is locked first: StateDirInUseError when another exporter has it."""
+    lock = StateDirLock(settings.state_dir) if settings.state_dir is not None else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        parts = (settings, transport, process_metrics, demo, wall_clock, calendar)
+        async with _built(*parts) as built:
+            yield built
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@contextlib.asynccontextmanager
+async def _built(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    process_metrics: bool,
+    demo: bool,
+    wall_clock: Callable[[], float],
+    calendar: Clock | None,
+) -> AsyncIterator[Exporter]:
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics(
         (c.name for c in collectors),

@@ -34,7 +34,7 @@ from capgo_exporter.landing import DOCS, STYLE, render_landing_page
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.snapshot import Snapshot, SnapshotHolder
 from capgo_exporter.status import ExporterStatus
-from capgo_exporter.webconfig import WebConfig
+from capgo_exporter.webconfig import AuthOutcome, WebConfig
 from capgo_exporter.wsgiserver import (
     DEFAULT_MAX_CONNECTIONS,
     HEADER_DEADLINE_SECONDS,
@@ -144,14 +144,20 @@ class ExporterApp:
 
     def _respond(self, environ: WSGIEnvironment) -> _Response:
         path = environ.get("PATH_INFO") or "/"
-        if path not in PROBE_PATHS and not self._web_config.authorized(
-            environ.get("HTTP_AUTHORIZATION")
-        ):
-            return _text(
-                HTTPStatus.UNAUTHORIZED,
-                "unauthorized\n",
-                ("WWW-Authenticate", 'Basic realm="capgo-exporter"'),
-            )
+        if path not in PROBE_PATHS:
+            outcome = self._web_config.authorize(environ.get("HTTP_AUTHORIZATION"))
+            if outcome is AuthOutcome.BUSY:
+                return _text(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "too many password checks at once; try again\n",
+                    ("Retry-After", "1"),
+                )
+            if outcome is AuthOutcome.DENIED:
+                return _text(
+                    HTTPStatus.UNAUTHORIZED,
+                    "unauthorized\n",
+                    ("WWW-Authenticate", 'Basic realm="capgo-exporter"'),
+                )
         route = self._routes.get(path)
         if route is None:
             return _text(HTTPStatus.NOT_FOUND, "not found — see /\n")
@@ -285,7 +291,7 @@ class ExporterServer:
 
     @property
     def refused_connections(self) -> int:
-        """Connections closed at the accept because ``max_connections`` were open."""
+        """Connections closed at the accept because ``max_connections`` were serving."""
         return self._server.refused
 
     @property
@@ -293,6 +299,15 @@ class ExporterServer:
         """The address the socket is bound to, as ``host:port`` (``[::]:10180`` on every
         interface over IPv4 and IPv6)."""
         return host_port(str(self._server.server_address[0]), self.port)
+
+    @property
+    def open_connections(self) -> int:
+        return self._server.open_connections
+
+    @property
+    def evicted_connections(self) -> int:
+        """Connections closed, still reading a request or idle, to make room for new ones."""
+        return self._server.evictions
 
     @property
     def url(self) -> str:

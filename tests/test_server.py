@@ -130,7 +130,8 @@ def test_openmetrics_when_asked_ends_with_a_single_eof(client: httpx.Client) -> 
     assert body.endswith(b"# EOF\n")
     assert body.count(b"# EOF") == 1
     families = {f.name: f for f in parse_openmetrics(body.decode())}  # type: ignore[no-untyped-call]
-    assert families["capgo_app_info"].samples[0].labels["app_name"] == 'Demo "app"\n'
+    # The quote escaped and back; the newline replaced where the sample was set.
+    assert families["capgo_app_info"].samples[0].labels["app_name"] == 'Demo "app"\ufffd'
     assert "capgo_exporter_api_requests" in families
 
 

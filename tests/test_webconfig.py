@@ -9,6 +9,7 @@ import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,13 @@ from capgo_exporter import webconfig
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.snapshot import SnapshotHolder
-from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
+from capgo_exporter.webconfig import (
+    BCRYPT_QUEUE,
+    AuthOutcome,
+    WebConfig,
+    WebConfigError,
+    load_web_config,
+)
 from tests.test_server import StubStatus, serving
 from tests.test_server_bounds import closed_by_server
 from tests.tools import require_binary
@@ -334,7 +341,7 @@ def test_basic_auth_guards_every_route_but_the_probes(auth_url: str, path: str) 
 )  # the third is "alice" without a colon
 def test_malformed_authorization_is_refused(header: str) -> None:
     auth = webconfig.BasicAuth({"alice": HASH.encode()})
-    assert not auth.check(header)
+    assert auth.check(header) is AuthOutcome.DENIED
 
 
 def test_a_good_password_costs_bcrypt_once_a_wrong_one_every_time(
@@ -350,11 +357,54 @@ def test_a_good_password_costs_bcrypt_once_a_wrong_one_every_time(
     monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
     auth = webconfig.BasicAuth({"alice": HASH.encode()})
     good, wrong, unknown = basic("alice", PASSWORD), basic("alice", "no"), basic("bob", PASSWORD)
-    assert [auth.check(good) for _ in range(3)] == [True] * 3
+    assert [auth.check(good) for _ in range(3)] == [AuthOutcome.GRANTED] * 3
     assert len(calls) == 1
     # A wrong password, or an unknown user (checked against a decoy), pays bcrypt each time.
-    assert [auth.check(h) for h in (wrong, wrong, unknown, unknown)] == [False] * 4
+    assert [auth.check(h) for h in (wrong, wrong, unknown, unknown)] == [AuthOutcome.DENIED] * 4
     assert len(calls) == 5
+
+
+def test_password_checks_past_the_queue_are_busy_and_a_known_password_still_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flood of wrong passwords fills bcrypt's queue: the next check is answered BUSY at
+    once, without bcrypt, and a password already verified passes without waiting."""
+    release = threading.Event()
+    real_checkpw = bcrypt.checkpw
+
+    def slow_checkpw(password: bytes, hashed: bytes) -> bool:
+        if password == b"wrong":
+            release.wait(5)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", slow_checkpw)
+    auth = webconfig.BasicAuth({"alice": HASH.encode()})
+    good, wrong = basic("alice", PASSWORD), basic("alice", "wrong")
+    assert auth.check(good) is AuthOutcome.GRANTED  # verified once, remembered
+    flood = [threading.Thread(target=auth.check, args=(wrong,)) for _ in range(BCRYPT_QUEUE)]
+    for thread in flood:
+        thread.start()
+    time.sleep(0.2)  # one in bcrypt, the others waiting for it
+    started = time.monotonic()
+    assert auth.check(wrong) is AuthOutcome.BUSY
+    assert auth.check(basic("alice", "another")) is AuthOutcome.BUSY
+    assert auth.check(good) is AuthOutcome.GRANTED
+    assert time.monotonic() - started < 1.0
+    release.set()
+    for thread in flood:
+        thread.join(5)
+    assert auth.check(wrong) is AuthOutcome.DENIED  # the queue is free again
+
+
+def test_a_busy_check_is_answered_429_with_retry_after() -> None:
+    class Busy:
+        def check(self, authorization: str | None) -> AuthOutcome:
+            return AuthOutcome.BUSY
+
+    with serving(web_config=WebConfig(basic_auth=Busy())) as url:  # type: ignore[arg-type]
+        response = httpx.get(url + "metrics", auth=("alice", "x"))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
 
 
 def test_configured_headers_are_added_and_replace_the_defaults(tmp_path: Path) -> None:

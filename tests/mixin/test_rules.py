@@ -149,6 +149,7 @@ def test_the_alerts_the_design_asks_for_exist() -> None:
         "CapgoExporterDataAging": {"warning"},
         "CapgoApiRateLimited": {"warning"},
         "CapgoApiErrors": {"warning"},
+        "CapgoApiCircuitOpen": {"warning"},
         "CapgoMonthlyActiveUsersNearLimit": two_levels,
         "CapgoStorageNearLimit": two_levels,
         "CapgoBandwidthNearLimit": two_levels,

@@ -212,6 +212,13 @@ def api_latency() -> PanelGroup:
             ),
             unit="s",
         ),
+        timeseries(
+            "Circuit open",
+            "1 while Capgo fails as a whole and the exporter sends nothing but a probe now and "
+            "then (6 failed requests in a row opened it); 0 once a probe is answered.",
+            Target(f"max by (instance) ({sel('capgo_exporter_api_circuit_open')})", "{{instance}}"),
+            unit="short",
+        ),
     ]
 
 
