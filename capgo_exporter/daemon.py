@@ -29,6 +29,7 @@ from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import Settings
 from capgo_exporter.snapshot import SnapshotHolder
+from capgo_exporter.state_dir import StateDirLock
 from capgo_exporter.webconfig import WebConfig
 
 if TYPE_CHECKING:  # the simulator loads only for --demo
@@ -77,6 +78,7 @@ def demo_config() -> SimConfig:
         apps_per_org=DEMO_APPS_PER_ORG,
         devices_per_app=DEMO_DEVICES_PER_APP,
         bad_release_apps=frozenset({0}),  # so the release-health row has a story
+        newer_capgo=True,  # Capgo as it is now: its own active-device counts too
         # So the rollouts row has one: Capgo pauses the first app's rollout during the demo,
         # the second's is close to its threshold, the third's fails with auto-pause off.
         rollout_scenarios={0: "paused", 1: "near", 2: "unguarded"},
@@ -102,6 +104,7 @@ def start_demo(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Demo:
 
 def client_options(settings: Settings) -> ClientOptions:
     """How the client talks to Capgo, from the settings: the one place they are mapped."""
+    shortest_interval = min(settings.interval_for(name) for name in settings.collectors)
     return ClientOptions(
         api_key=settings.api_key or SecretStr(""),  # refused: a key is required
         base_url=settings.api_url,
@@ -110,8 +113,11 @@ def client_options(settings: Settings) -> ClientOptions:
         request_timeout=settings.request_timeout,
         connect_timeout=settings.connect_timeout,
         max_retries=settings.max_retries,
-        # While Capgo keeps failing, a route's back-off grows up to the shortest interval.
-        backoff_max=min(settings.interval_for(name) for name in settings.collectors),
+        # While Capgo keeps failing, a route's back-off grows up to the shortest interval;
+        # while it fails as a whole, it is probed once per shortest interval at first.
+        backoff_max=shortest_interval,
+        probe_interval=shortest_interval,
+        max_response_bytes=settings.max_response_size,
     )
 
 
@@ -153,13 +159,36 @@ async def exporter(
     """``process_metrics=False`` for output that joins another exporter's (node_exporter's
     textfile directory), which already has its own ``process_*`` series. ``wall_clock`` (Unix
     time) is the scheduler's and, unless ``calendar`` is given, the collectors' too: a test runs
-    it on the simulator's clock; ``--clock.start`` shifts the calendar alone."""
+    it on the simulator's clock; ``--clock.start`` shifts the calendar alone. The state
+    directory, when set, is locked first: StateDirInUseError when another exporter has it."""
+    lock = StateDirLock(settings.state_dir) if settings.state_dir is not None else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        parts = (settings, transport, process_metrics, demo, wall_clock, calendar)
+        async with _built(*parts) as built:
+            yield built
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@contextlib.asynccontextmanager
+async def _built(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None,
+    process_metrics: bool,
+    demo: bool,
+    wall_clock: Callable[[], float],
+    calendar: Clock | None,
+) -> AsyncIterator[Exporter]:
     collectors = build_collectors(settings)
     self_metrics = SelfMetrics(
         (c.name for c in collectors),
         process_metrics=process_metrics,
         demo=demo,
         max_age_for=settings.max_age_for,
+        budget=settings.requests_per_minute,
     )
     for collector in collectors:
         collector.observe_walks(self_metrics)
@@ -181,14 +210,27 @@ async def exporter(
         await built.aclose()
 
 
+class ListenError(OSError):
+    """The listen address cannot be bound (in use, not ours, no such interface): a failure a
+    restart may fix, unlike a configuration error."""
+
+    def __init__(self, address: str, error: OSError) -> None:
+        super().__init__(error.errno, f"{address}: {error.strerror or error}")
+
+
+# Each stops the daemon cleanly. SIGHUP too: a closed terminal or a `kill -HUP` meant as a
+# reload (there is none: settings are read at start) must not skip the flush of the index.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
         yield
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 
@@ -198,7 +240,8 @@ async def serve(
     web_config: WebConfig | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> None:
-    """Run the daemon until SIGTERM or SIGINT: poll, serve, then stop cleanly."""
+    """Run the daemon until SIGTERM, SIGINT or SIGHUP: poll, serve, then stop cleanly.
+    Raises `ListenError` when the listen address cannot be bound."""
     stop = asyncio.Event()
     transport = demo.transport if demo else None
     async with exporter(settings, transport, demo=demo is not None, calendar=clock) as built:
@@ -210,17 +253,21 @@ async def serve(
             telemetry_path=settings.telemetry_path,
             demo=demo is not None,
         )
-        server = ExporterServer(
-            app,
-            settings.listen_host,
-            settings.listen_port,
-            web_config=web_config,
-            max_connections=settings.web_max_connections,
-        )
+        try:
+            server = ExporterServer(
+                app,
+                settings.listen_host,
+                settings.listen_port,
+                web_config=web_config,
+                max_connections=settings.web_max_connections,
+            )
+        except OSError as error:
+            raise ListenError(settings.listen_address, error) from None
         server.start()
         log.info(
             "capgo-exporter started",
-            listen=server.url,
+            listen=server.bound,
+            url=server.url,
             capgo=settings.api_url,
             key_source=settings.api_key_source,
             collectors=list(settings.collectors),

@@ -33,7 +33,11 @@ Series of apps, channels and bundles that are gone disappear on the next run.
 
 Label values come from the API as they are (`platform` is ios, android or electron; `bundle` is
 the bundle's `version_name`); booleans are `true`/`false`, missing values `unknown`. No label
-ever holds a device id, an email address or a date.
+ever holds a device id, an email address or a date. Characters that would act on a terminal, a
+log or another tool instead of being shown are replaced with U+FFFD (`�`): the C0 controls
+(U+0000-U+001F: NUL, tab, newline, ESC…), DEL (U+007F), the C1 controls (U+0080-U+009F) and the
+bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E such as the right-to-left override
+U+202E, U+2066-U+2069). Two values that differ only there become one series.
 """
 
 
@@ -65,7 +69,8 @@ def render_configuration() -> str:
     lines = [
         "# Configuration",
         "",
-        "Generated from the settings' declarations (`capgo_exporter/settings/model.py`) by "
+        "Generated from the settings' declarations (`capgo_exporter/settings/declared.py` and "
+        "`model.py`) by "
         "`python -m capgo_exporter.docsgen`; do not edit.",
         "",
         "Each setting comes from, in order: its flag, its environment variable, the TOML file "

@@ -5,7 +5,11 @@ The three must tell one story, in one order, whatever a scrape interleaves:
 - a failed run says down at once, before anything else changes;
 - a successful run says up only after the snapshot serving its samples is in (`settle`), so a
   scrape during the render never sees the collector up beside series dropped for age;
-- samples dropped for age take the collector down in the same swap (`expire`).
+- samples dropped for age take the collector down in the same swap (`expire`);
+- data that are not being refreshed say down while it lasts (`observe_stalls`): a run in
+  progress for longer than its interval takes its collector and ``capgo_up`` to 0, and a
+  ``Retry-After`` pause holding every request takes ``capgo_up`` to 0. A collector whose data
+  are still within their max age keeps serving them.
 `HealthBook` is the only writer of all three.
 """
 
@@ -68,6 +72,8 @@ class HealthBook:
         self._failure_logs = LogThrottle(wall_clock)
         # Collectors whose last run failed because Capgo rejected the key itself.
         self._key_rejected: set[str] = set()
+        # Whether every request waits out a pause Capgo asked for (429 Retry-After).
+        self._paused = False
 
     def statuses(self) -> list[CollectorStatus]:
         return list(self._statuses.values())
@@ -126,7 +132,7 @@ class HealthBook:
             )
         if dropped:
             status = replace(status, up=False, last_error=self._statuses[outcome.name].last_error)
-        self._statuses[outcome.name] = status
+        self._statuses[outcome.name] = replace(status, stalled=False)  # the run is over
         self._metrics.set_up(self.all_up())
 
     def expire(self, names: Iterable[str], max_age: Callable[[str], float]) -> None:
@@ -143,8 +149,30 @@ class HealthBook:
         if expired:
             self._metrics.set_up(self.all_up())
 
+    def observe_stalls(self, overdue: Iterable[str], *, paused: bool) -> None:
+        """``overdue``: collectors whose run in progress has lasted longer than their interval;
+        ``paused``: every request waits out a Retry-After pause. Health says down meanwhile."""
+        overdue = set(overdue)
+        changed = paused != self._paused
+        self._paused = paused
+        for name, status in self._statuses.items():
+            stalled = name in overdue
+            if status.stalled == stalled:
+                continue
+            changed = True
+            self._statuses[name] = status = replace(status, stalled=stalled)
+            if stalled:
+                self._metrics.collector_down(name)
+                self._log.warning("collector run longer than its interval", collector=name)
+            elif status.finished_first_run:
+                self._metrics.collector_health(name, status.complete)
+        if changed:
+            self._metrics.set_up(self.all_up())
+
     def all_up(self) -> bool:
-        return all(status.up for status in self._statuses.values())
+        """capgo_up: every collector's last run succeeded, none is overdue, no pause holds."""
+        statuses = self._statuses.values()
+        return not self._paused and all(s.up and not s.stalled for s in statuses)
 
     def _log_failure(self, outcome: RunOutcome, error: str) -> None:
         rejected = isinstance(outcome.error, AuthenticationError) and outcome.error.key_rejected

@@ -78,10 +78,15 @@ def _collector_row(status: CollectorStatus, now: float) -> str:
         up,
         _when(status.last_success, now, "never"),
         "—" if duration is None else f"{duration:.2f} s",
-        html.escape(status.last_error or ""),
+        html.escape(_problem(status)),
         _when(status.next_run, now, "—"),
     )
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _problem(status: CollectorStatus) -> str:
+    stalled = "a run in progress for longer than the interval" if status.stalled else ""
+    return "; ".join(text for text in (stalled, status.last_error) if text)
 
 
 def _when(timestamp: float | None, now: float, missing: str) -> str:

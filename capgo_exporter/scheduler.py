@@ -17,6 +17,11 @@ Failure semantics, per collector:
   because 20 failed authentications lock the exporter's IP out of Capgo;
 - permission refusals of one part (an org's statistics, the key list) are handled inside the
   collectors and do not fail the run;
+- data that are not being refreshed say so while it lasts: a run in progress for longer than
+  its collector's interval takes that collector's ``capgo_exporter_collector_up`` and
+  ``capgo_up`` to 0, and a ``Retry-After`` pause that holds every request takes ``capgo_up``
+  to 0 (checked every `STALL_CHECK_SECONDS`); the last good samples are still served until
+  their max age;
 - a run that succeeds but reports parts it had to leave out (``CollectResult.skipped``: the
   events collector's apps whose events Capgo would not give) is a success for ``capgo_up``,
   which stays 1, and its samples are served; the collector's ``capgo_exporter_collector_up``
@@ -64,6 +69,8 @@ HEARTBEAT_SECONDS = 5.0
 # The poll loop is dead if it has not beaten for this long (the event loop is stuck).
 HEARTBEAT_DEADLINE_SECONDS = 60.0
 REAP_SECONDS = 15.0
+# How often runs in progress and Retry-After pauses are looked at for the health gauges.
+STALL_CHECK_SECONDS = 1.0
 JITTER = 0.1
 
 
@@ -108,6 +115,7 @@ class Scheduler:
         self._discovery_ran = asyncio.Event()
         self._render_lock = asyncio.Lock()
         self._heartbeat: float | None = None
+        self._running: dict[str, float] = {}  # collector → when its run started (monotonic)
         if not any(spec_of(c.name).discovers for c in collectors):
             self._discovery_ran.set()
         # Set after the first run of the collector keeping the device index (or at once).
@@ -132,6 +140,7 @@ class Scheduler:
         tasks = [asyncio.create_task(self._loop(c, stop), name=c.name) for c in self._collectors]
         tasks.append(asyncio.create_task(self._beat(stop), name="heartbeat"))
         tasks.append(asyncio.create_task(self._reap(stop), name="max-age"))
+        tasks.append(asyncio.create_task(self._watch_stalls(stop), name="stalls"))
         try:
             await stop.wait()
         finally:
@@ -177,6 +186,7 @@ class Scheduler:
             devices=self._devices,
         )
         started = time.perf_counter()
+        self._running[name] = time.monotonic()
         try:
             result = await collector.collect(context)
         except (CapgoError, DiscoveryMissing, OSError, ValueError) as error:
@@ -197,6 +207,7 @@ class Scheduler:
         had_data = name in self._parts
         await self._publish()
         self._health.settle(outcome, status, dropped=had_data and name not in self._parts)
+        del self._running[name]  # with settle, no await between: the run is over for both
         if spec_of(name).discovers:
             self._discovery_ran.set()
         if spec_of(name).keeps_device_index:
@@ -231,6 +242,21 @@ class Scheduler:
         while not stop.is_set():
             self._heartbeat = time.monotonic()
             await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    def check_stalls(self) -> None:
+        """Tell the health book which runs are overdue and whether a pause holds requests."""
+        now = time.monotonic()
+        overdue = [
+            name
+            for name, started in self._running.items()
+            if now - started > self._settings.interval_for(name)
+        ]
+        self._health.observe_stalls(overdue, paused=self._client.http.budget.paused_for > 0)
+
+    async def _watch_stalls(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.check_stalls()
+            await asyncio.sleep(STALL_CHECK_SECONDS)
 
     async def _reap(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

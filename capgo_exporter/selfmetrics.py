@@ -15,7 +15,6 @@ only the process metrics, which change all the time and cost little, are rendere
 from __future__ import annotations
 
 import contextlib
-import platform
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
@@ -24,6 +23,8 @@ from prometheus_client.metrics_core import Metric
 
 from capgo_exporter import __version__
 from capgo_exporter.api.routes import polled_routes
+from capgo_exporter.buildinfo import python_version, revision
+from capgo_exporter.collect.labels import printable
 from capgo_exporter.exposition import render_openmetrics, render_text
 from capgo_exporter.metrics import MetricSet, MetricSpec
 
@@ -31,13 +32,16 @@ from capgo_exporter.metrics import MetricSet, MetricSpec
 METRICS = MetricSet()
 UP = METRICS.gauge(
     "capgo_up",
-    "1 when the last run of every enabled collector succeeded, 0 otherwise.",
+    "1 when the last run of every enabled collector succeeded, no run in progress has lasted "
+    "longer than its interval and no Retry-After pause from Capgo holds the requests; "
+    "0 otherwise.",
 )
 COLLECTOR_UP = METRICS.gauge(
     "capgo_exporter_collector_up",
-    "1 when the collector's last run succeeded and left nothing out. A failed collector keeps "
-    "serving its last good data until --collector.max-age. 0 with capgo_up 1: the run succeeded "
-    "but left parts out (the events collector, for apps whose events Capgo would not give).",
+    "1 when the collector's last run succeeded and left nothing out, and its run in progress (if "
+    "any) has not lasted longer than its interval. A failed collector keeps serving its last "
+    "good data until --collector.max-age. 0 with capgo_up 1: the run succeeded but left parts "
+    "out (the events collector, for apps whose events Capgo would not give).",
     "collector",
 )
 COLLECTOR_LAST_SUCCESS = METRICS.gauge(
@@ -84,6 +88,13 @@ API_BACKOFF = METRICS.gauge(
     "jitter, capped at the shortest collector interval, 0 again after the first success.",
     "endpoint",
 )
+API_CIRCUIT_OPEN = METRICS.gauge(
+    "capgo_exporter_api_circuit_open",
+    "1 while Capgo fails as a whole (6 failed requests in a row: 5xx, timeouts, connection "
+    "errors, bodies that are not JSON or too large): nothing is sent but one probe now and "
+    "then (first after the shortest collector interval, at least 6 s, then twice as long "
+    "after each failed probe, up to 2 minutes or that interval); 0 once a probe is answered.",
+)
 DEVICE_WALK_IN_PROGRESS = METRICS.gauge(
     "capgo_exporter_device_walk_in_progress",
     "1 while a walk of the app's devices (full or incremental) is running, 0 once it ended. "
@@ -112,9 +123,16 @@ DEMO_MODE = METRICS.gauge(
 )
 BUILD_INFO = METRICS.gauge(
     "capgo_exporter_build_info",
-    "Version of capgo-exporter and of Python running it; always 1.",
+    "Version and source revision (git commit, or unknown) of capgo-exporter, and the version "
+    "of Python running it; always 1.",
     "version",
+    "revision",
     "python_version",
+)
+API_BUDGET = METRICS.gauge(
+    "capgo_exporter_api_budget_requests_per_minute",
+    "Requests a minute the exporter allows itself against Capgo, shared by every collector "
+    "(--capgo.requests-per-minute). Set once at start.",
 )
 
 # Route templates the collectors poll (each API module declares its own), so that their
@@ -173,9 +191,11 @@ class SelfMetrics:
         process_metrics: bool = True,
         demo: bool = False,
         max_age_for: Callable[[str], float] | None = None,
+        budget: float | None = None,
     ) -> None:
         """``max_age_for``: each collector's max age in seconds (``Settings.max_age_for``),
-        published once here; without it no max-age series is served."""
+        published once here; without it no max-age series is served. ``budget``: the request
+        budget a minute, published once (none without it)."""
         self.registry = CollectorRegistry(auto_describe=False)
         self._process = CollectorRegistry(auto_describe=False)
         # Bumped on every change; a cached rendering is valid while the version is the same.
@@ -191,11 +211,14 @@ class SelfMetrics:
         self.request_duration = _histogram(API_REQUEST_DURATION, r)
         self.retries = _counter(API_RETRIES, r)
         self.backoff = _gauge(API_BACKOFF, r)
+        self.circuit_open = _gauge(API_CIRCUIT_OPEN, r)
         self.walk_in_progress = _gauge(DEVICE_WALK_IN_PROGRESS, r)
         self.walk_pages = _gauge(DEVICE_WALK_PAGES, r)
         self.walk_devices = _gauge(DEVICE_WALK_DEVICES, r)
         self.page_size = _gauge(DEVICE_PAGE_SIZE, r)
-        _gauge(BUILD_INFO, r).labels(__version__, platform.python_version()).set(1)
+        _gauge(BUILD_INFO, r).labels(__version__, revision(), python_version()).set(1)
+        if budget is not None:
+            _gauge(API_BUDGET, r).set(budget)
         _gauge(DEMO_MODE, r).set(1 if demo else 0)
         if process_metrics:
             ProcessCollector(registry=self._process)
@@ -231,8 +254,13 @@ class SelfMetrics:
         self.backoff.labels(endpoint).set(seconds)
         self._version += 1
 
+    def circuit_changed(self, is_open: bool) -> None:
+        self.circuit_open.set(1 if is_open else 0)
+        self._version += 1
+
     # The devices collector's reports (WalkObserver)
     def device_walk_progress(self, app_id: str, *, pages: int, devices: int, walking: bool) -> None:
+        app_id = printable(app_id)  # as the collectors' labels (collect/labels.py)
         self.walk_in_progress.labels(app_id).set(1 if walking else 0)
         self.walk_pages.labels(app_id).set(pages)
         self.walk_devices.labels(app_id).set(devices)
@@ -243,6 +271,7 @@ class SelfMetrics:
         self._version += 1
 
     def device_walk_forgotten(self, app_id: str) -> None:
+        app_id = printable(app_id)
         for gauge in (self.walk_in_progress, self.walk_pages, self.walk_devices):
             with contextlib.suppress(KeyError):  # never walked: nothing to remove
                 gauge.remove(app_id)
@@ -267,8 +296,14 @@ class SelfMetrics:
         self._version += 1
 
     def collector_down(self, name: str) -> None:
-        """The collector's data passed their max age and were dropped (no run has ended)."""
+        """The collector's data passed their max age and were dropped, or its run in progress
+        is overdue (no run has ended)."""
         self.collector_up.labels(name).set(0)
+        self._version += 1
+
+    def collector_health(self, name: str, up: bool) -> None:
+        """The collector's up again as its last run left it (an overdue run no longer is)."""
+        self.collector_up.labels(name).set(1 if up else 0)
         self._version += 1
 
     def set_up(self, up: bool) -> None:

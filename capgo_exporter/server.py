@@ -6,8 +6,9 @@ library's threaded WSGI server, bounded and kept alive between scrapes by `wsgis
 A scrape costs the same whatever the number of Capgo series: it sends the snapshot's bytes,
 rendered once by the scheduler, and renders only the small live registry of self-metrics.
 It never touches the network, and nothing from a request (query string included) reaches
-Capgo. Every route but ``/healthz`` sits behind the web config's basic auth: liveness probes
-rarely carry credentials, and ``ok`` tells nobody anything.
+Capgo. Every route but ``/healthz`` and ``/readyz`` sits behind the web config's basic auth:
+liveness and readiness probes (Kubernetes', Docker's) send no credentials, and ``ok`` or
+``ready`` tells nobody anything.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from capgo_exporter.landing import DOCS, STYLE, render_landing_page
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.snapshot import Snapshot, SnapshotHolder
 from capgo_exporter.status import ExporterStatus
-from capgo_exporter.webconfig import WebConfig
+from capgo_exporter.webconfig import AuthOutcome, WebConfig
 from capgo_exporter.wsgiserver import (
     DEFAULT_MAX_CONNECTIONS,
     HEADER_DEADLINE_SECONDS,
@@ -56,6 +57,8 @@ _SECURITY_HEADERS = (
 )
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
+# What probes read without credentials.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 @dataclass(frozen=True)
@@ -141,14 +144,20 @@ class ExporterApp:
 
     def _respond(self, environ: WSGIEnvironment) -> _Response:
         path = environ.get("PATH_INFO") or "/"
-        if path != "/healthz" and not self._web_config.authorized(
-            environ.get("HTTP_AUTHORIZATION")
-        ):
-            return _text(
-                HTTPStatus.UNAUTHORIZED,
-                "unauthorized\n",
-                ("WWW-Authenticate", 'Basic realm="capgo-exporter"'),
-            )
+        if path not in PROBE_PATHS:
+            outcome = self._web_config.authorize(environ.get("HTTP_AUTHORIZATION"))
+            if outcome is AuthOutcome.BUSY:
+                return _text(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "too many password checks at once; try again\n",
+                    ("Retry-After", "1"),
+                )
+            if outcome is AuthOutcome.DENIED:
+                return _text(
+                    HTTPStatus.UNAUTHORIZED,
+                    "unauthorized\n",
+                    ("WWW-Authenticate", 'Basic realm="capgo-exporter"'),
+                )
         route = self._routes.get(path)
         if route is None:
             return _text(HTTPStatus.NOT_FOUND, "not found — see /\n")
@@ -222,7 +231,13 @@ class ExporterApp:
 
     def _doc(self, environ: WSGIEnvironment) -> _Response:
         _, render = DOCS[environ.get("PATH_INFO", "")]
-        return _Response(HTTPStatus.OK, "text/markdown; charset=utf-8", (render().encode(),))
+        # Markdown as text: a browser shows text/markdown as a download.
+        return _Response(HTTPStatus.OK, _TEXT, (render().encode(),))
+
+
+def host_port(host: str, port: int) -> str:
+    """``127.0.0.1:10180``, ``[::]:10180``: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bind_address(host: str) -> tuple[socket.AddressFamily, str]:
@@ -276,8 +291,23 @@ class ExporterServer:
 
     @property
     def refused_connections(self) -> int:
-        """Connections closed at the accept because ``max_connections`` were open."""
+        """Connections closed at the accept because ``max_connections`` were serving."""
         return self._server.refused
+
+    @property
+    def bound(self) -> str:
+        """The address the socket is bound to, as ``host:port`` (``[::]:10180`` on every
+        interface over IPv4 and IPv6)."""
+        return host_port(str(self._server.server_address[0]), self.port)
+
+    @property
+    def open_connections(self) -> int:
+        return self._server.open_connections
+
+    @property
+    def evicted_connections(self) -> int:
+        """Connections closed, still reading a request or idle, to make room for new ones."""
+        return self._server.evictions
 
     @property
     def url(self) -> str:

@@ -24,6 +24,8 @@ class CollectorStatus:
     # Parts the last successful run left out (see CollectResult.skipped): up, yet incomplete.
     skipped: tuple[str, ...] = ()
     next_run: float | None = None  # Unix time
+    # A run in progress has lasted longer than the interval: the data are not being refreshed.
+    stalled: bool = False
 
     @property
     def finished_first_run(self) -> bool:
@@ -31,8 +33,8 @@ class CollectorStatus:
 
     @property
     def complete(self) -> bool:
-        """Up, and nothing left out: what ``capgo_exporter_collector_up`` reports."""
-        return self.up and not self.skipped
+        """Up, nothing left out, no run overdue: what ``capgo_exporter_collector_up`` reports."""
+        return self.up and not self.skipped and not self.stalled
 
 
 class ExporterStatus(Protocol):

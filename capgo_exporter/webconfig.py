@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import hmac
 import re
 import secrets
@@ -65,9 +66,22 @@ _HEADERS: dict[str, tuple[str, ...] | None] = {
     "X-XSS-Protection": None,
     "Content-Security-Policy": None,
 }
+# The cost the docs and messages advise for new hashes (htpasswd -nBC 12): a first check costs
+# about a quarter of a second, once per password (correct ones are cached).
+BCRYPT_COST = 12
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 # Only successful checks are remembered, so in practice one entry per user; a backstop.
 _AUTH_CACHE_SIZE = 256
+# bcrypt checks running or waiting at most (one runs at a time): a request past them is
+# answered 429 at once instead of holding its connection in the queue. At cost 12 a check is
+# a quarter of a second of a core: the last one waits about a second.
+BCRYPT_QUEUE = 4
+
+
+class AuthOutcome(enum.Enum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    BUSY = "busy"  # too many password checks at once: not checked, try again
 
 
 class WebConfigError(ValueError):
@@ -78,9 +92,12 @@ class BasicAuth:
     """``Authorization: Basic`` checked against bcrypt hashes, without bcrypt on every scrape.
 
     A successful (user, password) pair is remembered by its HMAC under a per-process random
-    key, so the password itself is never kept. An unknown user is checked against a decoy hash
-    of the same cost, so response time does not tell which users exist; bcrypt runs one call
-    at a time, so a flood of wrong passwords costs one core, not all of them (as the toolkit).
+    key, so the password itself is never kept, and later checks of it cost no bcrypt (as the
+    toolkit does): a scraper that got in once gets in at once while others flood wrong
+    passwords. An unknown user is checked against a decoy hash of the same cost, so response
+    time does not tell which users exist. bcrypt runs one call at a time, so a flood of wrong
+    passwords costs one core, not all of them (as the toolkit), and at most `BCRYPT_QUEUE`
+    checks run or wait: past them the answer is BUSY, without bcrypt.
     """
 
     def __init__(self, users: Mapping[str, bytes]) -> None:
@@ -90,27 +107,33 @@ class BasicAuth:
         self._cache_key = secrets.token_bytes(32)
         self._verified: set[bytes] = set()
         self._bcrypt_lock = threading.Lock()
+        self._bcrypt_queue = threading.BoundedSemaphore(BCRYPT_QUEUE)
 
-    def check(self, authorization: str | None) -> bool:
+    def check(self, authorization: str | None) -> AuthOutcome:
         credentials = _parse_basic(authorization)
         if credentials is None:
-            return False
+            return AuthOutcome.DENIED
         user, password = credentials
         token = hmac.digest(self._cache_key, user.hex().encode() + b":" + password, "sha256")
         if token in self._verified:
-            return True
+            return AuthOutcome.GRANTED
         hashed = self._lookup(user)
-        with self._bcrypt_lock:
-            try:
-                matches = bcrypt.checkpw(password, hashed or self._decoy)
-            except ValueError:  # bcrypt 5 refuses passwords over 72 bytes
-                matches = False
+        if not self._bcrypt_queue.acquire(blocking=False):
+            return AuthOutcome.BUSY
+        try:
+            with self._bcrypt_lock:
+                try:
+                    matches = bcrypt.checkpw(password, hashed or self._decoy)
+                except ValueError:  # bcrypt 5 refuses passwords over 72 bytes
+                    matches = False
+        finally:
+            self._bcrypt_queue.release()
         if not (matches and hashed):
-            return False
+            return AuthOutcome.DENIED
         if len(self._verified) >= _AUTH_CACHE_SIZE:
             self._verified.clear()
         self._verified.add(token)
-        return True
+        return AuthOutcome.GRANTED
 
     def _lookup(self, user: bytes) -> bytes | None:
         # Every name is compared, in constant time, whatever matches.
@@ -139,8 +162,10 @@ class WebConfig:
     headers: tuple[tuple[str, str], ...] = ()
     basic_auth: BasicAuth | None = field(default=None, compare=False)
 
-    def authorized(self, authorization: str | None) -> bool:
-        return self.basic_auth is None or self.basic_auth.check(authorization)
+    def authorize(self, authorization: str | None) -> AuthOutcome:
+        if self.basic_auth is None:
+            return AuthOutcome.GRANTED
+        return self.basic_auth.check(authorization)
 
 
 def load_web_config(path: Path | str) -> WebConfig:
@@ -283,7 +308,7 @@ class _Loader:
             if match is None or not 4 <= int(match.group(1)) <= 31:
                 raise self.error(
                     f"basic_auth_users.{user}: not a bcrypt hash "
-                    f"(htpasswd -nBC 10 {user} prints {user}:<the hash>)"
+                    f"(htpasswd -nBC {BCRYPT_COST} {user} prints {user}:<the hash>)"
                 )
             users[user] = hashed.encode()
         return BasicAuth(users)

@@ -31,10 +31,8 @@ runs on the first read.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import socketserver
-import threading
 import time
 from http import HTTPStatus
 from socketserver import ThreadingMixIn
@@ -47,6 +45,7 @@ from wsgiref.types import WSGIApplication
 import structlog
 
 from capgo_exporter import __version__
+from capgo_exporter.connection_slots import Connections
 
 log = structlog.get_logger("capgo_exporter.server")
 
@@ -58,51 +57,6 @@ IDLE_TIMEOUT_SECONDS = 120.0
 HEADER_DEADLINE_SECONDS = 5.0
 DEFAULT_MAX_CONNECTIONS = 64
 _MAX_REQUEST_LINE = 65536  # as http.server
-
-
-class _Connections:
-    """Open connections, and whether each is idle or in the middle of a request.
-
-    `close` lets the requests in flight finish and wakes the idle connections so that their
-    threads end instead of waiting for a request that would no longer be served.
-    """
-
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
-        self._idle: set[socket.socket] = set()
-        self._busy = 0
-        self.closing = False
-
-    def wait_for_request(self, connection: socket.socket) -> bool:
-        with self._changed:
-            if not self.closing:
-                self._idle.add(connection)
-            return not self.closing
-
-    def start_request(self, connection: socket.socket) -> bool:
-        with self._changed:
-            self._idle.discard(connection)
-            if not self.closing:
-                self._busy += 1
-            return not self.closing
-
-    def end_request(self) -> None:
-        with self._changed:
-            self._busy -= 1
-            self._changed.notify_all()
-
-    def forget(self, connection: socket.socket) -> None:
-        with self._changed:
-            self._idle.discard(connection)
-
-    def close(self, timeout: float) -> bool:
-        with self._changed:
-            self.closing = True
-            for connection in self._idle:
-                # The plain socket's shutdown, not SSLSocket's: it only has to wake the reader.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(connection, socket.SHUT_RDWR)
-            return self._changed.wait_for(lambda: self._busy == 0, timeout)
 
 
 class _DeadlineReader:
@@ -159,21 +113,25 @@ class KeepAliveHandler(WSGIRequestHandler):
         connections = self.server.connections
         first = True
         try:
-            while connections.wait_for_request(self.connection):
+            while connections.wait_for_request(self.connection, first):
                 deadline = self._read_request_line(first)
+                if not self.raw_requestline:
+                    break
+                if not connections.request_line_read(self.connection, first):
+                    break
                 first = False
-                if not self.raw_requestline or not connections.start_request(self.connection):
+                if not self._read_headers(deadline):  # answered with an error
+                    break
+                if not connections.start_request(self.connection):
                     break
                 try:
-                    self._handle_request(deadline)
+                    self._serve()
                 finally:
                     connections.end_request()
                 if self.close_connection or connections.closing:
                     break
         except OSError as exc:  # timeouts, resets, failed TLS handshakes: the client's doing
             log.debug("connection dropped", client=self.client_address[0], reason=str(exc))
-        finally:
-            connections.forget(self.connection)
 
     def _read_request_line(self, first: bool) -> float:
         """Reads the request line; returns the deadline for the rest of the header block."""
@@ -186,12 +144,14 @@ class KeepAliveHandler(WSGIRequestHandler):
         self.raw_requestline = self.rfile.readline(_MAX_REQUEST_LINE + 1)
         return time.monotonic() + self.server.header_deadline
 
-    def _handle_request(self, deadline: float) -> None:
+    def _read_headers(self, deadline: float) -> bool:
+        """Parse the request line and read the headers by ``deadline``; False when the
+        request was answered with an error instead (the connection then closes)."""
         self.close_connection = True
         if len(self.raw_requestline) > _MAX_REQUEST_LINE:
             self.requestline = self.request_version = self.command = ""
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-            return
+            return False
         body_reader = self.rfile
         self.rfile = cast(Any, _DeadlineReader(body_reader, self.connection, deadline))
         try:
@@ -200,10 +160,13 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.rfile = body_reader
             self.connection.settimeout(self.server.idle_timeout)
         if not parsed:  # it has answered with an error
-            return
+            return False
         if self.request_version == "HTTP/0.9":  # no headers to read; see assumption 1
-            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
-            return
+            # A 400 with a status line, then the connection closed: as HTTP/0.9 the answer
+            # would be a bare body, which a client cannot tell from a page it asked for.
+            self.request_version = "HTTP/1.1"
+            self.send_error(HTTPStatus.BAD_REQUEST, explain="the request line has no HTTP version")
+            return False
         # Request bodies are never read, so a connection that sent one cannot be reused; an
         # HTTP/1.0 client would not expect it to be.
         self.close_connection = (
@@ -212,6 +175,10 @@ class KeepAliveHandler(WSGIRequestHandler):
             or self.headers.get("Content-Length", "0") != "0"
             or "Transfer-Encoding" in self.headers
         )
+        return True
+
+    def _serve(self) -> None:
+        """Run the application for the request whose headers were read."""
         handler = _ResponseHandler(
             self.rfile,
             cast(IO[bytes], self.wfile),
@@ -227,11 +194,16 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 
 class CappedWSGIServer(ThreadingMixIn, WSGIServer):
-    """A thread per connection, at most ``max_connections`` of them; past the cap a new
-    connection is closed on the accept thread, before any thread or read."""
+    """A thread per connection, at most ``max_connections`` of them. Past the cap a new
+    connection takes the slot of one that is reading its request or idle (see
+    connection_slots.py); when every slot is serving a request, it is closed on the accept
+    thread, before any thread or read."""
 
     daemon_threads = True
-    request_queue_size = 64
+    # The kernel's queue of connections not yet accepted (capped by net.core.somaxconn): a
+    # flood of reconnecting clients must not overflow it, or the kernel drops a scrape's
+    # connection and its client tries again only a second later.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -245,32 +217,37 @@ class CappedWSGIServer(ThreadingMixIn, WSGIServer):
     ) -> None:
         self.app = app
         self.address_family = family
-        self.connections = _Connections()
+        self.connections = Connections(max_connections, header_deadline)
         self.max_connections = max_connections
         self.header_deadline = header_deadline
         self.idle_timeout = idle_timeout
-        self._open: set[object] = set()
-        self._open_lock = threading.Lock()
-        self.refused = 0
         super().__init__(address, KeepAliveHandler)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        with self._open_lock:
-            if len(self._open) >= self.max_connections:
-                self.refused += 1
-                return False
-            self._open.add(request)
-            return True
+        return self.connections.admit(request)
 
     def shutdown_request(self, request: Any) -> None:
-        super().shutdown_request(request)
-        with self._open_lock:
-            self._open.discard(request)
+        if not self.connections.forget(request):  # else held until its header deadline
+            super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Between two accepts (at least every poll interval): close what was parked."""
+        super().service_actions()
+        self.connections.parked.release_expired(time.monotonic())
 
     @property
     def open_connections(self) -> int:
-        with self._open_lock:
-            return len(self._open)
+        return len(self.connections)
+
+    @property
+    def refused(self) -> int:
+        """Connections closed at the accept: every slot was serving a request."""
+        return self.connections.refused
+
+    @property
+    def evictions(self) -> int:
+        """Connections closed to give their slot to a new one."""
+        return self.connections.evictions
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import httpx
 import pytest
@@ -78,26 +80,67 @@ def test_headers_dribbled_past_the_deadline_are_cut_off() -> None:
         assert httpx.get(server.url + "metrics").status_code == 200
 
 
-def test_connections_past_the_cap_are_closed_and_scrapes_go_on() -> None:
+def test_at_the_cap_a_new_scrape_takes_the_slot_of_the_oldest_silent_connection() -> None:
     with serving(max_connections=5) as server, ExitStack() as stack:
         scraper = stack.enter_context(httpx.Client(base_url=server.url))
         assert scraper.get("/metrics").status_code == 200  # its connection is kept alive
-        # Four slow clients fill the other slots; the ones after them are closed at once.
-        slow = [
+        # Four clients that send nothing fill the other slots, the oldest first.
+        for _ in range(4):
             stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
-            for _ in range(4)
-        ]
+            time.sleep(0.05)
         time.sleep(0.2)  # let the accept loop register them
-        extra = stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
-        assert closed_by_server(extra, 2.0)
-        assert server.refused_connections == 1
+        # A new scrape is answered: the oldest connection still reading its request gives
+        # up its slot (held open until its header deadline: tests/test_connection_slots.py),
+        # not the scraper's kept-alive one, not the newcomer.
+        assert httpx.get(server.url + "metrics").status_code == 200
+        assert (server.evicted_connections, server.refused_connections) == (1, 0)
         # The scraper's kept-alive connection is still served, quickly.
         for _ in range(20):
             assert scraper.get("/metrics").status_code == 200
-        # A slot freed is a slot available.
-        slow[0].close()
-        time.sleep(0.2)
+
+
+def test_idle_kept_alive_connections_give_their_slot_after_silent_ones() -> None:
+    with serving(max_connections=2) as server, ExitStack() as stack:
+        kept: list[socket.socket] = []
+        for _ in range(2):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            stack.callback(connection.close)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            assert connection.sock is not None
+            kept.append(connection.sock)
+            time.sleep(0.05)
+        # No connection is reading a request: the one idle the longest gives its slot.
         assert httpx.get(server.url + "metrics").status_code == 200
+        assert closed_by_server(kept[0], 2.0)
+        assert not closed_by_server(kept[1], 0.2)
+        assert server.evicted_connections == 1
+
+
+def test_when_every_slot_is_serving_a_newcomer_is_closed_at_once() -> None:
+    release = threading.Event()
+    holder = SnapshotHolder()
+    app = ExporterApp(holder, SelfMetrics(["devices"], process_metrics=False), StubStatus())
+
+    def slow(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        release.wait(5)
+        return app(environ, start_response)
+
+    server = ExporterServer(slow, "127.0.0.1", 0, max_connections=2)
+    server.start()
+    try:
+        with ExitStack() as stack:
+            for _ in range(2):
+                busy = stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
+                busy.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.3)  # both being served
+            extra = stack.enter_context(socket.create_connection(("127.0.0.1", server.port)))
+            assert closed_by_server(extra, 2.0)
+            assert (server.refused_connections, server.evicted_connections) == (1, 0)
+            release.set()
+    finally:
+        release.set()
+        server.shutdown(timeout=5)
 
 
 @pytest.mark.serial  # asserts how long something takes

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,13 @@ from capgo_exporter import webconfig
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.snapshot import SnapshotHolder
-from capgo_exporter.webconfig import WebConfig, WebConfigError, load_web_config
+from capgo_exporter.webconfig import (
+    BCRYPT_QUEUE,
+    AuthOutcome,
+    WebConfig,
+    WebConfigError,
+    load_web_config,
+)
 from tests.test_server import StubStatus, serving
 from tests.test_server_bounds import closed_by_server
 from tests.tools import require_binary
@@ -314,16 +322,18 @@ def auth_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("path", ["metrics", "", "readyz", "nowhere"])
-def test_basic_auth_guards_every_route_but_healthz(auth_url: str, path: str) -> None:
+@pytest.mark.parametrize("path", ["metrics", "", "docs/metrics.md", "nowhere"])
+def test_basic_auth_guards_every_route_but_the_probes(auth_url: str, path: str) -> None:
     with httpx.Client(base_url=auth_url) as client:
         for auth in (None, ("alice", "wrong"), ("bob", PASSWORD)):
             response = client.get(path, auth=auth)
             assert response.status_code == 401
             assert response.headers["www-authenticate"] == 'Basic realm="capgo-exporter"'
         assert client.get(path, auth=("alice", PASSWORD)).status_code in (200, 404)
-        # Liveness probes rarely carry credentials.
+        # Liveness and readiness probes (Kubernetes', Docker's) send no credentials.
         assert client.get("healthz").status_code == 200
+        assert client.get("readyz").status_code in (200, 503)
+        assert client.get("readyz").text.startswith(("ready", "not ready"))
 
 
 @pytest.mark.parametrize(
@@ -331,7 +341,7 @@ def test_basic_auth_guards_every_route_but_healthz(auth_url: str, path: str) -> 
 )  # the third is "alice" without a colon
 def test_malformed_authorization_is_refused(header: str) -> None:
     auth = webconfig.BasicAuth({"alice": HASH.encode()})
-    assert not auth.check(header)
+    assert auth.check(header) is AuthOutcome.DENIED
 
 
 def test_a_good_password_costs_bcrypt_once_a_wrong_one_every_time(
@@ -347,11 +357,54 @@ def test_a_good_password_costs_bcrypt_once_a_wrong_one_every_time(
     monkeypatch.setattr(bcrypt, "checkpw", counting_checkpw)
     auth = webconfig.BasicAuth({"alice": HASH.encode()})
     good, wrong, unknown = basic("alice", PASSWORD), basic("alice", "no"), basic("bob", PASSWORD)
-    assert [auth.check(good) for _ in range(3)] == [True] * 3
+    assert [auth.check(good) for _ in range(3)] == [AuthOutcome.GRANTED] * 3
     assert len(calls) == 1
     # A wrong password, or an unknown user (checked against a decoy), pays bcrypt each time.
-    assert [auth.check(h) for h in (wrong, wrong, unknown, unknown)] == [False] * 4
+    assert [auth.check(h) for h in (wrong, wrong, unknown, unknown)] == [AuthOutcome.DENIED] * 4
     assert len(calls) == 5
+
+
+def test_password_checks_past_the_queue_are_busy_and_a_known_password_still_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flood of wrong passwords fills bcrypt's queue: the next check is answered BUSY at
+    once, without bcrypt, and a password already verified passes without waiting."""
+    release = threading.Event()
+    real_checkpw = bcrypt.checkpw
+
+    def slow_checkpw(password: bytes, hashed: bytes) -> bool:
+        if password == b"wrong":
+            release.wait(5)
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", slow_checkpw)
+    auth = webconfig.BasicAuth({"alice": HASH.encode()})
+    good, wrong = basic("alice", PASSWORD), basic("alice", "wrong")
+    assert auth.check(good) is AuthOutcome.GRANTED  # verified once, remembered
+    flood = [threading.Thread(target=auth.check, args=(wrong,)) for _ in range(BCRYPT_QUEUE)]
+    for thread in flood:
+        thread.start()
+    time.sleep(0.2)  # one in bcrypt, the others waiting for it
+    started = time.monotonic()
+    assert auth.check(wrong) is AuthOutcome.BUSY
+    assert auth.check(basic("alice", "another")) is AuthOutcome.BUSY
+    assert auth.check(good) is AuthOutcome.GRANTED
+    assert time.monotonic() - started < 1.0
+    release.set()
+    for thread in flood:
+        thread.join(5)
+    assert auth.check(wrong) is AuthOutcome.DENIED  # the queue is free again
+
+
+def test_a_busy_check_is_answered_429_with_retry_after() -> None:
+    class Busy:
+        def check(self, authorization: str | None) -> AuthOutcome:
+            return AuthOutcome.BUSY
+
+    with serving(web_config=WebConfig(basic_auth=Busy())) as url:  # type: ignore[arg-type]
+        response = httpx.get(url + "metrics", auth=("alice", "x"))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
 
 
 def test_configured_headers_are_added_and_replace_the_defaults(tmp_path: Path) -> None:
@@ -368,3 +421,17 @@ def test_configured_headers_are_added_and_replace_the_defaults(tmp_path: Path) -
             assert headers.get_list("x-frame-options") == ["sameorigin"]
             assert headers["strict-transport-security"] == "max-age=31536000"
             assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_one_bcrypt_cost_is_advised_everywhere(tmp_path: Path) -> None:
+    # The message for a bad hash and the README's example give the same htpasswd command.
+    path = write_config(tmp_path, "basic_auth_users:\n  alice: not-a-hash\n")
+    with pytest.raises(webconfig.WebConfigError) as error:
+        load_web_config(path)
+    advised = f"htpasswd -nBC {webconfig.BCRYPT_COST} "
+    assert advised + "alice" in str(error.value)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert advised + "prometheus" in readme
+    assert f"$2b${webconfig.BCRYPT_COST}$" in readme
+    costs = {int(cost) for cost in re.findall(r"htpasswd -nBC (\d+)", readme)}
+    assert costs == {webconfig.BCRYPT_COST}

@@ -78,8 +78,8 @@ def run_admin(args: argparse.Namespace, settings: Settings, clock: Clock = SYSTE
     out = Output(fmt, sys.stdout, sys.stderr)
 
     def error(message: str) -> int:
-        # Capgo's messages never quote the key; scrubbing anyway costs nothing. The key was
-        # registered with logging when the settings were loaded.
+        # The client took the key out of the error already; scrubbing again costs nothing (the
+        # key was registered with logging when the settings were loaded).
         print(f"capgo-exporter: {scrub(message)}", file=sys.stderr)
         return 1
 

@@ -4,9 +4,10 @@ Operations call :meth:`CapgoHTTP.call` with a route *template* (``/statistics/ap
 its parameters. The template, never the filled-in path, is what the observer and errors see, so
 ids never reach metric labels.
 
-Where parameters go follows the real backend (reference §1.2): GET and DELETE put them in the
-query string, POST and PUT send a JSON body. A GET may also carry a JSON body — the only way to
-page ``/organization`` past its first page.
+Where parameters go follows the real backend (``getBodyOrQuery`` and ``parseBody`` in Capgo's
+``supabase/functions/_backend/utils/hono.ts``): GET and DELETE put them in the query string,
+POST and PUT send a JSON body. A GET may also carry a JSON body — the only way to page
+``/organization`` past its first page, since its ``page`` must be a JSON number.
 
 The key is sent raw (no ``Bearer``) in both ``capgkey`` and ``authorization``: ``capgkey`` is read
 by every route, ``authorization`` by the routes that accept console logins too.
@@ -15,7 +16,6 @@ by every route, ``authorization`` by the routes that accept console logins too.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -23,24 +23,27 @@ from urllib.parse import quote
 
 import httpcore
 import httpx
-import msgspec
 import structlog
 
 from capgo_exporter import __version__
+from capgo_exporter.api.answers import read_answer, read_body
 from capgo_exporter.api.budget import Clock, RequestBudget, Sleep
+from capgo_exporter.api.circuit import Circuit, CircuitOpenError
 from capgo_exporter.api.errors import (
     AuthenticationError,
-    CapgoAPIError,
-    CapgoResponseError,
+    CapgoError,
     CapgoTimeoutError,
     CapgoTransportError,
+    CapgoUnavailableError,
     RateLimitedError,
+    ResponseTooLargeError,
+    ServerError,
     UnreadableBodyError,
-    error_class_for,
 )
 from capgo_exporter.api.observer import NullObserver, RequestObserver
 from capgo_exporter.api.options import ClientOptions
-from capgo_exporter.api.retry import RetryPolicy, retry_after_seconds
+from capgo_exporter.api.redact import KeyRedactor
+from capgo_exporter.api.retry import RetryPolicy
 
 # --log.level debug: one line per request sent. It names the route template, never the URL
 # with its ids filled in, the query or the headers (the key is in a header).
@@ -70,10 +73,32 @@ def _query(params: Params | None) -> dict[str, str]:
     return {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
 
 
+def _request(
+    method: str, route: str, path: Params | None, params: Params | None, body: Params | None
+) -> tuple[str, dict[str, Any]]:
+    """The URL and httpx arguments of one operation (see the module's docstring)."""
+    url = route.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
+    request_kwargs: dict[str, Any] = {}
+    if method in ("POST", "PUT"):
+        request_kwargs["json"] = {**(params or {}), **(body or {})}
+    else:
+        request_kwargs["params"] = _query(params)
+        if body is not None:
+            request_kwargs["json"] = dict(body)
+    return url, request_kwargs
+
+
+def _outage(error: Exception) -> bool:
+    """A failure that says Capgo may be down, not that it answered something we dislike."""
+    return isinstance(
+        error, CapgoTransportError | ServerError | UnreadableBodyError | ResponseTooLargeError
+    )
+
+
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth another try."""
 
-    def __init__(self, reason: str, error: Exception, wait: float | None = None) -> None:
+    def __init__(self, reason: str, error: CapgoError, wait: float | None = None) -> None:
         self.reason = reason
         self.error = error
         self.wait = wait
@@ -113,7 +138,16 @@ class CapgoHTTP:
         # Reset by the first success.
         self._failures: dict[str, int] = {}
         self._hold: dict[str, float] = {}
+        # While Capgo fails as a whole: nothing sent but a probe now and then.
+        self.circuit = Circuit(
+            options.probe_interval,
+            failures_to_open=options.circuit_failures_to_open,
+            clock=clock,
+            on_change=self._circuit_moved,
+        )
         key = options.api_key.get_secret_value()
+        # Whatever Capgo answers loses the key here, before any error or value is made of it.
+        self._redact = KeyRedactor(key)
         self._http = httpx.AsyncClient(
             base_url=options.base_url.rstrip("/"),
             headers={
@@ -147,17 +181,11 @@ class CapgoHTTP:
         ``decode`` (a msgspec decoder) turns a successful body into typed values instead of
         generic JSON; a body it rejects counts as malformed, like one that is not JSON.
         """
-        url = route.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
-        request_kwargs: dict[str, Any] = {}
-        if method in ("POST", "PUT"):
-            request_kwargs["json"] = {**(params or {}), **(body or {})}
-        else:
-            request_kwargs["params"] = _query(params)
-            if body is not None:
-                request_kwargs["json"] = dict(body)
+        url, request_kwargs = _request(method, route, path, params, body)
         self._refuse_if_key_rejected(method, route)
         attempt = 0
         while True:
+            self._refuse_if_circuit_open(route, admit=False)
             if (hold := self._hold.get(route, 0.0) - self._clock()) > 0:
                 await self._sleep(hold)
             try:
@@ -191,6 +219,28 @@ class CapgoHTTP:
             self._hold.pop(route, None)
             self.observer.backoff_changed(route, 0.0)
 
+    def _circuit_moved(self, is_open: bool) -> None:
+        self.observer.circuit_changed(is_open)
+        if not is_open:  # Capgo answers again: no route waits for its own back-off
+            for route in list(self._failures):
+                self._route_succeeded(route)
+
+    def _refuse_if_circuit_open(self, route: str, *, admit: bool) -> bool:
+        """While the circuit is open, nothing leaves but the probe. ``admit``: this request
+        leaves now if it may; returns whether it is the probe."""
+        try:
+            if admit:
+                return self.circuit.admit()
+            self.circuit.refuse_unless_due()
+            return False
+        except CircuitOpenError:
+            raise CapgoUnavailableError(
+                f"not sent: Capgo failed {self.circuit.failures_to_open} requests in a row (last: "
+                f"{self.circuit.reason}); one request probes it now and then, and the others "
+                "resume once it is answered",
+                endpoint=route,
+            ) from None
+
     def _refuse_if_key_rejected(self, method: str, route: str) -> None:
         """After Capgo rejected the key, send nothing for a while: failures lead to a lockout."""
         if self._key_rejection is None:
@@ -222,124 +272,118 @@ class CapgoHTTP:
         retry: int,
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
+        """One request: sent, read and understood; the circuit told how it went."""
         async with self.budget.slot():
             # Checked again here, the last moment before sending: the key may have been
-            # rejected while this request waited for its token.
+            # rejected, or the circuit opened, while this request waited for its token.
             self._refuse_if_key_rejected(method, route)
-            started = time.perf_counter()
-
-            def finished(status: str) -> None:
-                seconds = time.perf_counter() - started
-                self.observer.request_finished(route, status, seconds)
-                _log.debug(
-                    "capgo request",
-                    method=method,
-                    route=route,
-                    status=status,
-                    duration_ms=round(seconds * 1000, 1),
-                    retry=retry,
-                )
-
+            probe = self._refuse_if_circuit_open(route, admit=True)
+            told = False
             try:
-                response = await self._http.request(method, url, **request_kwargs)
-            except httpx.TimeoutException as exc:
-                finished("timeout")
-                error = CapgoTimeoutError(
-                    f"Capgo did not answer in time ({method} {route}): {type(exc).__name__}",
-                    endpoint=route,
-                )
-                # A request that timed out while connecting was never sent: safe to repeat.
-                never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-                if method == "GET" or never_sent:
-                    raise _Retry("timeout", error) from exc
-                raise error from exc
-            except httpx.TransportError as exc:
-                finished("connection_error")
-                failure = CapgoTransportError(
-                    f"cannot reach Capgo ({method} {route}): {exc or type(exc).__name__}",
-                    endpoint=route,
-                )
-                if method == "GET" or isinstance(exc, httpx.ConnectError):
-                    raise _Retry("connection_error", failure) from exc
-                raise failure from exc
-            finished(str(response.status_code))
-        return self._interpret(method, route, response, decode)
+                response, content = await self._exchange(method, route, url, request_kwargs, retry)
+                result = self._interpret(method, route, response, content, decode)
+            except (_Retry, CapgoError) as failure:
+                error = failure.error if isinstance(failure, _Retry) else failure
+                if _outage(error):
+                    self.circuit.failed(str(error), probe=probe)
+                else:
+                    self.circuit.answered()
+                told = True
+                raise
+            finally:
+                if probe and not told:  # a probe cancelled on its way: the next one may go
+                    self.circuit.abandon()
+            self.circuit.answered()
+            return result
+
+    async def _exchange(
+        self, method: str, route: str, url: str, request_kwargs: dict[str, Any], retry: int
+    ) -> tuple[httpx.Response, bytes]:
+        """Send the request and read the answer's body within the size limit."""
+        started = time.perf_counter()
+
+        def finished(status: str) -> None:
+            seconds = time.perf_counter() - started
+            self.observer.request_finished(route, status, seconds)
+            _log.debug(
+                "capgo request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(seconds * 1000, 1),
+                retry=retry,
+            )
+
+        limit = self.options.max_response_bytes
+        status = "connection_error"
+        try:
+            async with self._http.stream(method, url, **request_kwargs) as response:
+                status = str(response.status_code)
+                content = await read_body(response, route, method, limit)
+        except httpx.TimeoutException as exc:
+            finished("timeout")
+            error = CapgoTimeoutError(
+                f"Capgo did not answer in time ({method} {route}): {type(exc).__name__}",
+                endpoint=route,
+            )
+            # A request that timed out while connecting was never sent: safe to repeat.
+            never_sent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            if method == "GET" or never_sent:
+                raise _Retry("timeout", error) from exc
+            raise error from exc
+        except httpx.TransportError as exc:
+            finished("connection_error")
+            failure = CapgoTransportError(
+                self._redact.text(
+                    f"cannot reach Capgo ({method} {route}): {exc or type(exc).__name__}"
+                ),
+                endpoint=route,
+            )
+            if method == "GET" or isinstance(exc, httpx.ConnectError):
+                raise _Retry("connection_error", failure) from exc
+            raise failure from exc
+        except ResponseTooLargeError as error:
+            finished(status)
+            _log.warning(
+                "Capgo's answer is larger than the limit; abandoned",
+                method=method,
+                route=route,
+                size_bytes=error.size,
+                limit_bytes=error.limit,
+            )
+            raise
+        finished(status)
+        return response, content
 
     def _interpret(
         self,
         method: str,
         route: str,
         response: httpx.Response,
-        decode: Callable[[bytes], Any] | None = None,
+        content: bytes,
+        decode: Callable[[bytes], Any] | None,
     ) -> Any:
-        request_id = response.headers.get("x-request-id")
-        status = response.status_code
+        """The answer's value, or what to do about the error it describes."""
         try:
-            if decode is not None and 200 <= status < 300:
-                payload = decode(response.content)
-            else:
-                payload = response.json()
-            decoded = True
-        except msgspec.ValidationError as exc:  # JSON, but not the shape asked for
-            raise CapgoResponseError(
-                f"Capgo answered {method} {route} with an unexpected shape: {exc}",
-                endpoint=route,
-                request_id=request_id,
-            ) from None
-        except (json.JSONDecodeError, UnicodeDecodeError, msgspec.DecodeError):
-            payload, decoded = None, False
-        if 200 <= status < 300:
-            if decoded:
-                return payload
-            error = UnreadableBodyError(
-                f"Capgo answered {status} with a body that is not JSON ({method} {route}"
-                + (f", request id {request_id})" if request_id else ")"),
-                endpoint=route,
-                request_id=request_id,
-            )
+            return read_answer(method, route, response, content, self._redact, decode)
+        except UnreadableBodyError as error:
             if method == "GET":
-                raise _Retry("malformed_response", error)
-            raise error
-        api_error = self._api_error(method, route, response, payload, request_id)
-        if isinstance(api_error, RateLimitedError):
-            wait = api_error.retry_after
+                raise _Retry("malformed_response", error) from None
+            raise
+        except RateLimitedError as error:
+            wait = error.retry_after
             if wait is not None:
                 # Everyone waits, queued requests included, even when this one gives up:
                 # the limit is per key, and each request sent early pushes its reset back.
                 self.budget.pause(wait)
-            if api_error.lockout or (wait is not None and wait > self.retry.max_retry_after):
-                raise api_error
-            raise _Retry("rate_limited", api_error, wait)
-        if status >= 500 and method == "GET":
-            raise _Retry("server_error", api_error)
-        if isinstance(api_error, AuthenticationError) and api_error.key_rejected:
-            self._key_rejection = (self._clock(), api_error)
-        raise api_error
-
-    @staticmethod
-    def _api_error(
-        method: str, route: str, response: httpx.Response, payload: Any, request_id: str | None
-    ) -> CapgoAPIError:
-        status = response.status_code
-        if isinstance(payload, dict) and isinstance(payload.get("error"), str):
-            code = payload["error"]
-            message = str(payload.get("message") or code)
-            more_info = payload.get("moreInfo")
-            more_info = more_info if isinstance(more_info, dict) else {}
-        else:
-            code = f"http_{status}"
-            message = response.reason_phrase or "error"
-            more_info = {}
-        cls = error_class_for(status)
-        kwargs: dict[str, Any] = {
-            "status": status,
-            "code": code,
-            "message": message,
-            "endpoint": route,
-            "method": method,
-            "request_id": request_id,
-            "more_info": more_info,
-        }
-        if cls is RateLimitedError:
-            kwargs["retry_after"] = retry_after_seconds(response.headers, more_info)
-        return cls(**kwargs)
+            if error.lockout or (wait is not None and wait > self.retry.max_retry_after):
+                raise
+            raise _Retry("rate_limited", error, wait) from None
+        except ServerError as error:
+            if method == "GET":
+                raise _Retry("server_error", error) from None
+            raise
+        except AuthenticationError as error:
+            if error.key_rejected:
+                self._key_rejection = (self._clock(), error)
+            raise

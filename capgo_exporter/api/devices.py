@@ -4,7 +4,10 @@ Since 2025-12 the list is ``{data, nextCursor, hasMore}`` with ``limit`` and an 
 ``cursor``; the last page is the one with ``hasMore: false``. ``updated_at`` keeps only devices
 changed strictly after it — what makes incremental sync cheap. Older servers answered a bare
 array paged by ``page`` (50 a page); that shape is still walked, and ``updated_at`` is then
-applied here.
+applied here, but only when it is exactly that: at most 50 device objects, each with a string
+``device_id``, from a server that never answered cursor pages to this client. Any other array
+(a server that answered cursor pages before, rows that are not devices, a longer page) is a
+changed shape and fails the walk instead of being read as the old list, rows dropped.
 
 Page size: the server fetches ``limit + 1`` rows to tell whether there is a
 next page, and each storage caps that fetch silently: Cloudflare Analytics Engine (production)
@@ -97,10 +100,45 @@ class _Suspicion:
     rows_since: int = 0
 
 
+def _is_device(row: Any) -> bool:
+    if isinstance(row, DeviceRow):
+        return isinstance(row.device_id, str)
+    return isinstance(row, dict) and isinstance(row.get("device_id"), str)
+
+
+def _legacy_rows(rows: Any) -> builtins.list[Any]:
+    """A page of the pre-2025-12 list: every row a device, or the shape changed."""
+    if not isinstance(rows, builtins.list) or not all(map(_is_device, rows)):
+        raise CapgoResponseError(
+            "Capgo answered GET /device with an array that is not a page of devices, each "
+            "with a device_id; refused as a changed shape",
+            endpoint="/device",
+        )
+    return rows
+
+
 class Devices:
     def __init__(self, http: CapgoHTTP) -> None:
         self._http = http
         self._decoder = DevicePageDecoder()  # learns the fleet's versions, walk after walk
+        # Once Capgo answered a cursor page, a bare array from it is a changed shape.
+        self._cursor_pages_seen = False
+
+    def _refuse_unless_legacy(self, answer: builtins.list[Any]) -> None:
+        """A bare array answered to a cursor request: the old list, or a changed shape."""
+        if self._cursor_pages_seen:
+            raise CapgoResponseError(
+                "Capgo answered GET /device with a bare JSON array after answering cursor pages "
+                "({data, nextCursor, hasMore}); refused as a changed shape",
+                endpoint="/device",
+            )
+        if len(answer) > _LEGACY_PAGE_SIZE:
+            raise CapgoResponseError(
+                f"Capgo answered GET /device with an array of {len(answer)} rows: not the "
+                f"pre-2025-12 list ({_LEGACY_PAGE_SIZE} a page); refused as a changed shape",
+                endpoint="/device",
+            )
+        _legacy_rows(answer)
 
     async def rows(
         self,
@@ -126,13 +164,21 @@ class Devices:
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         on_capped: Callable[[int], None] | None = None,
+        custom_id: str | None = None,
     ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
         """Every page of the app's devices as decoded JSON rows, every field kept, unvalidated.
 
         Rows lacking a string ``device_id`` are dropped here, so callers can use them without
-        checks. The same truncation handling as `rows`.
+        checks. The same truncation handling as `rows`. ``custom_id`` keeps the devices whose
+        custom id is exactly it: newer Capgo filters (``custom_id``); an older one ignores the
+        parameter and answers every device, so the rows are filtered here too.
         """
-        async for page in self._walk(app_id, updated_after, page_size, on_capped, typed=False):
+        walk = self._walk(
+            app_id, updated_after, page_size, on_capped, typed=False, custom_id=custom_id
+        )
+        async for page in walk:
+            if custom_id is not None:
+                page = [row for row in page if row.get("custom_id") == custom_id]
             yield page
 
     async def _walk(
@@ -143,8 +189,11 @@ class Devices:
         on_capped: Callable[[int], None] | None,
         *,
         typed: bool,
+        custom_id: str | None = None,
     ) -> AsyncIterator[builtins.list[Any]]:
         params: dict[str, Any] = {"app_id": app_id}
+        if custom_id is not None:
+            params["custom_id"] = custom_id
         if updated_after is not None:
             params["updated_at"] = format_updated_at(updated_after)
         cursor: str | None = None
@@ -158,10 +207,12 @@ class Devices:
                 decode=self._decoder.decode if typed else None,
             )
             if isinstance(answer, list):
+                self._refuse_unless_legacy(answer)
                 async for legacy_page in self._legacy_pages(app_id, answer, updated_after, typed):
                     yield legacy_page
                 return
             page = _typed_page(answer) if typed else _raw_page(answer)
+            self._cursor_pages_seen = True
             del answer  # a page of 50,000 is tens of MB: hold one page at a time, not two
             if size >= _COLLECT_AFTER_PAGE_SIZE:
                 gc.collect(1)  # about a millisecond; frees the response's body now
@@ -193,9 +244,13 @@ class Devices:
         *,
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        custom_id: str | None = None,
     ) -> AsyncIterator[builtins.list[Device]]:
-        """Every page of the app's devices (changed after ``updated_after`` when given)."""
-        async for rows in self.raw_pages(app_id, updated_after=updated_after, page_size=page_size):
+        """Every page of the app's devices (changed after ``updated_after``, with this
+        ``custom_id``, when given)."""
+        async for rows in self.raw_pages(
+            app_id, updated_after=updated_after, page_size=page_size, custom_id=custom_id
+        ):
             yield [Device.model_validate(row) for row in rows]
 
     async def list(
@@ -204,8 +259,11 @@ class Devices:
         *,
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        custom_id: str | None = None,
     ) -> AsyncIterator[Device]:
-        async for page in self.pages(app_id, updated_after=updated_after, page_size=page_size):
+        async for page in self.pages(
+            app_id, updated_after=updated_after, page_size=page_size, custom_id=custom_id
+        ):
             for device in page:
                 yield device
 
@@ -213,14 +271,10 @@ class Devices:
         self, app_id: str, first: builtins.list[Any], updated_after: datetime | None, typed: bool
     ) -> AsyncIterator[builtins.list[Any]]:
         async def fetch(page: int) -> builtins.list[dict[str, Any]]:
-            rows = (
-                first
-                if page == 0
-                else await self._http.call(
-                    "GET", "/device", params={"app_id": app_id, "page": page}
-                )
-            )
-            return _rows(rows)
+            if page == 0:
+                return first
+            rows = await self._http.call("GET", "/device", params={"app_id": app_id, "page": page})
+            return _legacy_rows(rows)
 
         since = format_updated_at(updated_after) if updated_after is not None else None
         batch: builtins.list[Any] = []

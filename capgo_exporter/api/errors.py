@@ -5,8 +5,9 @@ documentation showed ``{"error": …, "status": "KO"}``. Both become a :class:`C
 subclass chosen by HTTP status, carrying the status, Capgo's code, its message and the
 ``X-Request-Id`` of the response so a user can quote it to Capgo support.
 
-No error ever carries the API key: it is only ever in request headers, and headers are never
-copied into an error.
+No error carries the API key: request headers are never copied into an error, and what Capgo
+answers (which may repeat the key) is redacted by the client before an error is built from it
+(``api/redact.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,29 @@ class CapgoResponseError(CapgoError):
 class UnreadableBodyError(CapgoResponseError):
     """The 2xx body is not JSON at all (cut short, an HTML page from a proxy): a transient
     fault to retry, unlike JSON of a shape that changed."""
+
+
+class ResponseTooLargeError(CapgoResponseError):
+    """Capgo's answer was larger than the limit and abandoned while it streamed in. Not tried
+    again: the same question would bring the same answer."""
+
+    def __init__(self, *, endpoint: str, method: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"Capgo answered {method} {endpoint} with more than {limit:,} bytes "
+            f"({size:,} or more); abandoned (--capgo.max-response-size)",
+            endpoint=endpoint,
+        )
+        self.size = size
+        self.limit = limit
+
+
+class CapgoUnavailableError(CapgoError):
+    """Not sent: Capgo has been failing as a whole, and until a probe gets an answer the
+    client sends nothing else (api/circuit.py)."""
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
 
 
 class CapgoAPIError(CapgoError):

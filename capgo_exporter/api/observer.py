@@ -17,6 +17,8 @@ class RequestObserver(Protocol):
 
     def backoff_changed(self, endpoint: str, seconds: float) -> None: ...
 
+    def circuit_changed(self, is_open: bool) -> None: ...
+
 
 class NullObserver:
     """Observes nothing; the default."""
@@ -28,4 +30,7 @@ class NullObserver:
         return None
 
     def backoff_changed(self, endpoint: str, seconds: float) -> None:
+        return None
+
+    def circuit_changed(self, is_open: bool) -> None:
         return None

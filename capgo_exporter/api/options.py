@@ -16,6 +16,7 @@ from typing import Final
 from pydantic import SecretStr
 
 from capgo_exporter.api.budget import Clock, RequestBudget, Sleep
+from capgo_exporter.api.circuit import FAILURES_TO_OPEN
 from capgo_exporter.api.retry import RetryPolicy
 
 DEFAULT_API_URL: Final = "https://api.capgo.app"
@@ -34,6 +35,13 @@ class ClientOptions:
     max_retries: int = 3
     # The longest wait between attempts, and before each request to a route that keeps failing.
     backoff_max: float = 30.0
+    # Failed requests in a row, whatever their routes, that open the circuit, and the first
+    # wait before a probe then (api/circuit.py).
+    circuit_failures_to_open: int = FAILURES_TO_OPEN
+    probe_interval: float = 30.0
+    # Answers larger than this (decoded) are abandoned while they stream in. A page of 50,000
+    # devices, the largest answer the exporter asks for, is about 18 MB.
+    max_response_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.api_key.get_secret_value():

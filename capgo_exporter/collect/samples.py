@@ -2,6 +2,8 @@
 
 A wrong number of label values would be silently truncated by client_python, and two samples
 with the same labels would make an invalid exposition; both are refused here, at the source.
+Label values lose their control and bidirectional-control characters here too (U+FFFD in
+their place, `labels.printable`), whichever collector and API field they came from.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from capgo_exporter.collect.labels import printable
 from capgo_exporter.metrics import MetricSpec
 
 Labels = tuple[str, ...]
@@ -21,19 +24,21 @@ class SampleSet:
 
     def set(self, spec: MetricSpec, value: float, *labels: str) -> None:
         """One sample; setting the same labels twice keeps the last value."""
-        self._family(spec, labels)[labels] = float(value)
+        family, key = self._family(spec, labels)
+        family[key] = float(value)
 
     def add(self, spec: MetricSpec, amount: float, *labels: str) -> None:
         """Add to a sample (counts built up row by row)."""
-        family = self._family(spec, labels)
-        family[labels] = family.get(labels, 0.0) + amount
+        family, key = self._family(spec, labels)
+        family[key] = family.get(key, 0.0) + amount
 
-    def _family(self, spec: MetricSpec, labels: Labels) -> dict[Labels, float]:
+    def _family(self, spec: MetricSpec, labels: Labels) -> tuple[dict[Labels, float], Labels]:
+        """The metric's samples, and the labels as they will be shown."""
         if len(labels) != len(spec.labels):
             raise ValueError(
                 f"{spec.name} takes labels {spec.labels}, got {len(labels)} values: {labels}"
             )
-        return self._data.setdefault(spec, {})
+        return self._data.setdefault(spec, {}), tuple(map(printable, labels))
 
     def __len__(self) -> int:
         return sum(len(family) for family in self._data.values())

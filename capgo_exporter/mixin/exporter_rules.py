@@ -1,6 +1,6 @@
 """The exporter's own rules: its requests to Capgo recorded by status class and error share, and
 the alerts on the exporter itself (down, absent, a collector failing, data aging and stale,
-Capgo rate limiting or failing).
+Capgo rate limiting or failing, the circuit open during an outage).
 
 The exporter's figures keep ``job`` and ``instance``: they say which exporter is in trouble.
 """
@@ -11,7 +11,7 @@ from typing import Final
 
 from capgo_exporter.mixin.config import Config
 from capgo_exporter.mixin.ruledocs import Alert, Record
-from capgo_exporter.selfmetrics import COLLECTOR_LAST_SUCCESS, COLLECTOR_MAX_AGE
+from capgo_exporter.selfmetrics import API_CIRCUIT_OPEN, COLLECTOR_LAST_SUCCESS, COLLECTOR_MAX_AGE
 
 REQUESTS_BY_CLASS: Final = "instance_code_class:capgo_exporter_api_requests:rate30m"
 ERROR_RATIO: Final = "instance:capgo_exporter_api_request_errors_per_requests:ratio_rate30m"
@@ -85,8 +85,9 @@ def _availability_alerts(config: Config) -> tuple[Alert, ...]:
             f"{config.select('capgo_exporter_collector_up')} == 0",
             "A capgo-exporter collector keeps failing.",
             "No run of the {{ $labels.collector }} collector of " + _WHERE + " has completed "
-            "whole for 30 minutes: each failed, or (events) left apps out. Last good figures "
-            "are served until older than the exporter's max age, then they disappear.",
+            "whole for 30 minutes: each failed, (events) left apps out, or a run has lasted "
+            "longer than the interval. Last good figures are served until older than the "
+            "exporter's max age, then they disappear.",
             "30m",
         ),
     )
@@ -160,7 +161,8 @@ def _api_alerts(config: Config) -> tuple[Alert, ...]:
             "Capgo answered " + _WHERE + " with 429 Too Many Requests about "
             "{{ $value | humanize }} times in the last 15 minutes, and has for 30 minutes. "
             "The exporter's own budget never exceeds the limit, so something else spends "
-            "it: another client with the same key or address, or a budget set too high.",
+            "it: another client with the same key or address, or a budget set too high. "
+            "capgo_up is 0 during each pause.",
             "30m",
         ),
         Alert(
@@ -172,5 +174,16 @@ def _api_alerts(config: Config) -> tuple[Alert, ...]:
             "in the last 30 minutes failed with a 5xx status, a timeout or a connection "
             "error.",
             "15m",
+        ),
+        Alert(
+            "CapgoApiCircuitOpen",
+            "warning",
+            f"{config.select(API_CIRCUIT_OPEN.name)} == 1",
+            "capgo-exporter sees Capgo failing as a whole and only probes it.",
+            "Every request " + _WHERE + " sent to Capgo for 10 minutes has failed (5xx, "
+            "timeouts, no connection, unreadable answers): it sends nothing but a probe now "
+            "and then, at most every 2 minutes, and resumes at once when one is answered. "
+            "Last good figures are served until older than the exporter's max age.",
+            "10m",
         ),
     )

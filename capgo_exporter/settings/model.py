@@ -8,137 +8,21 @@ import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, SecretStr, create_model
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, create_model
 
-from capgo_exporter.collectors import COLLECTORS, REGISTRY, CollectorSpec, spec_of
+from capgo_exporter.collectors import REGISTRY, CollectorSpec, spec_of
+from capgo_exporter.settings.declared import DeclaredSettings
 from capgo_exporter.settings.names import ENV_PREFIX, Setting
+from capgo_exporter.settings.plans import OrgPlans
 from capgo_exporter.settings.units import ByteSize, Duration, StrList, format_duration
 from capgo_exporter.settings.validators import (
     MIN_POLL_INTERVAL,
-    ApiUrl,
-    CollectorNames,
     EventsDays,
-    ExistingFile,
     Instant,
-    ListenAddress,
-    LogFormatName,
-    LogLevelName,
     PollInterval,
-    TelemetryPath,
     WritableDir,
     split_listen_address,
 )
-
-
-class _DeclaredSettings(BaseSettings):
-    """The settings declared before the collectors' intervals (`Settings` adds them from the
-    registry, then declares the rest), in the order the docs and ``config`` list them."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="forbid")
-
-    api_key: Annotated[
-        SecretStr | None,
-        Setting(
-            # For one-off admin commands: command lines are visible to every local user.
-            flag="--capgo.api-key",
-            env="CAPGO_API_KEY",
-            fallback_env="CAPGO_TOKEN",
-            help="The Capgo API key. Prefer the environment or a file: a flag is visible to "
-            "every local user. Also read from `CAPGO_TOKEN` and `~/.capgo`, like the Capgo CLI.",
-        ),
-    ] = None
-    api_key_source: str | None = None  # where the key came from, e.g. "CAPGO_TOKEN"; never it
-    api_key_file: Annotated[
-        Path | None,
-        Setting(
-            flag="--capgo.api-key-file",
-            env="CAPGO_API_KEY_FILE",
-            help="A file holding the key (Docker and Kubernetes secrets).",
-        ),
-    ] = None
-    api_url: Annotated[
-        ApiUrl,
-        Setting(
-            flag="--capgo.api-url",
-            env="CAPGO_API_URL",
-            help="Capgo's API: change it for a self-hosted Capgo or the simulator.",
-        ),
-    ] = "https://api.capgo.app"
-
-    listen_address: Annotated[
-        ListenAddress,
-        Setting(
-            flag="--web.listen-address",
-            former_env=("CAPGO_EXPORTER_LISTEN_ADDRESS",),
-            help="Where `/metrics`, `/`, `/healthz` and `/readyz` are served: `host:port` or "
-            "`:port` for every interface.",
-        ),
-    ] = ":10180"
-    web_config_file: Annotated[
-        ExistingFile | None,
-        Setting(
-            flag="--web.config.file",
-            help="TLS, client certificates and basic auth, in the Prometheus exporter-toolkit "
-            "format (the keys supported: README, Securing /metrics).",
-        ),
-    ] = None
-    telemetry_path: Annotated[
-        TelemetryPath,
-        Setting(
-            flag="--web.telemetry-path",
-            former_env=("CAPGO_EXPORTER_TELEMETRY_PATH",),
-            help="The path the metrics are served on.",
-        ),
-    ] = "/metrics"
-    web_max_connections: Annotated[
-        int,
-        Field(ge=1, le=100_000),
-        Setting(
-            flag="--web.max-connections",
-            help="Open HTTP connections at most; more are closed at once, before any thread is "
-            "started for them. Idle kept-alive connections count until their timeout.",
-        ),
-    ] = 64
-    log_level: Annotated[
-        LogLevelName,
-        Setting(
-            flag="--log.level",
-            help="`debug` (every API request), `info`, `warn` (or `warning`) or `error`.",
-        ),
-    ] = "info"
-    log_format: Annotated[
-        LogFormatName,
-        Setting(
-            flag="--log.format",
-            help="`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
-        ),
-    ] = "logfmt"
-
-    collectors: Annotated[
-        CollectorNames,
-        Setting(
-            flag="--collectors.enabled",
-            former_env=("CAPGO_EXPORTER_COLLECTORS",),
-            help="Collectors to run, comma-separated: "
-            + ", ".join(f"`{name}`" for name in COLLECTORS)
-            + ".",
-        ),
-    ] = COLLECTORS
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # `load_settings` gathers flags, env and TOML itself: pydantic-settings merges its sources
-        # before validating, which would lose where a bad value came from, and reads os.environ
-        # where we take an injectable mapping. So the model validates only what it is given.
-        return (init_settings,)
 
 
 def _interval(spec: CollectorSpec) -> Any:
@@ -154,11 +38,11 @@ def _interval(spec: CollectorSpec) -> Any:
 
 
 if TYPE_CHECKING:  # mypy sees the intervals through interval_for only
-    _WithIntervals = _DeclaredSettings
+    _WithIntervals = DeclaredSettings
 else:
     _WithIntervals = create_model(
         "_WithIntervals",
-        __base__=_DeclaredSettings,
+        __base__=DeclaredSettings,
         **{spec.interval_field: _interval(spec) for spec in REGISTRY.values()},
     )
 
@@ -228,6 +112,16 @@ class Settings(_WithIntervals):
             help="Retries of a failed GET (5xx, timeout, connection error, 429).",
         ),
     ] = 3
+    max_response_size: Annotated[
+        ByteSize,
+        Field(ge=1024 * 1024),
+        Setting(
+            flag="--capgo.max-response-size",
+            help="Largest answer read from Capgo (decoded); a larger one is abandoned while it "
+            "streams in and fails its request. A page of 50,000 devices, the largest answer "
+            "asked for, is about 18 MB.",
+        ),
+    ] = 32 * 1024 * 1024
 
     orgs_allow: Annotated[
         StrList,
@@ -334,12 +228,16 @@ class Settings(_WithIntervals):
             flag="--plan.bandwidth-limit", help="Your plan's bandwidth per cycle, e.g. `50GiB`."
         ),
     ] = None
+    org_plans: OrgPlans = Field(default_factory=dict)  # by org id or name, over --plan.*
 
     state_dir: Annotated[
         WritableDir | None,
         Setting(
             flag="--state.dir",
-            help="Where the device index is kept across restarts (in memory when unset).",
+            help="Where the device index is kept across restarts (in memory when unset). One "
+            "exporter per directory: a second one stops at start, naming the one that has it. "
+            "When a write fails there (a full disk), the devices collector says down until one "
+            "succeeds; the rest goes on.",
         ),
     ] = None
     clock_start: Annotated[  # None: the system clock

@@ -3,8 +3,9 @@
 Capgo queues the check every 5 minutes (when the minute is a multiple of 5). The simulator has
 no background task: before it answers a request, it runs every check that fell due since the
 last one, each at its own instant, so what a client sees is what Capgo would show at that
-moment however the simulated clock moves. The world's first check is the one at or before its
-creation.
+moment however the simulated clock moves (after a jump of more than an hour, only the last
+hour's checks run, as if Capgo's cron had been down before). The world's first check is the one
+at or before its creation.
 
 A check evaluates every channel with a rollout enabled, auto-pause enabled, a share above 0, a
 rollout bundle and no pause: the counts over its window ending at the check, from the events
@@ -36,6 +37,9 @@ from capgo_exporter.sim.state import World
 from capgo_exporter.sim.timeutil import to_ms
 
 CHECK_EVERY: Final = timedelta(minutes=CHECK_EVERY_MINUTES)
+# Checks due longer ago than this when a request comes are skipped, as if Capgo's cron had
+# been down: a clock that jumps days (a test sweeping a year) would run thousands otherwise.
+CATCH_UP: Final = timedelta(hours=1)
 
 
 def due_at_or_before(moment: datetime) -> datetime:
@@ -133,10 +137,11 @@ def _act(world: World, channel: Channel, result: Evaluation, at: datetime) -> No
 
 
 def catch_up(world: World, now: datetime) -> None:
-    """Run every check due at or before ``now`` that has not run yet (hold the world's lock)."""
+    """Run every check due at or before ``now`` that has not run yet, those of the last hour
+    only (hold the world's lock)."""
     due = world.auto_pause_next_check
-    if due is None:
-        due = due_at_or_before(now)
+    if due is None or now - due > CATCH_UP:
+        due = due_at_or_before(now - CATCH_UP) if due is not None else due_at_or_before(now)
     while due <= now:
         check(world, due)
         due += CHECK_EVERY

@@ -43,6 +43,7 @@ class RecordingObserver:
         self.finished: list[tuple[str, str]] = []
         self.retried: list[tuple[str, str]] = []
         self.backoffs: list[tuple[str, float]] = []
+        self.circuit: list[bool] = []
 
     def request_finished(self, endpoint: str, code: str, seconds: float) -> None:
         assert seconds >= 0
@@ -53,6 +54,9 @@ class RecordingObserver:
 
     def backoff_changed(self, endpoint: str, seconds: float) -> None:
         self.backoffs.append((endpoint, seconds))
+
+    def circuit_changed(self, is_open: bool) -> None:
+        self.circuit.append(is_open)
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ FAILURE = httpx.Response(500, json=fixture("error_unknown_500.json"))
 def client(fake_time: FakeTime, observer: RecordingObserver, backoff_max: float) -> CapgoClient:
     budget = RequestBudget(6000, burst=100, clock=fake_time.clock, sleep=fake_time.sleep)
     http = CapgoHTTP(
-        ClientOptions(api_key=SecretStr(KEY), base_url=BASE),
+        # The per-route back-off alone: the circuit (tests/api/test_circuit.py) would open
+        # after a few failures in a row.
+        ClientOptions(api_key=SecretStr(KEY), base_url=BASE, circuit_failures_to_open=1000),
         budget=budget,
         retry=RetryPolicy(max_retries=3, backoff_max=backoff_max),
         observer=observer,

@@ -26,12 +26,15 @@ def make_settings(**overrides: Any) -> Settings:
     return load_settings(overrides, environ={}, home=None)
 
 
-def sim_client(sim: Simulator, requests_per_minute: float = 100_000) -> CapgoClient:
+def sim_client(
+    sim: Simulator, requests_per_minute: float = 100_000, circuit_failures_to_open: int = 6
+) -> CapgoClient:
     options = ClientOptions(
         api_key=SecretStr(KEY),
         base_url="http://sim",
         requests_per_minute=requests_per_minute,
         max_retries=0,
+        circuit_failures_to_open=circuit_failures_to_open,
     )
     return CapgoClient.create(options, transport=sim.transport())
 

@@ -70,12 +70,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("mixin")
     # The exporter and the simulator run on the pinned day; Prometheus on the real clock.
     clock = pinned_clock()
-    # Rollouts with install traffic, so the rollout panels and recording rules have figures.
+    # Newer Capgo, as --demo (its own active-device counts have a panel too), and rollouts with
+    # install traffic, so the rollout panels and recording rules have figures.
     config = SimConfig(
         seed=21,
         orgs=2,
         apps_per_org=2,
         devices_per_app=800,
+        newer_capgo=True,
         rollout_scenarios={0: "near", 1: "unguarded"},
     )
     sim = Simulator(config, clock.now)

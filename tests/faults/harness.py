@@ -148,6 +148,9 @@ class Daemon:
     scraper: httpx.AsyncClient
     statuses: Callable[[], list[CollectorStatus]]
     wall_clock: Callable[[], float]  # the exporter's: the simulator's clock, as Unix time
+    # Seconds until the client's circuit lets a probe out (0 while closed): when a fault
+    # opened it, Capgo's return is noticed no earlier than that.
+    next_probe_in: Callable[[], float]
     baseline: dict[str, set[str]] = field(default_factory=dict)
 
     async def scrape(self) -> Series:
@@ -245,6 +248,7 @@ async def daemon_under_fault(state_dir: Path, **overrides: Any) -> AsyncIterator
                     scraper,
                     built.scheduler.collector_statuses,
                     wall_clock,
+                    built.client.http.circuit.next_probe_in,
                 )
                 await daemon.until_healthy(30)
                 series = await daemon.scrape()

@@ -3,16 +3,17 @@ channel fields Capgo writes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
 from capgo_exporter.autopause import pause_reason
-from capgo_exporter.sim import Simulator
+from capgo_exporter.sim import Simulator, autopause
 from capgo_exporter.sim.autopause import capgo_counts, due_at_or_before, evaluate_channel
 from capgo_exporter.sim.model import Channel
 from capgo_exporter.sim.raw_events import RawEvent
+from capgo_exporter.sim.state import World
 from capgo_exporter.sim.timeutil import to_ms
 from tests.sim.conftest import APP, NOW, FakeClock, client_for
 
@@ -149,3 +150,23 @@ def test_post_channel_sets_the_policy(sim: Simulator, client: httpx.Client) -> N
     for bad in ({"autoPauseConfidence": 1}, {"autoPauseAction": "explode"}):
         r = client.post("/channel", json={"app_id": APP, "channel": "production", **bad})
         assert (r.status_code, r.json()["error"]) == (400, "invalid_rollout_config")
+
+
+def test_a_jump_of_days_runs_the_last_hours_checks_only(
+    clock: FakeClock, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = _production(sim)
+    sim.run_auto_pause_checks()
+    clock.advance(days=3, minutes=2)
+    checks: list[datetime] = []
+    real_check = autopause.check
+
+    def counting(world: World, at: datetime) -> int:
+        checks.append(at)
+        return real_check(world, at)
+
+    monkeypatch.setattr(autopause, "check", counting)
+    sim.run_auto_pause_checks()
+    assert len(checks) == 13  # every 5 minutes over the last hour, both ends included
+    assert checks[-1] == due_at_or_before(clock.now)
+    assert channel.auto_pause_last_checked_at == checks[-1]

@@ -15,13 +15,22 @@ devices fit the memory target (≤ 150 MB RSS): about 28 bytes a device on disk 
 
 Every method is thread-safe (one lock) so the collector can run them in worker threads; each
 one that writes is one transaction. The parts rely on both: none takes the lock or commits.
+
+A write that fails (disk full, I/O error, a read-only file) is rolled back and raised as
+`StateDirWriteError`, an OSError, so the devices run fails like any run: its collector_up goes to
+0, its last figures are served until their max age, and the next run tries again. The first
+failure is logged with the file and the free space left on its disk; the next ones are not,
+until a write succeeds. Closing the index never raises: what it could not fold back into the
+file stays in the write-ahead log, where SQLite finds it at the next start.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,15 +47,20 @@ from capgo_exporter.collect.devices.profiles import Profiles
 from capgo_exporter.collect.devices.rows import RowStore
 from capgo_exporter.collect.devices.schema import FILE_NAME, connect
 from capgo_exporter.collect.devices.summaries import Summaries
+from capgo_exporter.state_dir import StateDirWriteError
 
 __all__ = ["FILE_NAME", "DeviceIndex"]
+
+_log = structlog.get_logger("capgo_exporter.devices")
 
 
 class DeviceIndex:
     def __init__(self, path: Path | None = None) -> None:
         """An index in the SQLite file `path`, or in memory when None."""
         self._lock = threading.Lock()
+        self._path = path
         self._file = path is not None
+        self._write_failing = False  # logged once per run of failures
         self._db = connect(path)
         self._profiles = Profiles(self._db)
         self._generations = Generations(self._db)
@@ -61,19 +75,22 @@ class DeviceIndex:
         """The index of ``state_dir``. It is a cache of what Capgo knows: a file SQLite cannot
         read is set aside (renamed ``*.<UTC time>.corrupt``, the last few kept,
         so a second corruption does not erase the evidence of the first) and the index is
-        rebuilt by a full walk."""
+        rebuilt by a full walk. A file that cannot be written (a full disk) is no corrupt file:
+        StateDirWriteError, and it is left as it is."""
         if state_dir is None:
             return cls(None)
         path = state_dir / FILE_NAME
         try:
             return cls(path)
+        except sqlite3.OperationalError as error:
+            raise StateDirWriteError(f"device index {path} cannot be opened: {error}") from None
         except sqlite3.DatabaseError as error:
             aside = set_aside_name(path, now())
             path.replace(aside)
             prune_corrupt_copies(path)
             for suffix in ("-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
-            structlog.get_logger("capgo_exporter.devices").warning(
+            _log.warning(
                 "device index unreadable; set aside, rebuilding from Capgo",
                 path=str(path),
                 moved_to=str(aside),
@@ -92,31 +109,58 @@ class DeviceIndex:
     def upsert_devices(self, app_id: str, rows: Sequence[DeviceRow]) -> None:
         """Store one page of GET /device rows in one transaction. Rows need a string
         device_id; any other field may be missing, null or of another type."""
-        with self._lock, self._db:
+        with self._writing():
             app, generation = self._generations.app(app_id)
             self._rows.store_page(app, generation, rows)
 
     def begin_full_sync(self, app_id: str, now: datetime | None = None) -> None:
         """Start a full walk: rows stored from now on carry a new generation. With ``now``,
         the first summary after it counts the seen windows from what it stored."""
-        with self._lock, self._db:
+        with self._writing():
             self._generations.begin_full_sync(app_id, now)
 
     def finish_full_sync(self, app_id: str, started: datetime) -> int:
         """The full walk that began at `started` completed: delete the devices it did not
         return (Capgo forgot them) and move the high-water mark. Returns how many went."""
-        with self._lock, self._db:
+        with self._writing():
             return self._generations.finish_full_sync(app_id, started)
 
     def finish_incremental_sync(self, app_id: str, started: datetime) -> None:
         """The walk of devices changed since the mark, begun at `started`, completed."""
-        with self._lock, self._db:
+        with self._writing():
             self._generations.finish_incremental_sync(app_id, started)
 
     def drop_app(self, app_id: str) -> None:
         """The app is gone (or no longer selected): forget it and its devices."""
-        with self._lock, self._db:
+        with self._writing():
             self._generations.drop_app(app_id)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction under the lock; a failed write becomes StateDirWriteError."""
+        with self._lock:
+            try:
+                with self._db:
+                    yield
+            except sqlite3.OperationalError as error:
+                raise self._write_failed(error) from None
+            self._write_failing = False
+
+    def _write_failed(self, error: sqlite3.Error) -> StateDirWriteError:
+        where = str(self._path) if self._path is not None else "memory"
+        if not self._write_failing:
+            self._write_failing = True
+            free = None
+            if self._path is not None:
+                with contextlib.suppress(OSError):
+                    free = shutil.disk_usage(self._path.parent).free
+            _log.error(
+                "device index cannot be written; device figures stop being refreshed",
+                path=where,
+                error=str(error),
+                free_bytes=free,
+            )
+        return StateDirWriteError(f"device index {where} cannot be written: {error}")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -163,7 +207,11 @@ class DeviceIndex:
             if self._closed:
                 return
             self._closed = True
-            self._db.commit()
-            if self._file:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.close()
+            try:
+                self._db.commit()
+                if self._file:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as error:
+                self._write_failed(error)  # logged, unless it was already
+            finally:
+                self._db.close()

@@ -54,8 +54,11 @@ def status() -> PanelGroup:
         ),
         stat(
             "Version",
-            "Version of capgo-exporter and of Python running it.",
-            Target(sel("capgo_exporter_build_info"), "{{version}} (Python {{python_version}})"),
+            "Version and source revision of capgo-exporter, and the Python running it.",
+            Target(
+                sel("capgo_exporter_build_info"),
+                "{{version}} ({{revision}}, Python {{python_version}})",
+            ),
             unit="none",
             size=(6, 5),
             sparkline=False,
@@ -148,11 +151,12 @@ def api_requests() -> PanelGroup:
         ),
         timeseries(
             "Request rate against the budget",
-            "Requests per minute sent to Capgo. The exporter spends at most "
-            f"{FLAG_NAMES['requests_per_minute']} "
-            f"(default {Settings.model_fields['requests_per_minute'].default}) so it never "
-            "causes a 429; a line flat at the budget means collectors wait for it.",
+            "Requests per minute sent to Capgo, and the budget the exporter spends at most "
+            f"({FLAG_NAMES['requests_per_minute']}, default "
+            f"{Settings.model_fields['requests_per_minute'].default}) so it never causes a "
+            "429; a line flat at the budget means collectors wait for it.",
             Target(f"sum({rate(REQUESTS)}) * 60", "requests per minute"),
+            Target(f"max({sel('capgo_exporter_api_budget_requests_per_minute')})", "budget"),
             unit="short",
         ),
         timeseries(
@@ -207,6 +211,13 @@ def api_latency() -> PanelGroup:
                 f"max by (endpoint) ({sel('capgo_exporter_api_backoff_seconds')})", "{{endpoint}}"
             ),
             unit="s",
+        ),
+        timeseries(
+            "Circuit open",
+            "1 while Capgo fails as a whole and the exporter sends nothing but a probe now and "
+            "then (6 failed requests in a row opened it); 0 once a probe is answered.",
+            Target(f"max by (instance) ({sel('capgo_exporter_api_circuit_open')})", "{{instance}}"),
+            unit="short",
         ),
     ]
 
