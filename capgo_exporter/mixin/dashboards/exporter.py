@@ -26,7 +26,8 @@ def status() -> PanelGroup:
         row("Status"),
         stat(
             "Capgo up",
-            "Whether the last run of every enabled collector succeeded.",
+            "Whether the last run of every enabled collector succeeded, none has run longer "
+            "than its interval and no Retry-After pause from Capgo holds the requests.",
             Target(sel("capgo_up"), "{{instance}}"),
             unit="none",
             size=(4, 5),
@@ -35,8 +36,9 @@ def status() -> PanelGroup:
         ),
         stat(
             "Collectors",
-            "Whether each collector's last run succeeded. A failed collector keeps serving its "
-            f"last good data until {FLAG_NAMES['max_age']}.",
+            "Whether each collector's last run succeeded and its run in progress, if any, has "
+            "not lasted longer than its interval. A failed collector keeps serving its last "
+            f"good data until {FLAG_NAMES['max_age']}.",
             Target(sel("capgo_exporter_collector_up"), "{{collector}}"),
             unit="none",
             size=(10, 5),
@@ -207,6 +209,13 @@ def api_latency() -> PanelGroup:
                 f"max by (endpoint) ({sel('capgo_exporter_api_backoff_seconds')})", "{{endpoint}}"
             ),
             unit="s",
+        ),
+        timeseries(
+            "Circuit open",
+            "1 while Capgo fails as a whole (6 failed requests in a row): nothing is sent but a "
+            "probe now and then, up to 2 minutes apart; 0 once a probe is answered.",
+            Target(sel("capgo_exporter_api_circuit_open"), "{{instance}}"),
+            unit="none",
         ),
     ]
 
