@@ -18,6 +18,7 @@ from capgo_exporter.collect.devices.aggregates import SEEN_WINDOWS, AppDevices, 
 from capgo_exporter.collect.devices.columns import to_ms
 from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.labels import text
+from capgo_exporter.state_dir import StateDirWriteError
 from tests.clock import PINNED_NOW
 
 NOW = PINNED_NOW
@@ -197,7 +198,7 @@ def test_a_page_that_fails_to_store_leaves_no_trace_in_the_counts(
     # Devices new and known; only new ones in a fresh walk, which would stop being fresh at
     # the first known one.
     failed = list(range(100, 200)) if walking else list(range(50, 150))
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StateDirWriteError, match="database or disk is full"):
         index.upsert_rows(APP, next(fleet.pages(failed, 100)))
     monkeypatch.undo()
     if walking:
