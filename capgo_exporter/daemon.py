@@ -78,6 +78,7 @@ def demo_config() -> SimConfig:
         apps_per_org=DEMO_APPS_PER_ORG,
         devices_per_app=DEMO_DEVICES_PER_APP,
         bad_release_apps=frozenset({0}),  # so the release-health row has a story
+        newer_capgo=True,  # Capgo as it is now: its own active-device counts too
     )
 
 
@@ -184,6 +185,7 @@ async def _built(
         process_metrics=process_metrics,
         demo=demo,
         max_age_for=settings.max_age_for,
+        budget=settings.requests_per_minute,
     )
     for collector in collectors:
         collector.observe_walks(self_metrics)
@@ -205,14 +207,27 @@ async def _built(
         await built.aclose()
 
 
+class ListenError(OSError):
+    """The listen address cannot be bound (in use, not ours, no such interface): a failure a
+    restart may fix, unlike a configuration error."""
+
+    def __init__(self, address: str, error: OSError) -> None:
+        super().__init__(error.errno, f"{address}: {error.strerror or error}")
+
+
+# Each stops the daemon cleanly. SIGHUP too: a closed terminal or a `kill -HUP` meant as a
+# reload (there is none: settings are read at start) must not skip the flush of the index.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 @contextlib.contextmanager
 def _stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Iterator[None]:
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
         yield
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 
@@ -222,7 +237,8 @@ async def serve(
     web_config: WebConfig | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> None:
-    """Run the daemon until SIGTERM or SIGINT: poll, serve, then stop cleanly."""
+    """Run the daemon until SIGTERM, SIGINT or SIGHUP: poll, serve, then stop cleanly.
+    Raises `ListenError` when the listen address cannot be bound."""
     stop = asyncio.Event()
     transport = demo.transport if demo else None
     async with exporter(settings, transport, demo=demo is not None, calendar=clock) as built:
@@ -234,17 +250,21 @@ async def serve(
             telemetry_path=settings.telemetry_path,
             demo=demo is not None,
         )
-        server = ExporterServer(
-            app,
-            settings.listen_host,
-            settings.listen_port,
-            web_config=web_config,
-            max_connections=settings.web_max_connections,
-        )
+        try:
+            server = ExporterServer(
+                app,
+                settings.listen_host,
+                settings.listen_port,
+                web_config=web_config,
+                max_connections=settings.web_max_connections,
+            )
+        except OSError as error:
+            raise ListenError(settings.listen_address, error) from None
         server.start()
         log.info(
             "capgo-exporter started",
-            listen=server.url,
+            listen=server.bound,
+            url=server.url,
             capgo=settings.api_url,
             key_source=settings.api_key_source,
             collectors=list(settings.collectors),

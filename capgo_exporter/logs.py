@@ -1,5 +1,9 @@
-"""Logging: structlog events and stdlib records, rendered as JSON lines or console text, with
-every secret scrubbed.
+"""Logging: structlog events and stdlib records, rendered as logfmt, JSON lines or console
+text, with every secret scrubbed.
+
+Every format carries the same keys, as node_exporter and Prometheus write them: ``ts`` (ISO 8601,
+UTC), ``level`` (``debug``, ``info``, ``warn``, ``error``), ``msg``, then the fields (``logger``
+for records of other libraries first). One log pipeline reads them all.
 
 Both kinds of record end in one stdlib handler on the root logger, whose formatter formats
 exceptions, then redacts, then renders. Redacting after exception formatting is what keeps the
@@ -10,7 +14,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -91,30 +95,40 @@ def _app_logger(*_args: object) -> logging.Logger:
 _LEVEL_NAMES = {"warn": "warning"}
 
 
-def _logfmt_names(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """The keys node_exporter and go-kit log use: ``ts``, ``level``, ``msg``."""
-    event_dict["ts"] = event_dict.pop("timestamp", None)
-    event_dict["msg"] = event_dict.pop("event", "")
-    if event_dict.get("level") == "warning":
-        event_dict["level"] = "warn"
-    for key, value in event_dict.items():
-        # A list as one comma-separated value ("inventory,devices"), not Python's repr.
-        if isinstance(value, list | tuple):
-            event_dict[key] = ",".join(map(str, value))
-    return event_dict
+def standard_keys(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """The keys node_exporter and go-kit log use, first and in this order: ``ts``, ``level``,
+    ``msg``; then the fields as they came."""
+    level = event_dict.pop("level", None)
+    ordered: dict[str, Any] = {
+        "ts": event_dict.pop("timestamp", None),
+        "level": "warn" if level == "warning" else level,
+        "msg": event_dict.pop("event", ""),
+    }
+    ordered.update(event_dict)
+    return ordered
+
+
+def _joined_lists(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """For logfmt: a list as one comma-separated value ("inventory,devices"), not its repr."""
+    return {
+        key: ",".join(map(str, value)) if isinstance(value, list | tuple) else value
+        for key, value in event_dict.items()
+    }
 
 
 def _renderer(fmt: str, output: TextIO) -> Processor:
     if fmt == "json":
         return structlog.processors.JSONRenderer()
     if fmt == "console":
-        return structlog.dev.ConsoleRenderer(colors=output.isatty())
+        return structlog.dev.ConsoleRenderer(
+            colors=output.isatty(), timestamp_key="ts", event_key="msg"
+        )
     logfmt = structlog.processors.LogfmtRenderer(
-        key_order=["ts", "level", "logger", "msg"], drop_missing=True, bool_as_flag=False
+        key_order=["ts", "level", "msg"], drop_missing=True, bool_as_flag=False
     )
 
     def render(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
-        return logfmt(logger, method, _logfmt_names(logger, method, event_dict))
+        return logfmt(logger, method, _joined_lists(logger, method, event_dict))
 
     return render
 
@@ -145,6 +159,7 @@ def configure_logging(
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
                 redact,
+                standard_keys,
                 renderer,
             ],
         )

@@ -15,7 +15,6 @@ only the process metrics, which change all the time and cost little, are rendere
 from __future__ import annotations
 
 import contextlib
-import platform
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
@@ -24,6 +23,7 @@ from prometheus_client.metrics_core import Metric
 
 from capgo_exporter import __version__
 from capgo_exporter.api.routes import polled_routes
+from capgo_exporter.buildinfo import python_version, revision
 from capgo_exporter.collect.labels import printable
 from capgo_exporter.exposition import render_openmetrics, render_text
 from capgo_exporter.metrics import MetricSet, MetricSpec
@@ -123,9 +123,16 @@ DEMO_MODE = METRICS.gauge(
 )
 BUILD_INFO = METRICS.gauge(
     "capgo_exporter_build_info",
-    "Version of capgo-exporter and of Python running it; always 1.",
+    "Version and source revision (git commit, or unknown) of capgo-exporter, and the version "
+    "of Python running it; always 1.",
     "version",
+    "revision",
     "python_version",
+)
+API_BUDGET = METRICS.gauge(
+    "capgo_exporter_api_budget_requests_per_minute",
+    "Requests a minute the exporter allows itself against Capgo, shared by every collector "
+    "(--capgo.requests-per-minute). Set once at start.",
 )
 
 # Route templates the collectors poll (each API module declares its own), so that their
@@ -184,9 +191,11 @@ class SelfMetrics:
         process_metrics: bool = True,
         demo: bool = False,
         max_age_for: Callable[[str], float] | None = None,
+        budget: float | None = None,
     ) -> None:
         """``max_age_for``: each collector's max age in seconds (``Settings.max_age_for``),
-        published once here; without it no max-age series is served."""
+        published once here; without it no max-age series is served. ``budget``: the request
+        budget a minute, published once (none without it)."""
         self.registry = CollectorRegistry(auto_describe=False)
         self._process = CollectorRegistry(auto_describe=False)
         # Bumped on every change; a cached rendering is valid while the version is the same.
@@ -207,7 +216,9 @@ class SelfMetrics:
         self.walk_pages = _gauge(DEVICE_WALK_PAGES, r)
         self.walk_devices = _gauge(DEVICE_WALK_DEVICES, r)
         self.page_size = _gauge(DEVICE_PAGE_SIZE, r)
-        _gauge(BUILD_INFO, r).labels(__version__, platform.python_version()).set(1)
+        _gauge(BUILD_INFO, r).labels(__version__, revision(), python_version()).set(1)
+        if budget is not None:
+            _gauge(API_BUDGET, r).set(budget)
         _gauge(DEMO_MODE, r).set(1 if demo else 0)
         if process_metrics:
             ProcessCollector(registry=self._process)

@@ -6,8 +6,9 @@ library's threaded WSGI server, bounded and kept alive between scrapes by `wsgis
 A scrape costs the same whatever the number of Capgo series: it sends the snapshot's bytes,
 rendered once by the scheduler, and renders only the small live registry of self-metrics.
 It never touches the network, and nothing from a request (query string included) reaches
-Capgo. Every route but ``/healthz`` sits behind the web config's basic auth: liveness probes
-rarely carry credentials, and ``ok`` tells nobody anything.
+Capgo. Every route but ``/healthz`` and ``/readyz`` sits behind the web config's basic auth:
+liveness and readiness probes (Kubernetes', Docker's) send no credentials, and ``ok`` or
+``ready`` tells nobody anything.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ _SECURITY_HEADERS = (
 )
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
+# What probes read without credentials.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ class ExporterApp:
 
     def _respond(self, environ: WSGIEnvironment) -> _Response:
         path = environ.get("PATH_INFO") or "/"
-        if path != "/healthz":
+        if path not in PROBE_PATHS:
             outcome = self._web_config.authorize(environ.get("HTTP_AUTHORIZATION"))
             if outcome is AuthOutcome.BUSY:
                 return _text(
@@ -228,7 +231,13 @@ class ExporterApp:
 
     def _doc(self, environ: WSGIEnvironment) -> _Response:
         _, render = DOCS[environ.get("PATH_INFO", "")]
-        return _Response(HTTPStatus.OK, "text/markdown; charset=utf-8", (render().encode(),))
+        # Markdown as text: a browser shows text/markdown as a download.
+        return _Response(HTTPStatus.OK, _TEXT, (render().encode(),))
+
+
+def host_port(host: str, port: int) -> str:
+    """``127.0.0.1:10180``, ``[::]:10180``: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bind_address(host: str) -> tuple[socket.AddressFamily, str]:
@@ -284,6 +293,12 @@ class ExporterServer:
     def refused_connections(self) -> int:
         """Connections closed at the accept because ``max_connections`` were serving."""
         return self._server.refused
+
+    @property
+    def bound(self) -> str:
+        """The address the socket is bound to, as ``host:port`` (``[::]:10180`` on every
+        interface over IPv4 and IPv6)."""
+        return host_port(str(self._server.server_address[0]), self.port)
 
     @property
     def open_connections(self) -> int:

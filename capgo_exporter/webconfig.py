@@ -66,6 +66,9 @@ _HEADERS: dict[str, tuple[str, ...] | None] = {
     "X-XSS-Protection": None,
     "Content-Security-Policy": None,
 }
+# The cost the docs and messages advise for new hashes (htpasswd -nBC 12): a first check costs
+# about a quarter of a second, once per password (correct ones are cached).
+BCRYPT_COST = 12
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
 # Only successful checks are remembered, so in practice one entry per user; a backstop.
 _AUTH_CACHE_SIZE = 256
@@ -305,7 +308,7 @@ class _Loader:
             if match is None or not 4 <= int(match.group(1)) <= 31:
                 raise self.error(
                     f"basic_auth_users.{user}: not a bcrypt hash "
-                    f"(htpasswd -nBC 10 {user} prints {user}:<the hash>)"
+                    f"(htpasswd -nBC {BCRYPT_COST} {user} prints {user}:<the hash>)"
                 )
             users[user] = hashed.encode()
         return BasicAuth(users)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,75 @@ def test_cli_builds_its_help_without_the_docs_generator() -> None:
 def test_config_takes_only_setting_flags(capsys: pytest.CaptureFixture[str]) -> None:
     err = _fails(["config", "--web.listen-adress=:1"], capsys)
     assert "unknown flag --web.listen-adress (did you mean --web.listen-address?)" in err
+
+
+def _leaves(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                children = list(_leaves(sub))
+                yield from ((f"{name} {path}".strip(), leaf) for path, leaf in children)
+                if not children:
+                    yield name, sub
+
+
+def test_every_admin_command_has_one_output_option_and_its_json_alias() -> None:
+    commands = [(path, leaf) for path, leaf in _leaves(build_parser()) if path.startswith("admin ")]
+    assert len(commands) > 30
+    for path, leaf in commands:
+        output = leaf._option_string_actions.get("-o")
+        alias = leaf._option_string_actions.get("--json")
+        assert output is not None, path
+        assert alias is not None, path
+        assert output.choices == ("table", "json"), path
+        assert (alias.dest, alias.const) == ("output", "json"), path
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted", "unwanted"),
+    [
+        # The example: the flag of another command was offered.
+        (["admin", "bundle", "list", "APP", "--limit", "5"], "unknown flag --limit", "plan"),
+        (["admin", "device", "list", "APP", "--custom-idd", "u"], "did you mean --custom-id?", ""),
+        (["admin", "channel", "set", "A", "b", "--publc"], "did you mean --public?", ""),
+        (["check", "--plan.mau-limt", "1"], "did you mean --plan.mau-limit?", ""),
+    ],
+)
+def test_suggestions_come_from_the_command_typed(
+    argv: list[str], wanted: str, unwanted: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _fails(argv, capsys)
+    assert wanted in err
+    if unwanted:
+        assert unwanted not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--log.level", "info", "--log.level", "debug"],
+        ["--log.level=info", "check", "--log.level=debug"],
+        ["admin", "org", "list", "-o", "json", "--output", "table"],
+        ["admin", "events", "APP", "--days", "1", "--days", "7"],
+    ],
+)
+def test_a_flag_that_takes_one_value_is_refused_twice(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _fails(argv, capsys)
+    assert "is given twice" in err
+    assert "give it once" in err
+
+
+def test_flags_that_add_up_may_repeat() -> None:
+    args = build_parser().parse_args(
+        ["admin", "events", "APP", "--actions", "set", "--actions", "app_crash"]
+    )
+    assert args.actions == ["set", "app_crash"]
+
+
+def test_admin_demo_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["admin", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--demo act on a fresh in-process simulated Capgo" in out

@@ -78,9 +78,10 @@ class RateLimitedAfterSwitch(httpx.AsyncBaseTransport):
 
 @pytest.mark.serial
 async def test_a_59_second_retry_after_with_a_long_max_age(tmp_path: Path) -> None:
-    """Issue 23's storm: runs wait out a 59 s pause, the data (max age 10 minutes) are still
-    served, and every sample said 1 before. Now capgo_up says 0 from the pause's first second,
-    and each collector whose run has outlasted its interval (1 s here) says 0 too."""
+    """The storm a hostile-world trial measured: runs wait out a 59 s pause, the data (max age
+    10 minutes) are still served, and every sample said 1 before. Now capgo_up says 0 from the
+    pause's first second, and each collector whose run has outlasted its interval (1 s here)
+    says 0 too."""
     sim = Simulator(SimConfig(orgs=1, apps_per_org=1, devices_per_app=50), clock=running_clock())
     transport = RateLimitedAfterSwitch(sim.transport())
     settings = load_settings(

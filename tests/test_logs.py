@@ -134,7 +134,7 @@ def test_empty_secret_is_ignored() -> None:
     configure_logging("info", "json", secrets=[""], stream=out)
     add_secret("")
     structlog.get_logger().info("hello")
-    assert json.loads(out.getvalue())["event"] == "hello"
+    assert json.loads(out.getvalue())["msg"] == "hello"
 
 
 def test_json_is_one_object_per_line_with_iso_utc_timestamps() -> None:
@@ -142,11 +142,39 @@ def test_json_is_one_object_per_line_with_iso_utc_timestamps() -> None:
     structlog.get_logger().info("first", n=1)
     logging.getLogger("httpx").error("second")
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [(r["event"], r["level"]) for r in records] == [("first", "info"), ("second", "error")]
+    assert [(r["msg"], r["level"]) for r in records] == [("first", "info"), ("second", "error")]
     for record in records:
-        assert record["timestamp"].endswith("Z")
-        stamp = datetime.fromisoformat(record["timestamp"])
+        assert record["ts"].endswith("Z")
+        stamp = datetime.fromisoformat(record["ts"])
         assert stamp.utcoffset() == UTC.utcoffset(None)
+
+
+def test_every_format_has_the_same_keys_in_the_same_order() -> None:
+    """One pipeline reads them all: ts, level, msg, then the fields (node_exporter's keys)."""
+    lines = {}
+    for fmt in ("logfmt", "json"):
+        out = capture(fmt)
+        structlog.get_logger().warning("started", listen="[::]:10180", n=2)
+        logging.getLogger("httpx").info("not shown")  # other libraries: warnings and above
+        logging.getLogger("httpx").error("from httpx")
+        lines[fmt] = out.getvalue().splitlines()
+    records = {
+        "logfmt": [parse_logfmt(line) for line in lines["logfmt"]],
+        "json": [json.loads(line) for line in lines["json"]],
+    }
+    for fmt, (ours, theirs) in records.items():
+        assert list(ours) == ["ts", "level", "msg", "listen", "n"], fmt
+        assert list(theirs) == ["ts", "level", "msg", "logger"], fmt
+        assert (ours["level"], ours["msg"], theirs["logger"]) == ("warn", "started", "httpx")
+        assert "timestamp" not in ours
+        assert "event" not in ours
+    console = capture("console")
+    structlog.get_logger().warning("started", listen="[::]:10180")
+    # For people: ts, [level], msg as columns, then the fields.
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT[\d:.]+Z \[warn\s*\] started\s+listen=\[::\]:10180",
+        console.getvalue().strip(),
+    )
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

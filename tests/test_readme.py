@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -38,6 +39,26 @@ def test_the_readme_starts_with_the_run_and_test_commands() -> None:
         assert "python3-venv" in command  # Debian's python3 has no ensurepip without it
         assert " pip install" not in command.replace(".venv/bin/pip install", "")
     assert "prometheus-node-exporter" in test  # the textfile test needs the real one
+    for command in (run, test):
+        # As a user with sudo, and as root in a container without it: never a bare sudo.
+        assert not re.search(r"(^|&& )sudo ", command), command
+        assert command.startswith("$(command -v sudo) apt-get update && ")
+
+
+def test_the_set_up_commands_run_as_root_without_sudo(tmp_path: Path) -> None:
+    # The prefix as bash expands it where there is no sudo: nothing, so apt-get runs alone.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apt-get").write_text('#!/bin/sh\necho apt-get "$@"\n')
+    (fake / "apt-get").chmod(0o755)
+    run = _command(_sh_blocks(README)[0])
+    first = run.split(" && ")[0]
+    bash = shutil.which("bash")
+    assert bash
+    result = subprocess.run(
+        [bash, "-c", first], env={"PATH": str(fake)}, capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout) == (0, "apt-get update\n"), result.stderr
 
 
 def _ci_readme_command(number: int) -> str:
@@ -56,3 +77,4 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
     assert 'bash -c "$run_command"' in script
     assert 'bash -c "$test_command"' in script
     assert "rm -rf .venv" in script  # a fresh environment, nothing preinstalled
+    assert "sudo()" not in script  # no shim: the README's commands run as root as written

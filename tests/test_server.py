@@ -27,10 +27,11 @@ from capgo_exporter.collect.inventory import APP_INFO
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.landing import render_landing_page
 from capgo_exporter.selfmetrics import SelfMetrics
-from capgo_exporter.server import ExporterApp, ExporterServer, gzip_accepted
+from capgo_exporter.server import ExporterApp, ExporterServer, gzip_accepted, host_port
 from capgo_exporter.snapshot import Part, Snapshot, SnapshotHolder
 from capgo_exporter.status import CollectorStatus
 from capgo_exporter.webconfig import WebConfig
+from tests.e2e.conftest import free_port
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -414,3 +415,12 @@ def test_a_scrape_never_pairs_an_old_snapshot_with_health_read_after_a_swap() ->
     assert b"\ncapgo_up 1.0" in body
     assert body.startswith(recovered.text), "up, so the recovered series must be there"
     assert metrics.reads == 2
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"), [("::", "[::]"), ("0.0.0.0", "0.0.0.0"), ("::1", "[::1]")]
+)
+def test_the_bound_address_is_shown_as_bound(host: str, shown: str) -> None:
+    # Every interface is logged as such, not as localhost (the start-up log's `listen`).
+    port = free_port()
+    assert host_port(host, port) == f"{shown}:{port}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import re
 import socket
 import ssl
 import subprocess
@@ -321,16 +322,18 @@ def auth_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("path", ["metrics", "", "readyz", "nowhere"])
-def test_basic_auth_guards_every_route_but_healthz(auth_url: str, path: str) -> None:
+@pytest.mark.parametrize("path", ["metrics", "", "docs/metrics.md", "nowhere"])
+def test_basic_auth_guards_every_route_but_the_probes(auth_url: str, path: str) -> None:
     with httpx.Client(base_url=auth_url) as client:
         for auth in (None, ("alice", "wrong"), ("bob", PASSWORD)):
             response = client.get(path, auth=auth)
             assert response.status_code == 401
             assert response.headers["www-authenticate"] == 'Basic realm="capgo-exporter"'
         assert client.get(path, auth=("alice", PASSWORD)).status_code in (200, 404)
-        # Liveness probes rarely carry credentials.
+        # Liveness and readiness probes (Kubernetes', Docker's) send no credentials.
         assert client.get("healthz").status_code == 200
+        assert client.get("readyz").status_code in (200, 503)
+        assert client.get("readyz").text.startswith(("ready", "not ready"))
 
 
 @pytest.mark.parametrize(
@@ -418,3 +421,17 @@ def test_configured_headers_are_added_and_replace_the_defaults(tmp_path: Path) -
             assert headers.get_list("x-frame-options") == ["sameorigin"]
             assert headers["strict-transport-security"] == "max-age=31536000"
             assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_one_bcrypt_cost_is_advised_everywhere(tmp_path: Path) -> None:
+    # The message for a bad hash and the README's example give the same htpasswd command.
+    path = write_config(tmp_path, "basic_auth_users:\n  alice: not-a-hash\n")
+    with pytest.raises(webconfig.WebConfigError) as error:
+        load_web_config(path)
+    advised = f"htpasswd -nBC {webconfig.BCRYPT_COST} "
+    assert advised + "alice" in str(error.value)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert advised + "prometheus" in readme
+    assert f"$2b${webconfig.BCRYPT_COST}$" in readme
+    costs = {int(cost) for cost in re.findall(r"htpasswd -nBC (\d+)", readme)}
+    assert costs == {webconfig.BCRYPT_COST}

@@ -25,6 +25,18 @@ COLUMNS = (
     Column("UPDATED", "updated_at", "date"),
 )
 FIELDS = ("device_id", "app_id", "platform", "version_name", "version_build", "channel")
+# What Capgo accepts as a custom id filter (longer: 400 invalid_custom_id).
+CUSTOM_ID_MAX = 36
+
+
+def custom_id(text: str) -> str:
+    """``--custom-id``: matched exactly, surrounding spaces removed, as Capgo does."""
+    value = text.strip()
+    if not value or len(value) > CUSTOM_ID_MAX:
+        raise argparse.ArgumentTypeError(
+            f"invalid custom id {text!r}: 1 to {CUSTOM_ID_MAX} characters"
+        )
+    return value
 
 
 async def list_devices(ctx: Context, args: argparse.Namespace) -> None:
@@ -37,6 +49,7 @@ async def list_devices(ctx: Context, args: argparse.Namespace) -> None:
                 args.app_id,
                 updated_after=args.updated_since,
                 page_size=ctx.settings.device_page_size or DEFAULT_PAGE_SIZE,
+                custom_id=args.custom_id,
             ):
                 pages, count = pages + 1, count + len(page)
                 progress.device_walk_progress(args.app_id, pages=pages, devices=count, walking=True)
@@ -69,6 +82,12 @@ def register(group: GroupFactory) -> None:
     )
     listing.add_argument(
         "--updated-since", type=moment, metavar="TIME", help="only devices seen after TIME (ISO)"
+    )
+    listing.add_argument(
+        "--custom-id",
+        type=custom_id,
+        metavar="ID",
+        help="only the devices whose custom id (set by the app) is exactly ID",
     )
     device.command("get", get_device, "show one device", "app_id", "device_id")
     device.command(

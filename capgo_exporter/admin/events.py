@@ -1,4 +1,4 @@
-"""``admin events --app-id APP_ID [--days N] [--actions …]`` (``POST /private/stats/insights``).
+"""``admin events APP_ID [--days N] [--actions …]`` (``POST /private/stats/insights``).
 
 What the console's "Log insights" page shows for one app: device events per action, per
 (action, bundle) pair and per day, over the last 1, 3, 7 or 30 whole UTC days (today included).
@@ -48,7 +48,17 @@ def action_list(text: str) -> list[str]:
     return actions
 
 
+def app_of(args: argparse.Namespace) -> str:
+    """APP_ID, or the older ``--app-id``: one of them, or both the same."""
+    given: set[str] = {name for name in (args.app_id, args.app_id_option) if name}
+    if len(given) != 1:
+        problem = "give APP_ID" if not given else "APP_ID and --app-id differ"
+        raise UsageError(f"events: {problem} (one app)")
+    return given.pop()
+
+
 async def show_events(ctx: Context, args: argparse.Namespace) -> None:
+    args.app_id = app_of(args)
     actions = list(dict.fromkeys(args.actions or ()))  # the order given, each once
     try:
         insight = await ctx.capgo.insights.app(args.app_id, days=args.days, actions=actions)
@@ -138,7 +148,9 @@ def _daily(insight: Insight) -> str:
 
 def register_command(add: CommandFactory) -> None:
     leaf = add("events", show_events, "device events per action, bundle and day (Log insights)")
-    leaf.add_argument("--app-id", required=True, metavar="APP_ID", help="the app")
+    leaf.add_argument("app_id", nargs="?", metavar="APP_ID", help="the app")
+    # The form this command had first; every other command takes APP_ID as an operand.
+    leaf.add_argument("--app-id", dest="app_id_option", metavar="APP_ID", help="same as APP_ID")
     leaf.add_argument(
         "--days",
         type=window_days,
@@ -152,12 +164,4 @@ def register_command(add: CommandFactory) -> None:
         action="extend",
         metavar="ACTION[,ACTION…]",
         help="Capgo stats actions to count, e.g. set,app_crash (default: Capgo's failure list)",
-    )
-    leaf.add_argument(
-        "--json",
-        dest="output",
-        action="store_const",
-        const="json",
-        default=argparse.SUPPRESS,
-        help="same as -o json",
     )

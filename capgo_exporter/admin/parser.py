@@ -33,6 +33,7 @@ SETTINGS = (
     "max_retries",
     "device_page_size",
     "billing_cycle_start_day",
+    "org_plans",
     "log_level",
     "clock_start",
     "config_file",
@@ -47,6 +48,15 @@ def _common_options() -> argparse.ArgumentParser:
         "--output",
         choices=("table", "json"),
         help="table on a terminal, json otherwise (lists: one JSON object per line)",
+    )
+    # SUPPRESS: without it, --json's default would undo an -o given before it.
+    options.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        default=argparse.SUPPRESS,
+        help="same as -o json",
     )
     options.add_argument(
         "--dry-run",

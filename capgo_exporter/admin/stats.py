@@ -19,6 +19,7 @@ from capgo_exporter.admin.output import Column, plain
 from capgo_exporter.admin.values import day
 from capgo_exporter.api.models import StatsRow
 from capgo_exporter.collect.statistics import billing_cycle_start
+from capgo_exporter.settings.plan_lookup import plan_for
 
 COLUMNS = (
     Column("DATE", "date"),
@@ -31,7 +32,9 @@ COLUMNS = (
 
 def _range(ctx: Context, args: argparse.Namespace) -> tuple[date, date]:
     today = ctx.today()
-    start = args.start or billing_cycle_start(today, ctx.settings.billing_cycle_start_day)
+    # An organization's own cycle day when org_plans gives one (by its id here).
+    start_day = plan_for(ctx.settings, getattr(args, "org_id", None) or "").billing_cycle_start_day
+    start = args.start or billing_cycle_start(today, start_day)
     last = args.to or today
     if last < start:
         raise UsageError(f"--to {last} is before --from {start}")

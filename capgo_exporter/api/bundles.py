@@ -1,8 +1,9 @@
 """Bundles (``/bundle``): newest first, 50 per page, with the page bug of :mod:`.paging`.
 
-An empty page is not ``[]`` but 400 ``cannot_get_bundle`` — the same code Capgo uses for "no
-access". The two differ only by message, so page 0 is "no bundles" only with the empty-page
-message; past page 0 the code alone means the end.
+Newer Capgo answers an empty page with ``[]``; older Capgo with 400 ``cannot_get_bundle`` —
+the same code it uses for "no access". Both end the walk. The 400s differ only by message, so
+page 0 is "no bundles" only with the empty-page message; past page 0 the code alone means the
+end.
 """
 
 from __future__ import annotations

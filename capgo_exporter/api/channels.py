@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from capgo_exporter.api.core import CapgoHTTP
-from capgo_exporter.api.models import Channel, StatusResponse
+from capgo_exporter.api.models import Channel, CurrentBundle, StatusResponse
 from capgo_exporter.api.paging import walk_offset_pages
 from capgo_exporter.api.routes import Routes
 
-ROUTES = Routes(polled=("/channel",))
+ROUTES = Routes(polled=("/channel",), admin_only=("/channel/current-bundle",))
 
 # Capgo's channel settings, as POST /channel names them: the admin commands send them and the
 # simulator accepts them, from this one list.
@@ -41,6 +41,14 @@ class Channels:
         """One channel. An unknown name is Capgo's 400 ``cannot_find_version`` (sic)."""
         row = await self._http.call("GET", "/channel", params={"app_id": app_id, "channel": name})
         return Channel.model_validate(row)
+
+    async def current_bundle(self, app_id: str, name: str) -> CurrentBundle:
+        """The bundle a channel serves now, with its update constraints. Newer Capgo only:
+        older servers answer 404."""
+        row = await self._http.call(
+            "GET", "/channel/current-bundle", params={"app_id": app_id, "channel": name}
+        )
+        return CurrentBundle.model_validate(row)
 
     async def set(self, app_id: str, name: str, **settings: Any) -> StatusResponse:
         """Create or update: ``version``, ``public``, ``ios``/``android``/``electron``,

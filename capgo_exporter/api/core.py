@@ -4,9 +4,10 @@ Operations call :meth:`CapgoHTTP.call` with a route *template* (``/statistics/ap
 its parameters. The template, never the filled-in path, is what the observer and errors see, so
 ids never reach metric labels.
 
-Where parameters go follows the real backend (reference §1.2): GET and DELETE put them in the
-query string, POST and PUT send a JSON body. A GET may also carry a JSON body — the only way to
-page ``/organization`` past its first page.
+Where parameters go follows the real backend (``getBodyOrQuery`` and ``parseBody`` in Capgo's
+``supabase/functions/_backend/utils/hono.ts``): GET and DELETE put them in the query string,
+POST and PUT send a JSON body. A GET may also carry a JSON body — the only way to page
+``/organization`` past its first page, since its ``page`` must be a JSON number.
 
 The key is sent raw (no ``Bearer``) in both ``capgkey`` and ``authorization``: ``capgkey`` is read
 by every route, ``authorization`` by the routes that accept console logins too.

@@ -31,13 +31,16 @@ import msgspec
 
 
 class DeviceRow(msgspec.Struct, gc=False):
-    """The fields of a device object the index aggregates on (reference §3.5)."""
+    """The fields of a device object the index aggregates on.
+
+    GET /device's object, from Capgo's ``supabase/functions/_backend/public/device/get.ts``.
+    """
 
     device_id: Any = None
     updated_at: Any = None
     platform: Any = None
     version_name: Any = None
-    version: Any = None  # a bundle id; in the seed doc's shape, {"id", "name"}
+    version: Any = None  # a bundle id; {"id", "name"} in Capgo's older published API docs
     version_build: Any = None
     plugin_version: Any = None
     channel: Any = None  # present only when a forced channel override exists

@@ -164,13 +164,21 @@ class Devices:
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         on_capped: Callable[[int], None] | None = None,
+        custom_id: str | None = None,
     ) -> AsyncIterator[builtins.list[dict[str, Any]]]:
         """Every page of the app's devices as decoded JSON rows, every field kept, unvalidated.
 
         Rows lacking a string ``device_id`` are dropped here, so callers can use them without
-        checks. The same truncation handling as `rows`.
+        checks. The same truncation handling as `rows`. ``custom_id`` keeps the devices whose
+        custom id is exactly it: newer Capgo filters (``custom_id``); an older one ignores the
+        parameter and answers every device, so the rows are filtered here too.
         """
-        async for page in self._walk(app_id, updated_after, page_size, on_capped, typed=False):
+        walk = self._walk(
+            app_id, updated_after, page_size, on_capped, typed=False, custom_id=custom_id
+        )
+        async for page in walk:
+            if custom_id is not None:
+                page = [row for row in page if row.get("custom_id") == custom_id]
             yield page
 
     async def _walk(
@@ -181,8 +189,11 @@ class Devices:
         on_capped: Callable[[int], None] | None,
         *,
         typed: bool,
+        custom_id: str | None = None,
     ) -> AsyncIterator[builtins.list[Any]]:
         params: dict[str, Any] = {"app_id": app_id}
+        if custom_id is not None:
+            params["custom_id"] = custom_id
         if updated_after is not None:
             params["updated_at"] = format_updated_at(updated_after)
         cursor: str | None = None
@@ -233,9 +244,13 @@ class Devices:
         *,
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        custom_id: str | None = None,
     ) -> AsyncIterator[builtins.list[Device]]:
-        """Every page of the app's devices (changed after ``updated_after`` when given)."""
-        async for rows in self.raw_pages(app_id, updated_after=updated_after, page_size=page_size):
+        """Every page of the app's devices (changed after ``updated_after``, with this
+        ``custom_id``, when given)."""
+        async for rows in self.raw_pages(
+            app_id, updated_after=updated_after, page_size=page_size, custom_id=custom_id
+        ):
             yield [Device.model_validate(row) for row in rows]
 
     async def list(
@@ -244,8 +259,11 @@ class Devices:
         *,
         updated_after: datetime | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        custom_id: str | None = None,
     ) -> AsyncIterator[Device]:
-        async for page in self.pages(app_id, updated_after=updated_after, page_size=page_size):
+        async for page in self.pages(
+            app_id, updated_after=updated_after, page_size=page_size, custom_id=custom_id
+        ):
             for device in page:
                 yield device
 

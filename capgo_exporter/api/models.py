@@ -1,7 +1,7 @@
 """Pydantic models of what Capgo returns.
 
 Every model accepts unknown fields (Capgo adds columns often) and tolerates the older shapes of
-the published documentation: a device's bundle given as ``version: {id, name}`` instead of
+Capgo's published API documentation: a device's bundle given as ``version: {id, name}`` instead of
 ``version_name``, ``disableAutoUpdate`` as a boolean, statistics dates as ``YYYY-MM-DD``.
 Fields the exporter does not need stay optional so a null or a missing value never fails a poll.
 """
@@ -23,7 +23,7 @@ from pydantic import (
 
 
 def _as_utc(moment: datetime) -> datetime:
-    # Capgo's timestamps are UTC; the older doc's "YYYY-MM-DD" dates come without a zone.
+    # Capgo's timestamps are UTC; the older API docs' "YYYY-MM-DD" dates come without a zone.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -119,7 +119,8 @@ class Channel(CapgoModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        # The seed doc's disableAutoUpdate was a boolean; today it is a policy name.
+        # Capgo's older published API docs gave disableAutoUpdate as a boolean; today it is a
+        # policy name ("major", "minor", "patch", "version_number" or "none").
         flag = data.get("disableAutoUpdate")
         if isinstance(flag, bool):
             data["disableAutoUpdate"] = "major" if flag else "none"
@@ -179,7 +180,7 @@ class Device(CapgoModel):
             return data
         version = data.get("version")
         if isinstance(version, dict):
-            # The seed doc's device carried the bundle as {id, name}.
+            # Capgo's older published API docs gave a device's bundle as {id, name}.
             data = dict(data)
             data["version"] = version.get("id")
             data.setdefault("version_name", version.get("name"))
@@ -232,12 +233,53 @@ class LatestVersion(CapgoModel):
     percentage: float | None = None
 
 
+class PlatformCounts(CapgoModel):
+    """Devices per platform, as newer Capgo counts them (``native_usage``'s ``activeDevices``)."""
+
+    android: int = 0
+    ios: int = 0
+    electron: int = 0
+    unknown: int = 0
+    total: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_zero(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: (0 if v is None and k != "total" else v) for k, v in data.items()}
+        return data
+
+    def by_platform(self) -> dict[str, int]:
+        return {
+            "android": self.android,
+            "ios": self.ios,
+            "electron": self.electron,
+            "unknown": self.unknown,
+        }
+
+
 class UsageBreakdown(CapgoModel):
-    """``bundle_usage`` and ``native_usage``: per-day percentages per bundle or native version."""
+    """``bundle_usage`` and ``native_usage``: per-day percentages per bundle or native version.
+    Newer Capgo adds, to ``native_usage`` only, its own count of active devices per platform
+    over the range asked for (``activeDevices``; absent from older servers)."""
 
     labels: list[str] = Field(default_factory=list)
     datasets: list[UsageDataset] = Field(default_factory=list)
     latest_version: LatestVersion | None = Field(default=None, alias="latestVersion")
+    active_devices: PlatformCounts | None = Field(default=None, alias="activeDevices")
+    previous_period_active_devices: PlatformCounts | None = Field(
+        default=None, alias="previousPeriodActiveDevices"
+    )
+
+
+class CurrentBundle(CapgoModel):
+    """``GET /channel/current-bundle``: what a channel serves now (newer Capgo)."""
+
+    bundle_name: str | None = None
+    bundle_id: int | None = None
+    min_update_version: str | None = None
+    native_packages: list[Any] | None = None
+    disable_auto_update: str | None = None
 
 
 class StatusResponse(CapgoModel):
@@ -248,7 +290,8 @@ class StatusResponse(CapgoModel):
     @model_validator(mode="before")
     @classmethod
     def _legacy_success(cls, data: Any) -> Any:
-        # The seed doc promised {"success": true} for DELETE /apikey.
+        # Capgo's older published API docs promised {"success": true} for DELETE /apikey;
+        # the backend (public/apikey/delete.ts) answers {"status": "ok"}.
         if isinstance(data, dict) and "status" not in data and data.get("success") is True:
             return {**data, "status": "ok"}
         return data

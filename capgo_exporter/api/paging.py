@@ -1,8 +1,10 @@
 """Walking Capgo's offset-paged lists, which are served with a bug.
 
-``/channel`` and ``/bundle`` compute their row range from the raw query-string ``page``:
-``"1" + 1`` is ``"11"``, so ``?page=N`` (N ≥ 1) returns rows ``50N … (10N+1)·50-1`` — oversized,
-overlapping windows (reference §3.4). A correct server returns rows ``50N … 50N+49``.
+``/channel`` and ``/bundle`` compute their row range from the raw query-string ``page``
+(Capgo's ``supabase/functions/_backend/public/channel/get.ts`` and ``…/bundle/get.ts``:
+``.range(page*50, (page+1)*50-1)``): ``"1" + 1`` is ``"11"``, so ``?page=N`` (N ≥ 1) returns
+rows ``50N … (10N+1)·50-1``, capped at PostgREST's 1,000 rows — oversized, overlapping windows.
+A correct server returns rows ``50N … 50N+49``.
 
 One walk serves both: remember the ids seen, ask next for the page whose window starts at the
 first unseen row (``seen // page_size``), and stop on a short page or a page with nothing new.

@@ -21,8 +21,9 @@ ROUTES = Routes(
         "/statistics/org/{org_id}",
         "/statistics/app/{app_id}",
         "/statistics/app/{app_id}/bundle_usage",
+        "/statistics/app/{app_id}/native_usage",
     ),
-    admin_only=("/statistics/user", "/statistics/app/{app_id}/native_usage"),
+    admin_only=("/statistics/user",),
 )
 
 
@@ -89,7 +90,8 @@ class Statistics:
         return UsageBreakdown.model_validate(answer)
 
     async def native_usage(self, app_id: str, start: date, end: date) -> UsageBreakdown:
-        """Share of devices per native version (labels like ``iOS 1.2.3``), per day."""
+        """Share of devices per native version (labels like ``iOS 1.2.3``), per day; newer
+        Capgo adds its count of active devices per platform over the range."""
         answer = await self._http.call(
             "GET",
             "/statistics/app/{app_id}/native_usage",

@@ -3,7 +3,8 @@
 Each setting is declared once, in its model field: its flag and help (`Setting`, in
 ``names.py`` with the rule that derives the environment variable from the flag). The modules,
 each with one job: ``units`` (durations, byte sizes, lists), ``validators`` (single values),
-``names`` (declarations and the naming rule), ``model`` (the `Settings` model), ``table`` (the
+``names`` (declarations and the naming rule), ``plans`` (a plan per organization) and
+``plan_lookup`` (an organization's plan), ``model`` (the `Settings` model), ``table`` (the
 declarations by field, and the name tables derived from them), ``sources`` (flags,
 environment and TOML file read into layers), ``load`` (precedence, the key, error messages),
 ``render`` (the effective settings as TOML; defaults and help as people read them), ``flags``

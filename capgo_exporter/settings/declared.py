@@ -103,7 +103,8 @@ class DeclaredSettings(BaseSettings):
         LogFormatName,
         Setting(
             flag="--log.format",
-            help="`logfmt`, `json` for log collectors, or `console` (coloured on a terminal).",
+            help="`logfmt`, `json` for log collectors, or `console` (coloured on a terminal); "
+            "each line starts with `ts`, `level` and `msg` in every format.",
         ),
     ] = "logfmt"
 

@@ -127,6 +127,13 @@ def _settings_error(exc: ValidationError, origins: Mapping[str, str]) -> Setting
     where = origins.get(field, ENV_NAMES.get(field, field))
     if error["type"] == "value_error":  # our parsers: their text already says what is allowed
         return SettingsError(f"{where}: {error['ctx']['error']}")
+    if len(error["loc"]) > 1:  # within a table: org_plans, "Acme Mobile", mau_limit
+        inside = ".".join(map(str, error["loc"][1:]))
+        if error["type"] == "extra_forbidden":
+            return SettingsError(f"{where}: {inside}: unknown key")
+        return SettingsError(
+            f"{where}: {inside}: invalid value {error['input']!r} — {error['msg'].lower()}"
+        )
     metadata = Settings.model_fields[field].metadata
     low = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
     high = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)

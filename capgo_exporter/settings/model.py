@@ -13,6 +13,7 @@ from pydantic import Field, create_model
 from capgo_exporter.collectors import REGISTRY, CollectorSpec, spec_of
 from capgo_exporter.settings.declared import DeclaredSettings
 from capgo_exporter.settings.names import ENV_PREFIX, Setting
+from capgo_exporter.settings.plans import OrgPlans
 from capgo_exporter.settings.units import ByteSize, Duration, StrList, format_duration
 from capgo_exporter.settings.validators import (
     MIN_POLL_INTERVAL,
@@ -227,6 +228,7 @@ class Settings(_WithIntervals):
             flag="--plan.bandwidth-limit", help="Your plan's bandwidth per cycle, e.g. `50GiB`."
         ),
     ] = None
+    org_plans: OrgPlans = Field(default_factory=dict)  # by org id or name, over --plan.*
 
     state_dir: Annotated[
         WritableDir | None,

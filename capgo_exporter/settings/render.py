@@ -2,6 +2,7 @@
 and one-paragraph help as ``--help`` and the docs show them."""
 
 import json
+from typing import Any
 
 from capgo_exporter.settings.model import Settings
 from capgo_exporter.settings.table import SETTINGS
@@ -10,7 +11,8 @@ from capgo_exporter.settings.units import format_duration
 
 def render_settings(settings: Settings) -> str:
     """The effective settings as TOML a user can start a config file from; the key masked."""
-    lines = []
+    lines: list[str] = []
+    tables: list[str] = []
     for field, setting in SETTINGS.items():
         value = getattr(settings, field)
         if field == "api_key":
@@ -26,21 +28,38 @@ def render_settings(settings: Settings) -> str:
             line = f"{field} = {value}"
         elif isinstance(value, tuple):
             line = f"{field} = {json.dumps(list(value))}"
+        elif isinstance(value, dict):  # tables of models (org_plans): after every plain key
+            tables.extend(_tables(field, value))
+            continue
         else:
             line = f"{field} = {json.dumps(str(value))}"
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join([*lines, *tables])
+
+
+def _tables(field: str, value: dict[str, Any]) -> list[str]:
+    """``[field."key"]`` and its values, each table as TOML writes it; nothing when empty."""
+    if not value:
+        return [f"# {field} = (none)"]
+    lines = []
+    for key, model in value.items():
+        lines.append(f"\n[{field}.{json.dumps(key)}]")
+        for name, item in model.model_dump(exclude_none=True).items():
+            lines.append(f"{name} = {json.dumps(item)}")
+    return lines
 
 
 def default_text(field: str) -> str:
     """The default as a person writes it, in Markdown: ``15m``, not ``900.0``; ``—`` for none."""
-    value = Settings.model_fields[field].default
+    value = Settings.model_fields[field].get_default(call_default_factory=True)
     if value is None:
         return "—"
     if isinstance(value, float):  # every float setting is a duration
         return f"`{format_duration(value)}`"
     if isinstance(value, tuple):
         return f"`{','.join(value)}`" if value else "—"
+    if isinstance(value, dict):
+        return "—"
     return f"`{value}`"
 
 

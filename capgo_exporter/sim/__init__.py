@@ -1,6 +1,9 @@
 """A simulated Capgo API: generated data of any size, the real routes, quirks and faults.
 
-Deliberate simplifications (the reference is shared/reference/capgo-api.md):
+It follows Capgo's open-source backend: the handlers under ``supabase/functions/_backend/
+public/`` (one folder per route), the middlewares and rate limits under ``_backend/utils/``
+(``hono_middleware.ts``, ``rate_limit.ts``) and the roles of ``supabase/seed.sql``. Deliberate
+simplifications:
 - Configured keys (SimConfig.keys) are opaque strings accepted as API keys in every header the
   route's middleware reads; there are no JWTs, so `get` never appears in statistics rows.
 - RBAC is checked at org and app scope; channel-scoped roles and subkeys are not modelled.

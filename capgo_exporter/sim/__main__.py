@@ -53,6 +53,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--malformed-rate", type=_rate, default=0.0)
     p.add_argument("--legacy-device-paging", action="store_true")
     p.add_argument(
+        "--newer-capgo",
+        action="store_true",
+        help="Capgo after 4bc7d83f: 200 [] past the last bundle page (not 400), activeDevices "
+        "in native_usage, GET /device?custom_id=, GET /channel/current-bundle, updatePackage",
+    )
+    p.add_argument(
         "--device-row-cap",
         type=count,
         default=50_001,
@@ -89,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         members_per_org=args.members_per_org,
         keys={args.key: "org_super_admin"},
         legacy_device_paging=args.legacy_device_paging,
+        newer_capgo=args.newer_capgo,
         device_row_cap=args.device_row_cap,
         knobs=knobs,
     )

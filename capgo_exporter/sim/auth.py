@@ -1,4 +1,8 @@
-"""The two Capgo auth middlewares and the per-IP failed-authentication lockout (reference §2).
+"""The two Capgo auth middlewares and the per-IP failed-authentication lockout.
+
+Capgo's ``middlewareKey`` and ``middlewareAuth`` (``supabase/functions/_backend/utils/
+hono_middleware.ts``) read different headers; ``utils/rate_limit.ts`` blocks an IP for 15
+minutes after 20 failed authentications, even when it then sends a valid key.
 
 Simplification: besides real UUID keys, the configured keys are opaque strings (e.g. "demo");
 they are accepted as API keys in every header the middleware reads. On middlewareAuth routes an

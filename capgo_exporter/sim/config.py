@@ -69,9 +69,15 @@ class SimConfig:
     unpaid_orgs: frozenset[int] = frozenset()
     # GET /device answers the pre-2025-12 shape: a bare array, 50 per `page`.
     legacy_device_paging: bool = False
+    # Capgo as developed after 4bc7d83f, in the Cap-go/capgo.app repository: GET /bundle
+    # answers 200 [] past the last page (not 400 cannot_get_bundle), native_usage adds
+    # activeDevices per platform, GET /device filters by custom_id, GET /channel/current-bundle
+    # exists (404 otherwise), channel objects carry updatePackage.
+    newer_capgo: bool = False
     # Rows GET /device fetches at most (it fetches limit + 1 to compute hasMore), capped
-    # silently as Capgo's storages do (reference §3.5): 50,001 on Cloudflare Analytics Engine
-    # (production), 1,000 on the Supabase path (PostgREST max_rows); 0 = no cap.
+    # silently as Capgo's storages do: 50,001 on Cloudflare Analytics Engine (production;
+    # MAX_ANALYTICS_QUERY_LIMIT in _backend/utils/cloudflare.ts), 1,000 on the Supabase path
+    # (PostgREST max_rows); 0 = no cap.
     device_row_cap: int = 50_001
     # Indexes of generated apps (creation order) whose newest bundle is a bad release: its
     # devices report crashes and failed updates far above the healthy rate (--demo: the first).

@@ -112,6 +112,7 @@ class DeviceStore:
         self._upd: array[int] | None = None
         self._sorted: list[int] | None = None
         self._filter_cache: tuple[int, list[int]] | None = None
+        self._active_cache: tuple[tuple[int, int, int], dict[str, int]] | None = None
 
     # -- identity -------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class DeviceStore:
         return facts
 
     def record(self, index: int, view: AppView, *, single: bool = False) -> dict[str, Any]:
-        """The device object GET /device returns (reference §3.5)."""
+        """The device object GET /device returns (Capgo's public/device/get.ts)."""
         hashes = self._hashes(index)
         f = self._facts(index, hashes)
         h2 = hashes[1]
@@ -214,6 +215,7 @@ class DeviceStore:
                 self._upd.append(updated_ms)
         self._sorted = None
         self._filter_cache = None
+        self._active_cache = None
 
     def touch(self, n: int, now_ms: int, newest_names: Sequence[str]) -> list[int]:
         """Move `n` random devices to `now_ms`, usually onto another of the newest bundles."""
@@ -288,12 +290,14 @@ class DeviceStore:
         order: str | None,
         custom_only: bool,
         row_cap: int | None = None,
+        custom_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One cursor page: rows and the next cursor (None on the last page).
 
         Like Capgo, it fetches ``limit + 1`` rows to tell whether a next page exists; with
-        `row_cap` that fetch is capped silently as the storages do (reference §3.5), so a large
-        ``limit`` answers ``row_cap`` rows and no next page although more devices exist.
+        `row_cap` that fetch is capped silently as Capgo's storages do (50,001 rows on Analytics
+        Engine, 1,000 through PostgREST), so a large ``limit`` answers ``row_cap`` rows and no
+        next page although more devices exist.
         """
         fetch = limit + 1 if row_cap is None else min(limit + 1, row_cap)
         if order is None:
@@ -307,7 +311,7 @@ class DeviceStore:
             indices = self._by_updated(key, after_ms, desc=order == "desc")
         picked: list[int] = []
         for index in indices:
-            if custom_only and not self.facts(index).custom_id:
+            if (custom_only or custom_id is not None) and not self._custom_match(index, custom_id):
                 continue
             picked.append(index)
             if len(picked) >= fetch:  # one extra row tells whether there is a next page
@@ -316,6 +320,26 @@ class DeviceStore:
         if len(picked) <= limit:
             return rows, None
         return rows, f"{rows[-1]['updated_at']}|{rows[-1]['device_id']}"
+
+    def _custom_match(self, index: int, custom_id: str | None) -> bool:
+        """customIdMode keeps devices with a custom id; custom_id, that exact one."""
+        value = self.facts(index).custom_id
+        return bool(value) if custom_id is None else value == custom_id
+
+    def active_by_platform(self, start_ms: int, end_ms: int) -> dict[str, int]:
+        """Devices updated within [start_ms, end_ms), per platform (newer Capgo's
+        activeDevices). Cached until a device changes."""
+        key = (start_ms, end_ms, self._count)
+        if self._active_cache is None or self._active_cache[0] != key:
+            keys = self._sorted_keys()
+            low = bisect_left(keys, start_ms << _INDEX_BITS)
+            high = bisect_left(keys, end_ms << _INDEX_BITS)
+            counts: dict[str, int] = {}
+            for j in range(low, high):
+                platform = self.facts(keys[j] & _INDEX_MASK).platform
+                counts[platform] = counts.get(platform, 0) + 1
+            self._active_cache = (key, counts)
+        return dict(self._active_cache[1])
 
     def _cursor_index(self, cursor: str) -> int:
         index = self.index_of(cursor.rpartition("|")[2])

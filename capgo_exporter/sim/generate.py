@@ -259,7 +259,8 @@ def _channels(world: World, app: App, live: list[Bundle], now: datetime) -> list
 def _bindings(world: World, org: Org, role: str) -> list[Binding]:
     """A key's bindings for `role` on `org`."""
     if role in APP_ROLES:
-        # What Capgo's key migration does for app-limited keys (reference §2.3).
+        # What Capgo's key migration (20260526133000_migrate_apikeys_to_v2_timestamp_fix.sql)
+        # did for app-limited keys: apikey_org_reader on the org plus the app role per app.
         apps = world.live_apps(org.id)
         return [Binding("apikey_org_reader", org.id), *(Binding(role, org.id, a.id) for a in apps)]
     return [Binding(role, org.id)]

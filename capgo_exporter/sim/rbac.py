@@ -101,7 +101,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 ORG_ROLES = frozenset(r for r in ROLE_PERMISSIONS if r.startswith(("org_", "apikey_")))
 APP_ROLES = frozenset(ROLE_PERMISSIONS) - ORG_ROLES
 
-# Legacy invite types accepted by POST /organization/members (reference §3.2).
+# Legacy invite types accepted by POST /organization/members, mapped to today's org roles
+# (Capgo's supabase/functions/_backend/public/organization/members/post.ts).
 INVITE_ALIASES = {
     **{r: r for r in ("org_member", "org_billing_admin", "org_admin", "org_super_admin")},
     **dict.fromkeys(

@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 Clock = Callable[[], datetime]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The two formats GET /device accepts for `updated_at` (reference §3.5).
+# The two formats GET /device accepts for `updated_at` (Capgo's public/device/get.ts); any
+# other, or an impossible date such as Feb 31, is 400 invalid_updated_at.
 _UPDATED_AT_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$")
 _UPDATED_AT_SQL = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$")
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from capgo_exporter.sim import Simulator
+from capgo_exporter.sim import SimConfig, Simulator
 
-from .conftest import APP, Admin
+from .conftest import APP, KEY, Admin
 
 
 def test_org_create_get_update_delete(sim: Simulator, admin: Admin) -> None:
@@ -73,26 +74,27 @@ def test_app_list_and_get(sim: Simulator, admin: Admin) -> None:
 
 # What `channel get` prints and `channel set --from-json` reproduces.
 _SETTINGS = (
-    "public",
     "allow_device_self_set",
     "allow_emulator",
     "allow_dev",
     "allow_prod",
     "disableAutoUpdate",
-    "rolloutEnabled",
-    "rolloutPercentageBps",
-    "rolloutPauseReason",
 )
+# What decides where devices go: copied only onto the same channel (or by a flag).
+_RELEASE = ("public", "rolloutEnabled", "rolloutPercentageBps", "rolloutPauseReason")
 
 
 def _settings(channel: dict[str, object]) -> dict[str, object]:
-    shown = {name: channel[name] for name in _SETTINGS}
+    return {name: channel[name] for name in _SETTINGS}
+
+
+def _release(channel: dict[str, object]) -> dict[str, object]:
+    shown = {name: channel[name] for name in _RELEASE}
     version, rollout = channel["version"], channel["rollout_version_info"]
     assert isinstance(version, dict)
-    assert isinstance(rollout, dict)
     return shown | {
         "bundle": version["name"],
-        "rollout_bundle": rollout["name"],
+        "rollout_bundle": rollout["name"] if isinstance(rollout, dict) else None,
         "paused": channel["rolloutPausedAt"] is not None,
     }
 
@@ -101,20 +103,35 @@ def test_channel_get_output_is_what_channel_set_accepts(
     sim: Simulator, admin: Admin, tmp_path: Path
 ) -> None:
     staging = admin.ok("channel", "get", APP, "staging").json()
+    beta = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(beta) != _settings(staging)
+    assert _release(beta) != _release(staging)
     saved = tmp_path / "staging.json"
     saved.write_text(json.dumps(staging))
     admin.ok("channel", "set", APP, "beta", "--from-json", str(saved))
-    assert _settings(admin.ok("channel", "get", APP, "beta").json()) == _settings(staging)
+    copied = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(copied) == _settings(staging)
+    assert _release(copied) == _release(beta)  # a copy moves no device
+
+    # Saved, edited and put back onto the same channel: every field is the user's.
+    beta_file = tmp_path / "beta.json"
+    beta_file.write_text(json.dumps(staging | {"name": "beta"}))
+    admin.ok("channel", "set", APP, "beta", "--from-json", str(beta_file))
+    restored = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(restored) == _settings(staging)
+    assert _release(restored) == _release(staging)
 
 
 def test_channel_set_reads_a_channel_from_stdin(
     sim: Simulator, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    production = admin.ok("channel", "get", APP, "production").out
-    monkeypatch.setattr(sys, "stdin", io.StringIO(production))
-    admin.ok("channel", "set", APP, "beta", "--from-json", "-")
+    production = admin.ok("channel", "get", APP, "production").json()
     beta = admin.ok("channel", "get", APP, "beta").json()
-    assert beta["version"] == json.loads(production)["version"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(production)))
+    admin.ok("channel", "set", APP, "beta", "--from-json", "-")
+    copied = admin.ok("channel", "get", APP, "beta").json()
+    assert _settings(copied) == _settings(production)
+    assert copied["version"] == beta["version"]
 
 
 def test_channel_set_flags_override_the_file_and_create_channels(
@@ -218,3 +235,39 @@ def test_stats_cumulative_is_the_running_sum_of_daily(
     daily = admin.ok("stats", scope, *subject, *window, "--daily").lines()
     assert [row["date"] for row in total] == [f"2026-01-{d:02d}" for d in range(1, 11)]
     assert total[-1]["bandwidth"] == sum(row["bandwidth"] for row in daily)
+
+
+@pytest.fixture
+def newer_sim(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Iterator[Simulator]:
+    """The admin's simulator as newer Capgo answers (see SimConfig.newer_capgo)."""
+    simulator = Simulator(
+        SimConfig(
+            seed=3,
+            orgs=1,
+            apps_per_org=1,
+            devices_per_app=120,
+            keys={KEY: "org_super_admin"},
+            newer_capgo=True,
+        )
+    )
+    with simulator.serve_tcp() as url:
+        monkeypatch.setenv("CAPGO_API_URL", url)
+        monkeypatch.setenv("CAPGO_API_KEY", KEY)
+        monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "100000")
+        yield simulator
+
+
+@pytest.mark.parametrize("capgo", ["older", "newer"])
+def test_capgo_now_and_before(request: pytest.FixtureRequest, admin: Admin, capgo: str) -> None:
+    request.getfixturevalue("sim" if capgo == "older" else "newer_sim")
+    devices = admin.ok("device", "list", APP).lines()
+    wanted = next(d["custom_id"] for d in devices if d["custom_id"])
+    found = admin.ok("device", "list", APP, "--custom-id", wanted).lines()
+    assert {d["device_id"] for d in found} == {
+        d["device_id"] for d in devices if d["custom_id"] == wanted
+    }
+    assert len(_uploaded(admin)) > 0  # the walk ends on the empty page, 400 or []
+    production = admin.ok("channel", "get", APP, "production").json()
+    current = admin.ok("channel", "current-bundle", APP, "production")
+    assert current.json()["bundle_name"] == production["version"]["name"]
+    assert ("has no GET /channel/current-bundle" in current.err) == (capgo == "older")

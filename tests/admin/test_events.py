@@ -73,7 +73,7 @@ def _read_fields(answer: Any) -> dict[str, Any]:
 def test_json_is_one_line_with_what_the_route_answers(
     sim: Simulator, admin: Admin, days: int
 ) -> None:
-    printed = admin.ok("events", "--app-id", APP, "--days", str(days), "--json")
+    printed = admin.ok("events", APP, "--days", str(days), "--json")
     assert len(printed.out.splitlines()) == 1
     doc = printed.json()
     assert doc.pop("app_id") == APP
@@ -83,7 +83,7 @@ def test_json_is_one_line_with_what_the_route_answers(
 
 
 def test_actions_are_given_as_a_list_or_repeated(sim: Simulator, admin: Admin) -> None:
-    argv = ("events", "--app-id", APP, "--actions", "set,app_crash", "--actions", "set", "-o")
+    argv = ("events", APP, "--actions", "set,app_crash", "--actions", "set", "-o")
     doc = admin.ok(*argv, "json").json()
     asked = {"appId": APP, "days": 7, "actions": ["set", "app_crash"]}
     assert {row["action"] for row in doc["actions"]} == {"set", "app_crash"}
@@ -94,7 +94,7 @@ def test_the_table_shows_summary_actions_bundles_and_every_day(
     sim: Simulator, admin: Admin
 ) -> None:
     answer = _route(sim, {"appId": APP, "days": 7})
-    printed = admin.ok("events", "--app-id", APP, "-o", "table").out
+    printed = admin.ok("events", APP, "-o", "table").out
     summary, actions, bundles, daily = printed.rstrip("\n").split("\n\n")
     assert summary.splitlines() == [
         f"app      {APP}",
@@ -125,10 +125,10 @@ def test_the_table_shows_summary_actions_bundles_and_every_day(
 
 def test_an_app_without_events_prints_zeros_not_an_error(sim: Simulator, admin: Admin) -> None:
     # The simulated fleets never report an uninstall: an empty answer.
-    printed = admin.ok("events", "--app-id", APP, "--actions", "uninstall", "-o", "table").out
+    printed = admin.ok("events", APP, "--actions", "uninstall", "-o", "table").out
     assert "events   0" in printed
     assert "no events of these actions in the window" in printed
-    doc = admin.ok("events", "--app-id", APP, "--actions", "uninstall", "--json").json()
+    doc = admin.ok("events", APP, "--actions", "uninstall", "--json").json()
     assert (doc["summary"]["total"], doc["actions"], doc["versions"]) == (0, [], [])
 
 
@@ -136,7 +136,7 @@ def test_an_app_without_events_prints_zeros_not_an_error(sim: Simulator, admin: 
 def test_a_bad_window_is_one_line_and_exit_2_before_any_request(
     sim: Simulator, admin: Admin, days: str
 ) -> None:
-    result = admin("events", "--app-id", APP, "--days", days)
+    result = admin("events", APP, "--days", days)
     assert result.code == 2
     errors = [line for line in result.err.splitlines() if "error:" in line]
     assert len(errors) == 1
@@ -147,7 +147,7 @@ def test_a_bad_window_is_one_line_and_exit_2_before_any_request(
 
 
 def test_an_unknown_action_is_one_line_naming_it_and_exit_2(sim: Simulator, admin: Admin) -> None:
-    result = admin("events", "--app-id", APP, "--actions", "set,sett")
+    result = admin("events", APP, "--actions", "set,sett")
     assert result.code == 2
     assert result.out == ""
     [line] = result.err.splitlines()
@@ -156,7 +156,7 @@ def test_an_unknown_action_is_one_line_naming_it_and_exit_2(sim: Simulator, admi
 
 
 def test_an_empty_action_name_is_refused_before_any_request(sim: Simulator, admin: Admin) -> None:
-    result = admin("events", "--app-id", APP, "--actions", "set,,app_crash")
+    result = admin("events", APP, "--actions", "set,,app_crash")
     assert result.code == 2
     assert "empty name" in result.err
     assert sim.request_counts() == {}
@@ -166,7 +166,7 @@ def test_a_key_without_read_logs_is_one_line_saying_what_it_needs(
     sim: Simulator, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CAPGO_API_KEY", NO_LOGS_KEY)
-    result = admin("events", "--app-id", APP)
+    result = admin("events", APP)
     assert result.code == 1
     assert result.out == ""
     [line] = result.err.splitlines()
@@ -183,7 +183,7 @@ def test_a_route_that_is_gone_is_one_line_and_exit_1(
     monkeypatch.setenv("CAPGO_API_KEY", KEY)
     with respx.mock(base_url=base) as api:
         api.post(ROUTE).respond(404, json={"error": "not_found", "message": "Not Found"})
-        result = admin("events", "--app-id", APP)
+        result = admin("events", APP)
     assert result.code == 1
     [line] = result.err.splitlines()
     assert "HTTP 404" in line
@@ -192,7 +192,33 @@ def test_a_route_that_is_gone_is_one_line_and_exit_1(
 
 def test_demo_shows_the_bad_release(admin: Admin) -> None:
     # --demo's first app ships a bad bundle: its crashes lead the failures.
-    doc = admin.ok("--demo", "events", "--app-id", APP, "--json").json()
+    doc = admin.ok("--demo", "events", APP, "--json").json()
     worst = doc["versions"][0]
     assert worst["action"] in {"app_crash", "app_crash_native", "update_fail"}
     assert worst["total"] > 10 * doc["versions"][-1]["total"]
+
+
+def test_app_id_is_an_operand_and_the_older_flag_still_works(sim: Simulator, admin: Admin) -> None:
+    operand = admin.ok("events", APP, "--days", "7", "--json").json()
+    flag = admin.ok("events", "--app-id", APP, "--days", "7", "--json").json()
+    both = admin.ok("events", APP, "--app-id", APP, "--days", "7", "--json").json()
+    assert operand == flag == both
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["events"], "give APP_ID"), (["events", APP, "--app-id", "com.other.app"], "differ")],
+)
+def test_one_app_or_a_usage_error(
+    sim: Simulator, admin: Admin, argv: list[str], message: str
+) -> None:
+    result = admin(*argv)
+    assert result.code == 2
+    assert message in result.err
+    assert sim.request_counts() == {}
+
+
+def test_json_is_an_alias_of_output_json_on_every_command(sim: Simulator, admin: Admin) -> None:
+    # `org list --json` once printed the whole usage: --json was known to `events` alone.
+    assert admin.ok("org", "list", "--json").out == admin.ok("org", "list", "-o", "json").out
+    assert admin.ok("channel", "get", APP, "beta", "--json").json()["name"] == "beta"

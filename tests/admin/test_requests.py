@@ -81,6 +81,13 @@ CASES: list[tuple[list[str], str, str, dict[str, str], Any, Any]] = [
     (["device", "list", APP, "--updated-since", "2026-11-01T10:00:00Z"], "GET", "/device",
      {"app_id": APP, "limit": "50000", "updated_at": "2026-11-01T10:00:00.000Z"}, None,
      {"data": [DEVICE], "hasMore": False}),
+    (["device", "list", APP, "--custom-id", " user-7 "], "GET", "/device",
+     {"app_id": APP, "limit": "50000", "custom_id": "user-7"}, None,
+     {"data": [DEVICE | {"custom_id": "user-7"}], "hasMore": False}),
+    (["channel", "current-bundle", APP, "beta"], "GET", "/channel/current-bundle",
+     {"app_id": APP, "channel": "beta"}, None,
+     {"bundle_name": "1.2.3", "bundle_id": 12, "min_update_version": None,
+      "native_packages": [], "disable_auto_update": "major"}),
     (["device", "get", APP, "dev1"], "GET", "/device", {"app_id": APP, "device_id": "dev1"},
      None, DEVICE),
     (["device", "set-channel", APP, "dev1", "beta"], "POST", "/device", {},
@@ -128,6 +135,8 @@ def test_the_exact_request(
     answer: Any,
 ) -> None:
     route = api.request(method, path).respond(200, json=answer)
+    if argv[:2] == ["channel", "set"]:  # read first, to say which devices the change moves
+        api.get("/channel", params={"app_id": APP, "channel": "beta"}).respond(200, json=CHANNEL)
     result = admin.ok(*argv, "--output", "json")
     assert route.call_count == 1
     request = route.calls.last.request
@@ -177,3 +186,29 @@ def test_a_regenerated_key_is_shown_once_in_the_table(api: respx.MockRouter, adm
     result = admin.ok("apikey", "update", "10", "--regenerate", "--yes", "-o", "table")
     assert "regenerated-value" in result.out
     assert "shown once" in result.out
+
+
+def test_a_custom_id_capgo_would_refuse_is_a_usage_error(
+    api: respx.MockRouter, admin: Admin
+) -> None:
+    result = admin("device", "list", APP, "--custom-id", "x" * 37)
+    assert result.code == 2
+    assert "1 to 36 characters" in result.err
+
+
+def test_current_bundle_on_an_older_capgo_reads_the_channel(
+    api: respx.MockRouter, admin: Admin
+) -> None:
+    api.get("/channel/current-bundle").respond(
+        404, json={"error": "not_found", "message": "Not Found", "moreInfo": {}}
+    )
+    api.get("/channel", params={"app_id": APP, "channel": "beta"}).respond(
+        200, json=CHANNEL | {"disableAutoUpdate": "minor", "updatePackage": {"any": "shape"}}
+    )
+    result = admin.ok("channel", "current-bundle", APP, "beta", "-o", "json")
+    assert result.json() == {
+        "bundle_name": "1.2.3",
+        "bundle_id": 12,
+        "disable_auto_update": "minor",
+    }
+    assert "no GET /channel/current-bundle" in result.err

@@ -25,7 +25,8 @@ async def walk(capgo: CapgoClient, typed: bool) -> list[str]:
 async def test_an_array_after_cursor_pages_is_a_changed_shape(
     api: respx.MockRouter, capgo: CapgoClient, typed: bool
 ) -> None:
-    """Issue 23: a Capgo that answered cursor pages, then a JSON array of devices."""
+    """Seen in a hostile-world trial: a Capgo that answered cursor pages, then a JSON array of
+    devices."""
     route = api.get("/device")
     route.side_effect = [
         httpx.Response(200, json={"data": [_device(1)], "hasMore": False}),

@@ -37,7 +37,7 @@ def test_device_page() -> None:
     assert device.model_extra == {"some_future_field": {"x": 1}}
 
 
-def test_seed_doc_device_with_version_object() -> None:
+def test_legacy_device_with_version_object() -> None:
     device = Device.model_validate(fixture("device_legacy_shape.json"))
     assert (device.version, device.version_name) == (7, "1.0.2")
     assert device.updated_at == datetime(2024, 3, 2, tzinfo=UTC)
@@ -66,8 +66,8 @@ def test_channel_today() -> None:
     assert channel.allow_prod is True
 
 
-def test_channel_seed_doc_boolean_auto_update() -> None:
-    channel = Channel.model_validate(fixture("channel_seed_doc.json"))
+def test_channel_legacy_boolean_auto_update() -> None:
+    channel = Channel.model_validate(fixture("channel_legacy_shape.json"))
     assert channel.disable_auto_update == "major"
     assert channel.rollout_enabled is None
     assert channel.allow_prod is None
@@ -84,11 +84,11 @@ def test_bundle() -> None:
     )
 
 
-def test_stats_rows_today_and_seed_doc() -> None:
+def test_stats_rows_today_and_legacy() -> None:
     rows = [StatsRow.model_validate(r) for r in fixture("stats_rows.json")]
     assert rows[-1].mau == 25
     assert rows[-1].build_time_seconds == 120
-    old = StatsRow.model_validate(fixture("stats_seed_doc.json")[0])
+    old = StatsRow.model_validate(fixture("stats_legacy_shape.json")[0])
     assert old.date == datetime(2023, 6, 1, tzinfo=UTC)
     assert old.bandwidth == 0  # null means nothing that day
 
@@ -101,7 +101,7 @@ def test_usage_breakdown() -> None:
 
 
 def test_api_key_never_shows_its_secret() -> None:
-    created = ApiKey.model_validate(fixture("apikey_seed_doc.json")["apikey"])
+    created = ApiKey.model_validate(fixture("apikey_legacy_shape.json")["apikey"])
     assert created.key is not None
     assert "0b7e4f3a" not in repr(created)
     assert "0b7e4f3a" not in str(created)

@@ -25,7 +25,11 @@ def _bundle(i: int) -> dict[str, Any]:
 
 
 def _page_window(page: int, total: int, *, buggy: bool) -> range:
-    """Rows a server returns for ``?page=``: the real one concatenates strings (reference §3.4)."""
+    """Rows a server returns for ``?page=``: the real one concatenates strings.
+
+    Capgo's public/channel/get.ts computes ``.range(page*50, (page+1)*50-1)`` on the query
+    string's ``page``, so ``"1" + 1`` is ``"11"``.
+    """
     start = 50 * page
     end = 50 * (page + 1) if not buggy or page == 0 else int(f"{page}1") * 50
     end = min(end, start + 1000, total)  # PostgREST max_rows

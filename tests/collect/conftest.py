@@ -10,7 +10,6 @@ import pytest
 from pydantic import SecretStr
 
 from capgo_exporter.api import CapgoClient, ClientOptions
-from capgo_exporter.api.circuit import FAILURES_TO_OPEN
 from capgo_exporter.collect.base import CollectContext, Collector, CollectResult, Discovery
 from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.inventory import InventoryCollector
@@ -28,16 +27,14 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 def sim_client(
-    sim: Simulator, requests_per_minute: float = 100_000, *, circuit: bool = True
+    sim: Simulator, requests_per_minute: float = 100_000, circuit_failures_to_open: int = 6
 ) -> CapgoClient:
-    """``circuit=False``: failures in a row never stop the requests (api/circuit.py), for
-    tests of what one collector does with each failure."""
     options = ClientOptions(
         api_key=SecretStr(KEY),
         base_url="http://sim",
         requests_per_minute=requests_per_minute,
         max_retries=0,
-        circuit_failures_to_open=FAILURES_TO_OPEN if circuit else 1_000_000,
+        circuit_failures_to_open=circuit_failures_to_open,
     )
     return CapgoClient.create(options, transport=sim.transport())
 

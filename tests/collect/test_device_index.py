@@ -155,7 +155,7 @@ def test_missing_null_and_odd_values(index: DeviceIndex) -> None:
     assert result.seen["1d"]["ios"] == 2  # device 5 parsed; device 6 not
 
 
-def test_seed_doc_bundle_shape(index: DeviceIndex) -> None:
+def test_legacy_bundle_shape(index: DeviceIndex) -> None:
     """Older servers sent the bundle as version: {id, name}."""
     index.upsert_rows(
         APP,

@@ -35,7 +35,8 @@ def test_what_is_merely_unusual_stays() -> None:
 
 
 def test_a_name_from_capgo_reaches_the_exposition_replaced() -> None:
-    """Issue 23's names: NUL, ESC, CR and a right-to-left override, in an app's name."""
+    """The names a hostile-world trial used: NUL, ESC, CR and a right-to-left override, in an
+    app's name."""
     samples = SampleSet()
     samples.set(APP_INFO, 1, "org-1", "com.acme.app", "Shop\x00\x1b[31m\r\u202eppa")
     snapshot = Snapshot.render({"inventory": Part(samples.freeze(), 0.0)})

@@ -299,3 +299,13 @@ def test_grafana_is_provisioned_with_prometheus_and_the_dashboards(
         # The provider reads the dashboards where compose mounts them.
         assert path in mounts, f"dashboards provider reads {path}, which is not mounted"
         assert list(mounts[path].glob("*.json")), f"no dashboard in {mounts[path]}"
+
+
+def test_the_env_example_speaks_of_roles_as_capgo_does() -> None:
+    # Capgo replaced key modes (read, upload, write, all) with roles.
+    text = (COMPOSE_DIR / ".env.example").read_text(encoding="utf-8")
+    assert "read-only key" not in text
+    keys_doc = (REPO / "docs" / "keys.md").read_text(encoding="utf-8")
+    for role in ("org_admin", "org_member", "app_reader"):
+        assert role in text
+        assert f"`{role}`" in keys_doc

@@ -10,9 +10,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import bcrypt
+import httpx
 import pytest
 import yaml
 
+from capgo_exporter import __version__
+from capgo_exporter.webconfig import load_web_config
+from tests.deploy.kustomize import UnsupportedKustomization, render
 from tests.deploy.support import (
     DOCKERFILE,
     JOB,
@@ -20,12 +25,14 @@ from tests.deploy.support import (
     KEY_PLACEHOLDER,
     KUBERNETES_DIR,
     PORT,
+    REPO,
     check_exporter_env,
     load_yaml,
     load_yaml_documents,
     parse_dockerfile,
     port_of,
 )
+from tests.test_server import serving
 from tests.tools import require_module
 
 # The oldest Kubernetes still in common support when this was written; kubernetes-validate
@@ -291,24 +298,76 @@ def test_environment_is_accepted_by_the_exporter(
     assert settings.log_format == "json"
 
 
-def test_kustomize_build_when_kubectl_is_here() -> None:
-    """An extra check where kubectl exists (CI need not have it): kustomize accepts the folder."""
+@pytest.fixture(scope="module")
+def rendered() -> list[ResourceDoc]:
+    return render(KUBERNETES_DIR)
+
+
+def _images(docs: list[ResourceDoc]) -> list[str]:
+    return [
+        c["image"]
+        for doc in docs
+        if doc["kind"] == "Deployment"
+        for c in doc["spec"]["template"]["spec"]["containers"]
+    ]
+
+
+def test_the_kustomization_builds_the_documented_image(
+    rendered: list[ResourceDoc], kustomization: dict[str, Any]
+) -> None:
+    reference = f"capgo-exporter:{__version__}"
+    # One place names it: the images: entry; deployment.yaml has the bare name it replaces.
+    as_written = load_yaml_documents(KUBERNETES_DIR / "deployment.yaml")
+    assert _images(as_written) == ["capgo-exporter"]
+    assert kustomization["images"] == [
+        {"name": "capgo-exporter", "newName": "capgo-exporter", "newTag": __version__}
+    ]
+    assert _images(rendered) == [reference]
+    # What the README tells a user to build and load is what the cluster will run.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Kubernetes", 1)[1].split("\n### ", 1)[0]
+    assert f"docker build -f deploy/docker/Dockerfile -t {reference} ." in section
+    assert f"kind load docker-image {reference}" in section
+    assert "kubectl apply -k deploy/kubernetes" in section
+    namespaced = [doc for doc in rendered if doc["kind"] != "Namespace"]
+    assert {doc["metadata"]["namespace"] for doc in namespaced} == {kustomization["namespace"]}
+
+
+def test_the_rendered_probes_pass_without_credentials_when_basic_auth_is_on(
+    rendered: list[ResourceDoc], tmp_path: Path
+) -> None:
+    (main,) = pod_spec(rendered)["containers"]
+    probes = {name: main[name]["httpGet"] for name in ("livenessProbe", "readinessProbe")}
+    assert {probe["path"] for probe in probes.values()} == {"/healthz", "/readyz"}
+    assert all("httpHeaders" not in probe for probe in probes.values())  # no credentials
+    password_hash = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(f"basic_auth_users:\n  prometheus: '{password_hash}'\n")
+    config = load_web_config(web)
+    with serving(web_config=config) as url:
+        assert httpx.get(url + "metrics").status_code == 401
+        for probe in probes.values():
+            assert httpx.get(url + probe["path"].lstrip("/")).status_code == 200
+
+
+def test_the_offline_rendering_is_what_kubectl_builds(rendered: list[ResourceDoc]) -> None:
+    """Where kubectl exists (CI's machine need not have it): kustomize itself agrees."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not installed; the schema checks above still ran")
+        pytest.skip("kubectl is not installed; the offline rendering was checked above")
     result = subprocess.run(
         [kubectl, "kustomize", str(KUBERNETES_DIR)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     built = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    namespaced = [doc for doc in built if doc["kind"] != "Namespace"]
-    assert {doc["metadata"]["namespace"] for doc in namespaced} == {"capgo-exporter"}
-    images = [
-        c["image"]
-        for doc in built
-        if doc["kind"] == "Deployment"
-        for c in doc["spec"]["template"]["spec"]["containers"]
-    ]
-    # The images: entry applies (a tagged image, not the bare name of deployment.yaml).
-    assert len(images) == 1
-    assert re.fullmatch(r"capgo-exporter:\d+\.\d+\.\d+", images[0])
+
+    def by_name(docs: list[ResourceDoc]) -> dict[tuple[str, str], ResourceDoc]:
+        return {(doc["kind"], doc["metadata"]["name"]): doc for doc in docs}
+
+    assert by_name(built) == by_name(rendered)
+
+
+def test_the_renderer_refuses_what_it_does_not_render(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
+    with pytest.raises(UnsupportedKustomization, match="commonLabels"):
+        render(tmp_path)

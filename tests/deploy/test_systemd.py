@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.deploy.support import (
     parse_unit,
     port_of,
 )
+from tests.e2e.conftest import daemon_env
 from tests.tools import require_binary
 
 UNIT = SYSTEMD_DIR / "capgo-exporter.service"
@@ -117,6 +119,21 @@ def test_restarts_on_failure_but_not_on_a_bad_setting(service: list[tuple[str, s
         timeout=60,
     )
     assert result.returncode in prevented, result.stderr
+    # ... and the exit status of a listen address in use, which must restart: another process
+    # may hold the port for a moment (an old instance still stopping).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "capgo_exporter", "--demo"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=daemon_env(CAPGO_EXPORTER_WEB_LISTEN_ADDRESS=f"127.0.0.1:{port}"),
+        )
+    assert result.returncode not in prevented | {0}, result.stderr
+    assert "cannot listen" in result.stderr
     assert single(service, "KillSignal") == "SIGTERM"
     assert re.fullmatch(r"\d+s", single(service, "TimeoutStopSec"))
 
@@ -173,3 +190,49 @@ def test_systemd_analyze_security_rates_the_sandbox_ok(tmp_path: Path) -> None:
     # 0 is a perfect sandbox, 10 none; below 2 systemd calls it "OK", the best rating. Here
     # only the network access the exporter needs remains.
     assert float(match.group(1)) < 2.0, result.stdout
+
+
+TEXTFILE_UNIT = SYSTEMD_DIR / "capgo-exporter-textfile.service"
+TEXTFILE_TIMER = SYSTEMD_DIR / "capgo-exporter-textfile.timer"
+
+
+def test_the_textfile_units_verify(tmp_path: Path) -> None:
+    analyze = require_binary("systemd-analyze", SYSTEMD)
+    executable = Path(sys.executable).with_name("capgo-exporter")
+    text = TEXTFILE_UNIT.read_text(encoding="utf-8")
+    text, count = re.subn(r"(?m)^ExecStart=\S+", f"ExecStart={executable}", text)
+    assert count == 1
+    (tmp_path / TEXTFILE_UNIT.name).write_text(text, encoding="utf-8")
+    (tmp_path / TEXTFILE_TIMER.name).write_text(TEXTFILE_TIMER.read_text(encoding="utf-8"))
+    result = subprocess.run(
+        [
+            analyze,
+            "verify",
+            str(tmp_path / TEXTFILE_UNIT.name),
+            str(tmp_path / TEXTFILE_TIMER.name),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert not output.strip(), output
+
+
+def test_the_textfile_service_writes_a_prom_file_once_with_its_own_state() -> None:
+    service = parse_unit(TEXTFILE_UNIT)["Service"]
+    assert single(service, "Type") == "oneshot"
+    args = single(service, "ExecStart").split()
+    assert args[1:3] == ["--once", "--output"]
+    output = Path(args[3])
+    assert output.suffix == ".prom"
+    # Writable there and nowhere else but its state directory.
+    assert single(service, "ReadWritePaths") == str(output.parent)
+    assert single(service, "ProtectSystem") == "strict"
+    assert single(service, "CapabilityBoundingSet") == ""
+    state = single(service, "StateDirectory")
+    assert state != single(parse_unit(UNIT)["Service"], "StateDirectory")  # not the daemon's
+    assert environment(service)["CAPGO_EXPORTER_STATE_DIR"] == f"%S/{state}"
+    timer = parse_unit(TEXTFILE_TIMER)["Timer"]
+    assert single(timer, "OnUnitInactiveSec") == "5min"

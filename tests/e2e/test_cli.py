@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sqlite3
@@ -112,16 +113,52 @@ def test_demo_daemon_serves_the_catalogue_and_stops_cleanly(tmp_path: Path) -> N
     print(f"every catalogue metric served {elapsed:.1f}s after start")
 
 
-def test_port_in_use_is_one_line_and_exit_2() -> None:
+def test_port_in_use_is_one_line_and_exit_3_not_the_configuration_status() -> None:
+    # 3, not 2: systemd's RestartPreventExitStatus=2 must not stop the service for good over
+    # a port another process holds for a moment.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = run_cli("--demo", "--web.listen-address", f"127.0.0.1:{port}", timeout=30)
-    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.returncode == 3, result.stderr[-2000:]
     last = result.stderr.strip().splitlines()[-1]
-    assert f"127.0.0.1:{port}" in last
+    assert last.startswith(f"capgo-exporter: cannot listen on 127.0.0.1:{port}: ")
     assert "Traceback" not in result.stderr
+
+
+def test_sighup_stops_the_daemon_like_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    state = tmp_path / "state"
+    state.mkdir()
+    args = daemon_args(
+        "--demo", "--web.listen-address", f"127.0.0.1:{port}", "--state.dir", str(state)
+    )
+    with process(args, tmp_path / "log") as daemon:
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200, 30, "up"
+        )
+        daemon.send_signal(signal.SIGHUP)
+        assert daemon.wait(timeout=20) == 0
+    log = (tmp_path / "log").read_text()
+    assert "stopping: finishing in-flight scrapes" in log
+    assert "capgo-exporter stopped" in log, log[-2000:]
+
+
+def test_the_start_up_log_shows_the_address_bound(tmp_path: Path) -> None:
+    port = free_port()
+    args = daemon_args("--demo", "--web.listen-address", f"127.0.0.1:{port}")
+    with process(args, tmp_path / "log", env=daemon_env()) as daemon:
+        wait_until(lambda: "capgo-exporter started" in (tmp_path / "log").read_text(), 30, "log")
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=20)
+    started = next(
+        json.loads(line)
+        for line in (tmp_path / "log").read_text().splitlines()
+        if "capgo-exporter started" in line
+    )
+    assert started["listen"] == f"127.0.0.1:{port}"
+    assert started["url"] == f"http://127.0.0.1:{port}/"
 
 
 def test_a_closed_pipe_is_not_a_traceback() -> None:

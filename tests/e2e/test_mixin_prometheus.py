@@ -70,7 +70,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("mixin")
     # The exporter and the simulator run on the pinned day; Prometheus on the real clock.
     clock = pinned_clock()
-    sim = Simulator(SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800), clock.now)
+    # Newer Capgo, as --demo: its own active-device counts have a panel too.
+    config = SimConfig(seed=21, orgs=2, apps_per_org=2, devices_per_app=800, newer_capgo=True)
+    sim = Simulator(config, clock.now)
     with sim.serve_tcp() as sim_url:
         env = daemon_env(
             clock,

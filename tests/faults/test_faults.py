@@ -1,4 +1,4 @@
-"""Fault injection: the daemon against the simulator, one fault at a time (issue 13).
+"""Fault injection: the daemon against the simulator, one fault at a time.
 
 Each scenario starts a healthy daemon (harness.daemon_under_fault), switches one fault on for
 `FAULT_SECONDS` (three poll intervals) while simulated devices appear and check in, switches
@@ -146,8 +146,8 @@ async def test_a_429_storm_with_retry_after(tmp_path: Path) -> None:
 
 async def test_latency_longer_than_the_intervals(tmp_path: Path) -> None:
     """Every answer takes 1.5 intervals: runs of several requests in a row outlast the max age
-    (three intervals), so data are dropped while runs are still in progress (issue 13's
-    "987 to 11 series while every health gauge said 1")."""
+    (three intervals), so data are dropped while runs are still in progress (the symptom this
+    suite was written for: "987 to 11 series while every health gauge said 1")."""
     latency = 1.5 * INTERVAL
     async with daemon_under_fault(tmp_path) as daemon:
         outcome = await under_fault(

@@ -58,8 +58,9 @@ async def test_an_unreadable_events_answer_fails_the_run_and_skips_nothing(kind:
     sim = Simulator(SimConfig(seed=7, keys={KEY: "org_super_admin"}), clock=pinned_now)
     settings = make_settings()
     collector = EventsCollector()
-    # Every app's answer unreadable would open the client's circuit, not this test's point.
-    async with sim_client(sim, circuit=False) as client:
+    # Every app's answer is unreadable at once: the client's circuit would open (six failures
+    # in a row) and hide what this checks, the events collector's handling of one such answer.
+    async with sim_client(sim, circuit_failures_to_open=1_000) as client:
         discovery = await discover(client, settings)
         sim.configure(malformed_rate=1.0, malformed_kind=kind)
         with pytest.raises(CapgoResponseError, match="not JSON"):

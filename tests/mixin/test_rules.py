@@ -157,6 +157,7 @@ def test_the_alerts_the_design_asks_for_exist() -> None:
         "CapgoRolloutStalled": {"warning"},
         "CapgoRolloutPaused": {"warning"},
         "CapgoApiKeyExpiringSoon": two_levels,
+        "CapgoApiKeyExpired": {"warning"},
         "CapgoBundleFailureRateHigh": {"critical"},
         "CapgoAppCrashesRising": {"warning"},
     }

@@ -161,6 +161,17 @@ def device_activity() -> PanelGroup:
             unit="short",
             size=(16, 8),
         ),
+        timeseries(
+            "Active devices: Capgo's count and the exporter's",
+            "Devices Capgo itself counts as active over the last 30 UTC days (native_usage "
+            "activeDevices; newer Capgo only), beside the devices the exporter saw check in "
+            "within 30 days, by platform. They differ by Capgo's device retention and by the "
+            "window's edge (whole days against a rolling 30 days).",
+            Target(_devices("platform", "capgo_app_active_devices"), "{{platform}} (Capgo)"),
+            Target(_devices("platform", "capgo_app_devices_seen_30d"), "{{platform}} (seen)"),
+            unit="short",
+            size=(24, 8),
+        ),
     ]
 
 

@@ -26,8 +26,7 @@ def status() -> PanelGroup:
         row("Status"),
         stat(
             "Capgo up",
-            "Whether the last run of every enabled collector succeeded, none has run longer "
-            "than its interval and no Retry-After pause from Capgo holds the requests.",
+            "Whether the last run of every enabled collector succeeded.",
             Target(sel("capgo_up"), "{{instance}}"),
             unit="none",
             size=(4, 5),
@@ -36,9 +35,8 @@ def status() -> PanelGroup:
         ),
         stat(
             "Collectors",
-            "Whether each collector's last run succeeded and its run in progress, if any, has "
-            "not lasted longer than its interval. A failed collector keeps serving its last "
-            f"good data until {FLAG_NAMES['max_age']}.",
+            "Whether each collector's last run succeeded. A failed collector keeps serving its "
+            f"last good data until {FLAG_NAMES['max_age']}.",
             Target(sel("capgo_exporter_collector_up"), "{{collector}}"),
             unit="none",
             size=(10, 5),
@@ -56,8 +54,11 @@ def status() -> PanelGroup:
         ),
         stat(
             "Version",
-            "Version of capgo-exporter and of Python running it.",
-            Target(sel("capgo_exporter_build_info"), "{{version}} (Python {{python_version}})"),
+            "Version and source revision of capgo-exporter, and the Python running it.",
+            Target(
+                sel("capgo_exporter_build_info"),
+                "{{version}} ({{revision}}, Python {{python_version}})",
+            ),
             unit="none",
             size=(6, 5),
             sparkline=False,
@@ -150,11 +151,12 @@ def api_requests() -> PanelGroup:
         ),
         timeseries(
             "Request rate against the budget",
-            "Requests per minute sent to Capgo. The exporter spends at most "
-            f"{FLAG_NAMES['requests_per_minute']} "
-            f"(default {Settings.model_fields['requests_per_minute'].default}) so it never "
-            "causes a 429; a line flat at the budget means collectors wait for it.",
+            "Requests per minute sent to Capgo, and the budget the exporter spends at most "
+            f"({FLAG_NAMES['requests_per_minute']}, default "
+            f"{Settings.model_fields['requests_per_minute'].default}) so it never causes a "
+            "429; a line flat at the budget means collectors wait for it.",
             Target(f"sum({rate(REQUESTS)}) * 60", "requests per minute"),
+            Target(f"max({sel('capgo_exporter_api_budget_requests_per_minute')})", "budget"),
             unit="short",
         ),
         timeseries(
@@ -212,10 +214,10 @@ def api_latency() -> PanelGroup:
         ),
         timeseries(
             "Circuit open",
-            "1 while Capgo fails as a whole (6 failed requests in a row): nothing is sent but a "
-            "probe now and then, up to 2 minutes apart; 0 once a probe is answered.",
-            Target(sel("capgo_exporter_api_circuit_open"), "{{instance}}"),
-            unit="none",
+            "1 while Capgo fails as a whole and the exporter sends nothing but a probe now and "
+            "then (6 failed requests in a row opened it); 0 once a probe is answered.",
+            Target(f"max by (instance) ({sel('capgo_exporter_api_circuit_open')})", "{{instance}}"),
+            unit="short",
         ),
     ]
 

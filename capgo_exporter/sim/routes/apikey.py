@@ -1,4 +1,4 @@
-"""/apikey (reference §3.1): API keys may list and manage keys, never create them."""
+"""/apikey (Capgo's public/apikey/): API keys may list and manage keys, never create them."""
 
 from __future__ import annotations
 

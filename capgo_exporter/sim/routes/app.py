@@ -1,4 +1,4 @@
-"""/app (reference §3.7)."""
+"""/app: list, get, create, update, delete (Capgo's public/app/)."""
 
 from __future__ import annotations
 

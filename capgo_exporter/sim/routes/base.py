@@ -76,8 +76,8 @@ def page_window(page: Any) -> tuple[int, int]:
     """Rows [start, stop) that `.range(page*50, (page+1)*50-1)` selects.
 
     A numeric (JSON) page behaves. A query-string page is a JS string: `page*50` coerces to a
-    number but `page+1` concatenates, so "1" selects rows 50..549 (reference §3.4), capped at
-    PostgREST's max_rows.
+    number but `page+1` concatenates, so "1" selects rows 50..549, capped at PostgREST's
+    max_rows (Capgo's public/channel/get.ts and public/bundle/get.ts).
     """
     if page is None:
         return 0, PAGE_SIZE

@@ -1,4 +1,5 @@
-"""/bundle and /bundle/metadata (reference §3.6)."""
+"""/bundle and /bundle/metadata (Capgo's public/bundle/), including the page quirk: an empty page
+is 400 ``cannot_get_bundle``, or ``[]`` as newer Capgo answers it."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def get_bundle(ctx: Ctx) -> Any:
     app = app_with(ctx, app_id, "app.read_bundles", denied)
     start, stop = page_window(params.get("page"))
     rows = ctx.world.live_bundles(app.app_id)[start:stop]
-    if not rows:
-        raise bad_request("cannot_get_bundle", "Cannot get bundle")  # not []
+    if not rows and not ctx.world.config.newer_capgo:
+        raise bad_request("cannot_get_bundle", "Cannot get bundle")  # not [] (newer Capgo: [])
     return [bundle_json(b) for b in rows]
 
 

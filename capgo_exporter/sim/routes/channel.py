@@ -1,4 +1,4 @@
-"""/channel (reference §3.4), including the page and 500 quirks."""
+"""/channel (Capgo's public/channel/), including the page and 500 quirks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from capgo_exporter.api.channels import AUTO_UPDATE_LIMITS, BOOLEAN_SETTINGS
 from capgo_exporter.sim.model import App, Bundle, Channel
 from capgo_exporter.sim.protocol import (
+    ApiError,
     bad_request,
     body_or_query,
     parse_body,
@@ -25,7 +26,8 @@ def _ref(bundle: Bundle | None) -> dict[str, Any] | None:
 def channel_json(world: World, c: Channel) -> dict[str, Any]:
     version = world.bundle_by_id(c.app_id, c.version)
     rollout = world.bundle_by_id(c.app_id, c.rollout_version)
-    return {
+    newer = {"updatePackage": None} if world.config.newer_capgo else {}
+    return newer | {
         "id": c.id,
         "created_at": iso_z(c.created_at),
         "name": c.name,
@@ -74,6 +76,25 @@ def get_channel(ctx: Ctx) -> Any:
     start, stop = page_window(params.get("page"))
     channels = sorted(ctx.world.channels[app.app_id], key=lambda c: (c.created_at, c.id))
     return [channel_json(ctx.world, c) for c in channels[start:stop]]
+
+
+def current_bundle(ctx: Ctx) -> Any:
+    """Newer Capgo's GET /channel/current-bundle; an older one has no such route (404)."""
+    if not ctx.world.config.newer_capgo:
+        raise ApiError(404, "not_found", "Not found")
+    params = body_or_query(ctx.request)
+    app = app_with(ctx, app_id_param(params), "channel.read", no_app_access())
+    channel = ctx.world.channel(app.app_id, str(params.get("channel") or ""))
+    if channel is None:
+        raise bad_request("cannot_find_channel", "Cannot find channel")
+    bundle = ctx.world.bundle_by_id(app.app_id, channel.version)
+    return {
+        "bundle_name": bundle.name if bundle else None,
+        "bundle_id": bundle.id if bundle else None,
+        "min_update_version": None,
+        "native_packages": [],
+        "disable_auto_update": channel.disable_auto_update,
+    }
 
 
 def _field(body: dict[str, Any], *names: str) -> Any:

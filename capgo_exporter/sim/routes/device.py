@@ -1,4 +1,5 @@
-"""/device (reference §3.5): cursor paging, the updated_at filter and channel overrides."""
+"""/device (Capgo's public/device/): cursor paging, the updated_at and (newer Capgo) custom_id
+filters, and channel overrides."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from capgo_exporter.sim.routes.base import (
     require,
 )
 from capgo_exporter.sim.timeutil import parse_updated_at
+
+CUSTOM_ID_MAX = 36
 
 
 def _limit(value: Any) -> int:
@@ -58,12 +61,24 @@ def get_device(ctx: Ctx) -> Any:
             order=order,
             custom_only=bool(params.get("customIdMode")),  # quirk: "false" is truthy
             row_cap=ctx.world.config.device_row_cap or None,
+            custom_id=_custom_id(ctx, params),
         )
     except BadCursor as exc:
         raise bad_request("invalid_cursor", "Invalid cursor") from exc
     if next_cursor is None:
         return {"data": rows, "hasMore": False}
     return {"data": rows, "nextCursor": next_cursor, "hasMore": True}
+
+
+def _custom_id(ctx: Ctx, params: dict[str, Any]) -> str | None:
+    """Newer Capgo's exact custom_id filter (trimmed, at most 36 characters); an older one
+    ignores the parameter."""
+    if not ctx.world.config.newer_capgo or params.get("custom_id") is None:
+        return None
+    value = str(params["custom_id"]).strip()
+    if len(value) > CUSTOM_ID_MAX:
+        raise bad_request("invalid_custom_id", "Invalid custom_id")
+    return value
 
 
 def _legacy_page(store: DeviceStore, view: AppView, raw: Any) -> Any:

@@ -1,5 +1,8 @@
-"""POST /private/stats/insights (reference §3.8): events per action and bundle over whole UTC
-days ending tomorrow 00:00, top 20 actions and top 30 (action, bundle) pairs per call."""
+"""POST /private/stats/insights: events per action and bundle over whole UTC days ending
+tomorrow 00:00, top 20 actions and top 30 (action, bundle) pairs per call.
+
+Capgo's ``supabase/functions/_backend/private/stats.ts``, read through ``readStatsInsightsCF`` in
+``_backend/utils/cloudflare.ts``."""
 
 from __future__ import annotations
 

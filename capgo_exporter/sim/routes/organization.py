@@ -1,4 +1,4 @@
-"""/organization and /organization/members (reference §3.2)."""
+"""/organization and /organization/members (Capgo's public/organization/)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""/statistics (reference §3.3): daily rows, `to` exclusive, cumulative unless noAccumulate."""
+"""/statistics: daily rows, `to` exclusive, cumulative unless noAccumulate; newer Capgo's active
+devices per platform in native_usage.
+
+Capgo's ``supabase/functions/_backend/public/statistics/index.ts``."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from capgo_exporter.sim.model import App, Org
 from capgo_exporter.sim.protocol import ApiError, schema_error
 from capgo_exporter.sim.routes.base import Ctx, app_with, org_with
 from capgo_exporter.sim.stats import AppSeries
-from capgo_exporter.sim.timeutil import iso_z, parse_js_date
+from capgo_exporter.sim.timeutil import iso_z, parse_js_date, to_ms
 
 _SUMMED = ("mau", "bandwidth", "build_time_seconds")
 
@@ -196,8 +199,30 @@ def native_usage(ctx: Ctx) -> Any:
             "percentage": f"{100 * by_version[latest] / total if total else 0:.1f}",
         }
     )
-    return {
+    answer = {
         "labels": [d.isoformat() for d in days],
         "datasets": _datasets(per_day),
         "latestVersion": latest_info,
+    }
+    if ctx.world.config.newer_capgo:
+        answer |= _active_devices(ctx, app)
+    return answer
+
+
+def _active_devices(ctx: Ctx, app: App) -> dict[str, Any]:
+    """Newer Capgo's own count of the devices active over [from, to), per platform, and over
+    the period of the same length before it."""
+    window = _window(ctx)
+    start, span = window.start, timedelta(days=window.days)
+    store = ctx.world.devices[app.app_id]
+
+    def counts(begin: datetime) -> dict[str, int]:
+        found = store.active_by_platform(to_ms(begin), to_ms(begin + span))
+        shown = {p: found.get(p, 0) for p in ("android", "ios", "electron")}
+        shown["unknown"] = sum(n for p, n in found.items() if p not in shown)
+        return shown | {"total": sum(shown.values())}
+
+    return {
+        "activeDevices": counts(start),
+        "previousPeriodActiveDevices": counts(start - span),
     }

@@ -50,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/statistics/user", AUTH, statistics.user_stats),
     Route("POST", "/private/stats/insights", AUTH, insights.stats_insights),
     Route("GET", "/channel", KEY, channel.get_channel),
+    Route("GET", "/channel/current-bundle", KEY, channel.current_bundle),
     Route("POST", "/channel", KEY, channel.post_channel),
     Route("DELETE", "/channel", KEY, channel.delete_channel),
     Route("GET", "/device", KEY, device.get_device),
