@@ -1,5 +1,5 @@
-"""Fault injection, continued: answers no Capgo should give (issue 23). The same four
-invariants as tests/faults/test_faults.py, through the same `under_fault`."""
+"""Fault injection, continued: answers no Capgo should give (too large, of another shape).
+The same four invariants as tests/faults/test_faults.py, through the same `under_fault`."""
 
 from __future__ import annotations
 
