@@ -3,7 +3,8 @@
 A connection is reading a request (its line and headers; a new connection from its accept),
 idle between kept-alive requests, or being served. Past the cap, a new connection takes the
 slot of one reading its request for the longest, else of one idle the longest; never of one
-being served. Tested end to end in tests/test_server_bounds.py; measured under attack by
+being served, and one whose whole request already waits in its socket only as a last
+resort. Tested end to end in tests/test_server_bounds.py; measured under attack by
 benchmarks/bench_http_attacks.py (docs/http-server.md).
 """
 
@@ -29,6 +30,31 @@ def _eviction_rank(phase: str, age: float) -> int:
     if phase == IDLE:
         return 1
     return 0 if age > READING_GRACE else 2
+
+
+# Bytes of a connection's socket buffer looked at for a whole request head (the request line
+# and headers a scraper sends in one go are far shorter).
+PEEK_BYTES: Final = 8192
+
+
+def _request_waiting(connection: socket.socket) -> bool:
+    """A whole request head already in ``connection``'s socket buffer: its client has sent its
+    request and only its thread has not run yet (on a busy machine, for a while). Under TLS
+    the bytes are encrypted and this says False, so such a connection keeps its rank."""
+    # Through a socket object of its own on the same descriptor: the connection's has a
+    # timeout, with which Python waits for data before any recv, MSG_DONTWAIT or not, and
+    # this runs on the accept thread.
+    try:
+        peeker = socket.socket(fileno=connection.fileno())
+    except (OSError, ValueError):  # closed meanwhile
+        return False
+    try:
+        peeked = peeker.recv(PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:  # nothing there yet
+        return False
+    finally:
+        peeker.detach()  # the descriptor stays the connection's
+    return b"\r\n\r\n" in peeked
 
 
 # Connections held without a thread until their header deadline (see ParkingLot), at most.
@@ -79,6 +105,16 @@ def _close(connection: socket.socket) -> None:
         connection.close()
 
 
+def _victim(candidates: list[tuple[int, float, int, socket.socket]]) -> socket.socket:
+    """The first of ``candidates`` (in eviction order) whose request is not already waiting
+    to be read, else the first: a scrape whose thread is slow to start keeps its slot while
+    any slot can be taken from a client that has not sent a whole request."""
+    for _, _, _, connection in candidates:
+        if not _request_waiting(connection):
+            return connection
+    return candidates[0][3]
+
+
 class Connections:
     """Every open connection and what it is doing: reading a request (its line and headers;
     a new connection reads from its accept), idle between kept-alive requests, or served.
@@ -126,7 +162,7 @@ class Connections:
                 if not candidates:
                     self.refused += 1
                     return False
-                self._evict(min(candidates)[3])
+                self._evict(_victim(sorted(candidates)))
             self._phases[connection] = (READING, time.monotonic())
             return True
 

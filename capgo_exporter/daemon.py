@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -153,14 +152,15 @@ async def exporter(
     *,
     process_metrics: bool = True,
     demo: bool = False,
-    wall_clock: Callable[[], float] = time.time,
+    wall_clock: Callable[[], float] | None = None,
     calendar: Clock | None = None,
 ) -> AsyncIterator[Exporter]:
     """``process_metrics=False`` for output that joins another exporter's (node_exporter's
     textfile directory), which already has its own ``process_*`` series. ``wall_clock`` (Unix
-    time) is the scheduler's and, unless ``calendar`` is given, the collectors' too: a test runs
-    it on the simulator's clock; ``--clock.start`` shifts the calendar alone. The state
-    directory, when set, is locked first: StateDirInUseError when another exporter has it."""
+    time; the system clock unless given) is the scheduler's and, unless ``calendar`` is given,
+    the collectors' too: a test runs it on the simulator's clock; ``--clock.start`` shifts the
+    calendar alone. The state directory, when set, is locked first: StateDirInUseError when
+    another exporter has it."""
     lock = StateDirLock(settings.state_dir) if settings.state_dir is not None else None
     if lock is not None:
         lock.acquire()
@@ -179,7 +179,7 @@ async def _built(
     transport: httpx.AsyncBaseTransport | None,
     process_metrics: bool,
     demo: bool,
-    wall_clock: Callable[[], float],
+    wall_clock: Callable[[], float] | None,
     calendar: Clock | None,
 ) -> AsyncIterator[Exporter]:
     collectors = build_collectors(settings)

@@ -87,27 +87,31 @@ class Scheduler:
         holder: SnapshotHolder,
         self_metrics: SelfMetrics,
         *,
-        wall_clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] | None = None,
         calendar: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        """``wall_clock`` (Unix time) times the runs and stamps the exporter's own series;
-        ``calendar`` is what the collectors take as now for Capgo's data (billing cycles, device
-        windows): the wall clock's unless given (``--clock.start`` shifts it alone, so the
-        exporter's own timestamps stay comparable with Prometheus's clock)."""
+        """``wall_clock`` (Unix time) times the runs and stamps the exporter's own series:
+        ``time.time`` unless given, looked up here, so that a test that pins the system clock
+        pins it here too. ``calendar`` is what the collectors take as now for Capgo's data
+        (billing cycles, device windows): the wall clock's unless given (``--clock.start``
+        shifts it alone, so the exporter's own timestamps stay comparable with Prometheus's
+        clock)."""
         self._client = client
         self._settings = settings
         self._collectors = list(collectors)
         self._holder = holder
         self._metrics = self_metrics
-        self._wall_clock = wall_clock
+        self._wall_clock = wall_clock if wall_clock is not None else time.time
         self._calendar = calendar or (lambda: datetime.fromtimestamp(self._wall_clock(), UTC))
         self._rng = rng or random.Random()
         self._log = structlog.get_logger("capgo_exporter.scheduler")
         self._parts: dict[str, Part] = {}
         self._rendered: dict[str, Part] | None = None  # the parts of the current snapshot
         self._health = HealthBook(
-            ((c.name, settings.interval_for(c.name)) for c in collectors), self_metrics, wall_clock
+            ((c.name, settings.interval_for(c.name)) for c in collectors),
+            self_metrics,
+            self._wall_clock,
         )
         self._discovery: Discovery | None = None
         self._devices: DeviceLookup | None = None

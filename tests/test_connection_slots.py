@@ -90,3 +90,29 @@ def test_the_parking_lot_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert closed_by_server(made[0][0], 1.0)  # the longest held, closed first
         slots.close(timeout=1)
         assert len(slots.parked) == 0
+
+
+def test_a_connection_whose_whole_request_waits_keeps_its_slot_over_a_younger_one() -> None:
+    # Both are new and reading (their threads not run yet); the older has sent its request.
+    slots = Connections(cap=2, header_deadline=5.0)
+    with pairs(3) as ((scraper, waiting), (dribbler, partial), (_, new)):
+        scraper.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        dribbler.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # headers not done
+        assert slots.admit(waiting)
+        assert slots.admit(partial)
+        time.sleep(0.05)  # both have arrived in the server ends' buffers
+        assert slots.admit(new)
+        assert slots.evictions == 1
+        assert slots.start_request(waiting)  # kept: its thread can serve it
+        assert not slots.start_request(partial)  # it gave its slot
+        slots.end_request()
+
+
+def test_when_every_request_waits_the_oldest_still_gives_its_slot() -> None:
+    slots = Connections(cap=1, header_deadline=5.0)
+    with pairs(2) as ((client, old), (_, new)):
+        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert slots.admit(old)
+        time.sleep(0.05)
+        assert slots.admit(new)  # a newcomer is not refused while a slot can be taken
+        assert not slots.start_request(old)

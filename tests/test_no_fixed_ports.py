@@ -4,6 +4,8 @@ A fixed port fails the suite whenever something else holds it (a simulator left 
 developer's exporter, another pytest-xdist worker running the same test) with "Address already
 in use". This reads what the tests run: their Python source, with ``ast``, and the doc examples
 tests/e2e/test_doc_examples.py runs, as it runs them. Each literal port is named by file:line.
+A host name and port in any string counts too (an instance label such as "exporter:10180"):
+nothing tells a reader, or this scan, that it binds nothing; a label without a port says so.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ THIS = Path(__file__).resolve()
 # An address in text: a loopback or wildcard host and a port, a --port flag, a listen address.
 _IN_TEXT = re.compile(
     r"(?:\b(?:localhost|127\.0\.0\.1|0\.0\.0\.0)|\[::1?\]):(?P<host>\d+)"
+    # any other host name and a port: an instance label, a container's address
+    r"|(?<![\w.:/-])[A-Za-z][\w.-]*:(?P<named>\d{2,5})\b(?!:)"
     r"|--port[= ](?P<flag>\d+)"
     r"|(?i:listen[-_.]address)[= ]\S*:(?P<listen>\d+)"
 )
@@ -235,6 +239,7 @@ env["CAPGO_EXPORTER_WEB_LISTEN_ADDRESS"] = ":8794"
 config.write_text(f"targets: ['localhost:8795']\\n{more}")
 args = ["--web.listen-address=:8796"]
 ThreadingHTTPServer(("", 8797), Handler)
+series = 'capgo_up{job="capgo",instance="exporter:8798"}'
 sock.bind(("127.0.0.1", 0))
 ExporterServer(app, "127.0.0.1", 0)
 sim.serve_tcp()
@@ -249,7 +254,7 @@ def test_the_scan_finds_each_way_of_naming_a_port(tmp_path: Path) -> None:
     sample = tmp_path / "test_sample.py"
     sample.write_text(SAMPLE, encoding="utf-8")
     found = {(finding.where, finding.port) for finding in scan_python(sample, "sample.py")}
-    expected = {(f"sample.py:{line}", 8786 + line) for line in range(1, 12)}
+    expected = {(f"sample.py:{line}", 8786 + line) for line in range(1, 13)}
     assert found == expected
 
 
@@ -264,6 +269,8 @@ def test_the_scan_finds_each_way_of_naming_a_port(tmp_path: Path) -> None:
         ("python -m capgo_exporter.sim --port 0 --key demo-key &", None),
         ("curl -s http://127.0.0.1:$PORT/metrics", None),
         ("date -u +%H:%M  # 12:30", None),
+        ("ts=2026-12-06T02:47:44Z instance=node-1:9100", 9100),
+        ("image: capgo-exporter:0.1.0, url: https://capgo.app/x", None),
     ],
 )
 def test_the_scan_reads_ports_in_shell_lines(line: str, port: int | None) -> None:

@@ -100,13 +100,14 @@ def under_attack(
     attacker: Callable[[int, threading.Event], None],
     exporter: ExporterServer,
     auth: tuple[str, str] | None = None,
-) -> list[int]:
-    """Fresh-connection scrapes while ATTACKERS run ``attacker``: their statuses (0: lost)."""
+) -> list[int | str]:
+    """Fresh-connection scrapes while ATTACKERS run ``attacker``: their statuses, or the
+    error of a lost one (its name says how it was lost)."""
     process = multiprocessing.get_context("spawn").Process(
         target=attackers, args=(attacker, exporter.port)
     )
     process.start()
-    statuses = []
+    statuses: list[int | str] = []
     try:
         deadline = time.monotonic() + 5
         while exporter.open_connections < CAP and time.monotonic() < deadline:
@@ -115,8 +116,8 @@ def under_attack(
             try:
                 response = httpx.get(exporter.url + "metrics", auth=auth, timeout=3)
                 statuses.append(response.status_code)
-            except httpx.HTTPError:
-                statuses.append(0)
+            except httpx.HTTPError as error:
+                statuses.append(type(error).__name__)
     finally:
         process.join(ATTACK_SECONDS + 10)
         if process.is_alive():

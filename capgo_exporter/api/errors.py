@@ -46,9 +46,19 @@ class UnreadableBodyError(CapgoResponseError):
     fault to retry, unlike JSON of a shape that changed."""
 
 
-class ResponseTooLargeError(CapgoResponseError):
-    """Capgo's answer was larger than the limit and abandoned while it streamed in. Not tried
-    again: the same question would bring the same answer."""
+class CapgoUnavailableError(CapgoError):
+    """Not sent: Capgo has been failing as a whole, and until a probe gets an answer the
+    client sends nothing else (api/circuit.py)."""
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class ResponseTooLargeError(UnreadableBodyError):
+    """Capgo's answer was larger than the limit and abandoned while it streamed in: unreadable,
+    a fault of this answer rather than a changed route. Not tried again within the call: the
+    same question would bring the same answer."""
 
     def __init__(self, *, endpoint: str, method: str, size: int, limit: int) -> None:
         super().__init__(
@@ -58,15 +68,6 @@ class ResponseTooLargeError(CapgoResponseError):
         )
         self.size = size
         self.limit = limit
-
-
-class CapgoUnavailableError(CapgoError):
-    """Not sent: Capgo has been failing as a whole, and until a probe gets an answer the
-    client sends nothing else (api/circuit.py)."""
-
-    def __init__(self, message: str, *, endpoint: str) -> None:
-        super().__init__(message)
-        self.endpoint = endpoint
 
 
 class CapgoAPIError(CapgoError):

@@ -145,7 +145,7 @@ def test_rules_rendered_for_node_fire_on_textfile_series(tmp_path: Path) -> None
     rules_main(["--selector", 'job="node"', "--out", str(rendered)])
     shipped = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "capgo.rules.yml"
     series = (
-        'capgo_apikey_expiry_timestamp_seconds{job="node",instance="host:9100",'
+        'capgo_apikey_expiry_timestamp_seconds{job="node",instance="host",'
         'apikey_id="7",apikey_name="ci"}'
     )
     for rules, fired in ((rendered / "prometheus" / "capgo.rules.yml", True), (shipped, False)):

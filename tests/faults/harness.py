@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -140,6 +141,47 @@ class Watch:
                 )
 
 
+class Tamper(httpx.AsyncBaseTransport):
+    """Between the daemon and the simulator: faults the simulator has no knob for.
+
+    ``oversized``: every answer a 200 whose JSON body is ``oversized`` bytes long (streamed,
+    never held whole), sent without reaching the simulator. ``device_arrays``: GET /device is
+    answered a bare JSON array of the page's devices instead of the cursor page.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.oversized = 0
+        self.device_arrays = False
+        self.tampered = 0  # answers changed or made up
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.oversized:
+            self.tampered += 1
+            return httpx.Response(200, stream=_Padding(self.oversized))
+        response = await self.inner.handle_async_request(request)
+        if not (self.device_arrays and request.url.path == "/device"):
+            return response
+        body = json.loads(await response.aread())
+        if not isinstance(body, dict) or "data" not in body:
+            return httpx.Response(response.status_code, json=body)
+        self.tampered += 1
+        return httpx.Response(200, json=body["data"])
+
+
+class _Padding(httpx.AsyncByteStream):
+    """``size`` bytes of one JSON array of strings, 64 KiB at a time."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"["
+        for n in range(self._size // 65536):
+            yield b'"' + str(n).encode() + b"x" * 65520 + b'",'
+        yield b'""]'
+
+
 @dataclass
 class Daemon:
     sim: Simulator
@@ -151,6 +193,7 @@ class Daemon:
     # Seconds until the client's circuit lets a probe out (0 while closed): when a fault
     # opened it, Capgo's return is noticed no earlier than that.
     next_probe_in: Callable[[], float]
+    tamper: Tamper
     baseline: dict[str, set[str]] = field(default_factory=dict)
 
     async def scrape(self) -> Series:
@@ -234,7 +277,8 @@ async def daemon_under_fault(state_dir: Path, **overrides: Any) -> AsyncIterator
     def wall_clock() -> float:  # the exporter's clock is the simulator's, as Unix time
         return clock().timestamp()
 
-    async with exporter(settings, sim.transport(), wall_clock=wall_clock) as built:
+    tamper = Tamper(sim.transport())
+    async with exporter(settings, tamper, wall_clock=wall_clock) as built:
         app = ExporterApp(built.holder, built.self_metrics, built.scheduler)
         server = ExporterServer(app, "127.0.0.1", 0)
         server.start()
@@ -249,6 +293,7 @@ async def daemon_under_fault(state_dir: Path, **overrides: Any) -> AsyncIterator
                     built.scheduler.collector_statuses,
                     wall_clock,
                     built.client.http.circuit.next_probe_in,
+                    tamper,
                 )
                 await daemon.until_healthy(30)
                 series = await daemon.scrape()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from capgo_exporter import health
+from capgo_exporter.api.circuit import FAILURES_TO_OPEN
 from capgo_exporter.api.core import CapgoHTTP
 from capgo_exporter.sim.model import ApiKey
 from tests.faults.harness import (
@@ -105,6 +106,9 @@ async def test_a_burst_of_server_errors(tmp_path: Path) -> None:
     outcome.report("5xx burst")
     assert {500, 502, 503} & set(outcome.statuses)
     assert outcome.watch.down_seen  # the fault was felt: health said so
+    # Probed, not hammered: the failures that open the circuit, the requests already in
+    # flight then (at most the concurrency), and one probe at most (the first waits 6 s).
+    assert sum(outcome.statuses.values()) <= FAILURES_TO_OPEN + 4 + 1
 
 
 async def test_requests_that_time_out(tmp_path: Path) -> None:

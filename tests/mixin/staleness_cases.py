@@ -29,7 +29,7 @@ PATH: Final = ROOT / "deploy" / "prometheus" / "tests" / "staleness.test.yml"
 STALE: Final = "CapgoExporterDataStale"
 AGING: Final = "CapgoExporterDataAging"
 JOB: Final = "capgo"
-INSTANCE: Final = "exporter:10180"
+INSTANCE: Final = "exporter"
 MINUTE: Final = 60
 
 Doc = dict[str, Any]
@@ -174,8 +174,8 @@ def tests() -> list[Doc]:
     # --collector.max-age 2h on one exporter, the defaults on another: each is judged by the
     # max age it publishes, whatever the rules were rendered with.
     configured = Scenario(at)
-    configured.exporter("a:10180", dict.fromkeys(max_ages, 7200), lambda _: 7200 + MINUTE)
-    configured.exporter("b:10180", max_ages, lambda _: 7200 + MINUTE)
+    configured.exporter("a", dict.fromkeys(max_ages, 7200), lambda _: 7200 + MINUTE)
+    configured.exporter("b", max_ages, lambda _: 7200 + MINUTE)
     return [
         scenario(lambda max_age: max_age + MINUTE).test(
             "every collector a minute past its max age", STALE

@@ -238,7 +238,7 @@ def test_org_picker_shows_names_and_selects_ids() -> None:
     regex = query_variables(DASHBOARDS["capgo-overview.json"])["org"]["regex"]
     # Grafana's JavaScript regex, as Python: named groups are (?P<…>) there.
     pattern = re.compile(regex.strip("/").replace("(?<", "(?P<"))
-    line = 'capgo_org_info{instance="e:10180",job="capgo",org_id="0f-1",org_name="Acme Mobile"} 1 1'
+    line = 'capgo_org_info{instance="e",job="capgo",org_id="0f-1",org_name="Acme Mobile"} 1 1'
     match = pattern.search(line)
     assert match
     assert (match["value"], match["text"]) == ("0f-1", "Acme Mobile")

@@ -66,7 +66,7 @@ FIRST_DAY, DAYS = date(2027, 6, 1), 366
 RED_DAY = date(2026, 12, 5)
 NOON = time(12, tzinfo=UTC)
 # The labels Prometheus adds when it scrapes the exporter (the rules select job="capgo").
-TARGET = {"job": "capgo", "instance": "demo:10180"}
+TARGET = {"job": "capgo", "instance": "demo"}
 
 Labels = dict[str, str]
 

@@ -372,7 +372,7 @@ def test_humanize_duration_formats_as_prometheus_does() -> None:
 
 
 def _bundle_series(app: str, bundle: str, action: str, value: int) -> Doc:
-    labels = f'job="capgo",instance="e:10180",app_id="{app}",bundle="{bundle}",action="{action}"'
+    labels = f'job="capgo",instance="e",app_id="{app}",bundle="{bundle}",action="{action}"'
     return {"series": f"capgo_bundle_events{{{labels}}}", "values": f"{value}x5"}
 
 

@@ -147,7 +147,7 @@ class DeviceIndex:
             self._write_failing = False
 
     def _write_failed(self, error: sqlite3.Error) -> StateDirWriteError:
-        where = str(self._path) if self._path is not None else "memory"
+        where = str(self._path) if self._path is not None else "in memory"
         if not self._write_failing:
             self._write_failing = True
             free = None
