@@ -21,11 +21,7 @@ from pathlib import Path
 
 import httpx
 import structlog
-
-from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.daemon import exporter
-from capgo_exporter.settings import load_settings
-from capgo_exporter.sim import SimConfig, Simulator
+from polling_daemon import polling_daemon
 
 _MIB = 1 << 20
 
@@ -71,20 +67,14 @@ class Oversized(httpx.AsyncBaseTransport):
 
 
 async def run(megabytes: int, seconds: float, after: float) -> None:
-    sim = Simulator(SimConfig(seed=1, orgs=1, apps_per_org=2, devices_per_app=2_000))
-    transport = Oversized(sim.transport(), megabytes)
-    settings = load_settings(
-        {
-            "api_url": "http://127.0.0.1:9",
-            "api_key": "demo",
-            **{f"{name}_interval": "10s" for name in COLLECTORS},
-        },
-        environ={},
-        home=None,
-    )
-    stop = asyncio.Event()
-    async with exporter(settings, transport) as built:
-        polling = asyncio.create_task(built.scheduler.run(stop))
+    oversized: list[Oversized] = []
+
+    def wrap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        oversized.append(Oversized(inner, megabytes))
+        return oversized[0]
+
+    async with polling_daemon("10s", wrap) as (_, built):
+        transport = oversized[0]
         while not all(s.up for s in built.scheduler.collector_statuses()):
             await asyncio.sleep(0.2)
         await asyncio.sleep(15)  # settled: a second round of every collector
@@ -104,8 +94,6 @@ async def run(megabytes: int, seconds: float, after: float) -> None:
             await asyncio.sleep(10)
             up = all(s.up for s in built.scheduler.collector_statuses())
             print(f"  {elapsed + 10:3.0f} s after: RSS {memory()['VmRSS']} MB, all up: {up}")
-        stop.set()
-        await polling
 
 
 def main() -> None:

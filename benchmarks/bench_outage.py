@@ -2,8 +2,8 @@
 
     python benchmarks/bench_outage.py [--minutes 10] [--interval 10s]
 
-The daemon's collectors, scheduler, request budget (the default, 100 a minute) and client run
-in process against the simulator, every collector polling every ``--interval``. Once healthy,
+The daemon polls the simulator in this process (polling_daemon.py), every collector every
+``--interval``. Once healthy,
 Capgo fails every request (500, 502 or 503) for ``--minutes``, then answers again.
 
 Printed: the requests Capgo received in each minute of the outage (before the circuit, 97-98 a
@@ -20,12 +20,9 @@ import time
 from collections.abc import Callable
 
 import structlog
+from polling_daemon import polling_daemon
 
-from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.daemon import exporter
 from capgo_exporter.selfmetrics import SelfMetrics
-from capgo_exporter.settings import load_settings
-from capgo_exporter.sim import SimConfig, Simulator
 from capgo_exporter.sim.arrivals import Arrival
 
 
@@ -47,20 +44,7 @@ async def until(condition: Callable[[], bool], timeout: float) -> float:
 
 
 async def run(minutes: float, interval: str) -> None:
-    sim = Simulator(SimConfig(seed=1, orgs=1, apps_per_org=2, devices_per_app=2_000))
-    settings = load_settings(
-        {
-            "api_url": "http://127.0.0.1:9",  # loopback: intervals below 10 s are allowed
-            "api_key": "demo",
-            **{f"{name}_interval": interval for name in COLLECTORS},
-        },
-        environ={},
-        home=None,
-    )
-    sim.arrivals.start()
-    stop = asyncio.Event()
-    async with exporter(settings, sim.transport()) as built:
-        polling = asyncio.create_task(built.scheduler.run(stop))
+    async with polling_daemon(interval) as (sim, built):
         metrics = built.self_metrics
         healthy = await until(lambda: gauge(metrics, "capgo_up") == 1, 120)
         print(f"healthy after {healthy:.1f} s; Capgo fails every request from now on")
@@ -76,8 +60,6 @@ async def run(minutes: float, interval: str) -> None:
             lambda: any(a.status == 200 for a in sim.arrivals.arrivals()[back:]), 600
         )
         up = await until(lambda: gauge(metrics, "capgo_up") == 1, 600)
-        stop.set()
-        await polling
     report(during, outage_start, minutes, answered, answered + up)
 
 

@@ -24,11 +24,9 @@ import sys
 import time
 
 import structlog
+from polling_daemon import polling_daemon
 
-from capgo_exporter.collectors import COLLECTORS
-from capgo_exporter.daemon import exporter
-from capgo_exporter.settings import load_settings
-from capgo_exporter.sim import SimConfig, Simulator
+from capgo_exporter.sim import Simulator
 from capgo_exporter.sim.arrivals import Arrival
 
 
@@ -45,28 +43,13 @@ def gaps_after_429s(arrivals: list[Arrival]) -> list[tuple[float, float]]:
 
 
 async def run(minutes: float, limit: int, interval: str) -> tuple[Simulator, dict[str, int]]:
-    sim = Simulator(SimConfig(seed=1, orgs=1, apps_per_org=2, devices_per_app=2_000))
-    sim.configure(rate_limit_per_min=limit)
-    settings = load_settings(
-        {
-            "api_url": "http://127.0.0.1:9",  # loopback: intervals below 10 s are allowed
-            "api_key": "demo",
-            **{f"{name}_interval": interval for name in COLLECTORS},
-        },
-        environ={},
-        home=None,
-    )
-    sim.arrivals.start()
-    stop = asyncio.Event()
-    async with exporter(settings, sim.transport()) as built:
-        polling = asyncio.create_task(built.scheduler.run(stop))
+    async with polling_daemon(interval) as (sim, built):
+        sim.configure(rate_limit_per_min=limit)
         deadline = time.monotonic() + minutes * 60
         while (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(30.0, left))
             print(f"  {len(sim.arrivals.arrivals())} requests so far", file=sys.stderr)
-        stop.set()
-        await polling
-        runs = {s.name: s.runs for s in built.scheduler.collector_statuses()}
+    runs = {s.name: s.runs for s in built.scheduler.collector_statuses()}
     return sim, runs
 
 

@@ -23,7 +23,7 @@ from capgo_exporter.api import CapgoClient, ClientOptions
 from capgo_exporter.clock import SYSTEM_CLOCK, Clock
 from capgo_exporter.collect.base import Collector
 from capgo_exporter.collect.registry import build_collectors
-from capgo_exporter.scheduler import Scheduler
+from capgo_exporter.scheduler import JITTER, Scheduler
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.server import ExporterApp, ExporterServer
 from capgo_exporter.settings import Settings
@@ -113,9 +113,10 @@ def client_options(settings: Settings) -> ClientOptions:
         connect_timeout=settings.connect_timeout,
         max_retries=settings.max_retries,
         # While Capgo keeps failing, a route's back-off grows up to the shortest interval;
-        # while it fails as a whole, it is probed once per shortest interval at first.
+        # while it fails as a whole, it is probed once per shortest interval: a little under,
+        # so that each run of that collector, however jittered, may send the probe.
         backoff_max=shortest_interval,
-        probe_interval=shortest_interval,
+        probe_interval=shortest_interval * (1 - JITTER),
         max_response_bytes=settings.max_response_size,
     )
 

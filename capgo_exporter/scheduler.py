@@ -22,6 +22,10 @@ Failure semantics, per collector:
   ``capgo_up`` to 0, and a ``Retry-After`` pause that holds every request takes ``capgo_up``
   to 0 (checked every `STALL_CHECK_SECONDS`); the last good samples are still served until
   their max age;
+- a run that failed while Capgo failed as a whole (the client's circuit open: nothing sent but
+  a probe now and then) runs again as soon as Capgo answers a probe, not an interval later, so
+  every collector recovers within one probe wait (at most the shortest interval) of Capgo's
+  return;
 - a run that succeeds but reports parts it had to leave out (``CollectResult.skipped``: the
   events collector's apps whose events Capgo would not give) is a success for ``capgo_up``,
   which stays 1, and its samples are served; the collector's ``capgo_exporter_collector_up``
@@ -38,7 +42,6 @@ its health and age do not, and renders asked for while one is in progress are do
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +79,16 @@ JITTER = 0.1
 
 def _same_parts(parts: dict[str, Part], rendered: dict[str, Part]) -> bool:
     return parts.keys() == rendered.keys() and all(parts[k] is rendered[k] for k in parts)
+
+
+async def _first_of(events: Sequence[asyncio.Event], timeout: float) -> None:
+    """Until one of ``events`` is set, or ``timeout`` seconds have passed."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 class Scheduler:
@@ -120,6 +133,10 @@ class Scheduler:
         self._render_lock = asyncio.Lock()
         self._heartbeat: float | None = None
         self._running: dict[str, float] = {}  # collector → when its run started (monotonic)
+        # Set, and replaced by a new one, when Capgo answers a probe after an outage: the loops
+        # whose last run failed wait on the one they saw and run again at once.
+        self._capgo_back = asyncio.Event()
+        client.http.when_answering_again(self._answering_again)
         if not any(spec_of(c.name).discovers for c in collectors):
             self._discovery_ran.set()
         # Set after the first run of the collector keeping the device index (or at once).
@@ -164,11 +181,16 @@ class Scheduler:
         if spec_of(collector.name).reads_device_index:
             await self._devices_ran.wait()
         while not stop.is_set():
+            capgo_back = self._capgo_back  # the one Capgo's return during this run sets
             succeeded = await self.run_collector(collector)
             delay = self._next_delay(collector, succeeded)
             self._health.scheduled(collector.name, self._wall_clock() + delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            wake = [stop] if succeeded else [stop, capgo_back]
+            await _first_of(wake, timeout=delay)
+
+    def _answering_again(self) -> None:
+        self._capgo_back.set()
+        self._capgo_back = asyncio.Event()
 
     def _next_delay(self, collector: Collector, succeeded: bool) -> float:
         interval = self._settings.interval_for(collector.name)

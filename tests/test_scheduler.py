@@ -10,7 +10,13 @@ import pytest
 import structlog.testing
 from pydantic import SecretStr
 
-from capgo_exporter.api import AuthenticationError, CapgoClient, ClientOptions, ServerError
+from capgo_exporter.api import (
+    AuthenticationError,
+    CapgoClient,
+    CapgoUnavailableError,
+    ClientOptions,
+    ServerError,
+)
 from capgo_exporter.collect.base import (
     CollectContext,
     CollectResult,
@@ -312,3 +318,42 @@ async def test_a_repeated_failure_is_logged_once_then_every_five_minutes() -> No
         ("503 unknown_error: down (GET /stats)", 0),  # a change: at once
         ("waiting for a successful inventory run", 0),  # after a success: at once
     ]
+
+
+async def test_collectors_that_failed_during_an_outage_run_again_when_capgo_answers() -> None:
+    """Capgo's return is noticed by the client's probe (its circuit closes): the collectors
+    whose runs failed meanwhile run again at once, not an interval (here an hour) later; one
+    whose run succeeded keeps its interval."""
+    unavailable = CapgoUnavailableError("not sent: the circuit is open", endpoint="/app")
+    statistics = Scripted("statistics", unavailable, org_result("o1", mau=12))
+    account = Scripted("account", org_result("o1"))
+    config = load_settings(
+        {"collectors": "statistics,account", "statistics_interval": "1h", "account_interval": "1h"},
+        environ={},
+        home=None,
+    )
+    options = ClientOptions(api_key=SecretStr("unused"), base_url="http://unused.invalid")
+    client = CapgoClient.create(options)
+    metrics = SelfMetrics(["statistics", "account"], process_metrics=False)
+    scheduler = Scheduler(client, config, [statistics, account], SnapshotHolder(), metrics)
+    circuit = client.http.circuit
+    for _ in range(circuit.failures_to_open):
+        circuit.failed("503 on every route")
+    assert circuit.is_open
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler.run(stop))
+    async with asyncio.timeout(10):
+        while statistics.runs < 1 or account.runs < 1:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert (statistics.runs, account.runs) == (1, 1)  # the next runs are an hour away
+    circuit.answered()  # the probe's answer
+    async with asyncio.timeout(10):
+        while statistics.runs < 2:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert account.runs == 1
+    assert value(metrics, "capgo_exporter_collector_up", collector="statistics") == 1
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    await client.aclose()

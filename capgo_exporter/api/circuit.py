@@ -5,11 +5,13 @@ but during a total outage every collector keeps polling every route, and the bud
 Capgo's state, sets the pace: about 100 requests a minute against a Capgo that answers none.
 So after `FAILURES_TO_OPEN` failed attempts in a row, whatever their routes (5xx, timeouts,
 connection errors, bodies that are not JSON), the circuit opens: requests are refused at once,
-nothing sent, except one probe once its wait has passed. The wait starts at the probe interval
-(the shortest collector interval, at least `MIN_PROBE_INTERVAL`, so never more than 10 probes
-a minute) and doubles after each failed probe, up to `MAX_PROBE_WAIT` (or the probe interval
-when that is longer). Any answer from Capgo (a success, a 4xx, a 429: Capgo is there) closes
-it; the next requests go out at once.
+nothing sent, except one probe once its wait has passed. The wait is the probe interval (a
+little under the shortest collector interval, so that each run of that collector may probe;
+at least `MIN_PROBE_INTERVAL`, so never more than 10 probes a minute). It does not grow: the
+intervals already bound the rate, and a longer wait would notice Capgo's return later than
+one interval. Any answer from Capgo (a success, a 4xx, a 429: Capgo is there) closes it; the
+next requests go out at once, and `CapgoHTTP.when_answering_again`'s listeners are told (the
+scheduler, which then runs at once the collectors that failed meanwhile).
 
 Any answer resets the count of failures, so one route that keeps failing among routes that
 work never opens the circuit: that route's own back-off handles it.
@@ -27,8 +29,6 @@ from capgo_exporter.api.budget import Clock
 FAILURES_TO_OPEN: Final = 6
 # At most 10 probes a minute, however short the collectors' intervals.
 MIN_PROBE_INTERVAL: Final = 6.0
-# The longest wait between two probes: Capgo's return is noticed at worst this late.
-MAX_PROBE_WAIT: Final = 120.0
 
 _log = structlog.get_logger("capgo_exporter.api")
 
@@ -47,12 +47,10 @@ class Circuit:
         on_change: Callable[[bool], None],
     ) -> None:
         self.failures_to_open = failures_to_open
-        self._first_wait = max(MIN_PROBE_INTERVAL, probe_interval)
-        self._max_wait = max(MAX_PROBE_WAIT, self._first_wait)
+        self.probe_wait = max(MIN_PROBE_INTERVAL, probe_interval)
         self._clock = clock
         self._on_change = on_change
         self._failures = 0
-        self._wait = self._first_wait
         self._probe_at: float | None = None  # None: closed
         self._probing = False
         # Why it opened, kept until it closes: refusals repeat one message, logged once.
@@ -89,7 +87,7 @@ class Circuit:
         self._probing = False
         if self._probe_at is None:
             return False
-        self._probe_at, self._wait, self.reason = None, self._first_wait, ""
+        self._probe_at, self.reason = None, ""
         _log.info("Capgo answers again; requests resume")
         self._on_change(False)
         return True
@@ -97,11 +95,10 @@ class Circuit:
     def failed(self, reason: str, *, probe: bool = False) -> None:
         """An attempt failed the way an outage does (5xx, timeout, no connection, not JSON,
         too large); ``probe``: it was the probe."""
-        if probe:  # the probe failed: wait longer before the next one
+        if probe:  # the probe failed: the next one after a wait
             self._probing = False
-            self._wait = min(self._wait * 2, self._max_wait)
-            self._probe_at = self._clock() + self._wait
-            _log.debug("Capgo probe failed", next_probe_in_seconds=round(self._wait))
+            self._probe_at = self._clock() + self.probe_wait
+            _log.debug("Capgo probe failed", next_probe_in_seconds=round(self.probe_wait))
             return
         if self._probe_at is not None:  # sent before it opened: changes nothing
             return
@@ -109,11 +106,11 @@ class Circuit:
         if self._failures < self.failures_to_open:
             return
         self.reason = reason
-        self._probe_at = self._clock() + self._wait
+        self._probe_at = self._clock() + self.probe_wait
         _log.warning(
             "Capgo is failing as a whole; requests stop but for a probe now and then",
             failures_in_a_row=self._failures,
             last_error=reason,
-            next_probe_in_seconds=round(self._wait),
+            next_probe_in_seconds=round(self.probe_wait),
         )
         self._on_change(True)

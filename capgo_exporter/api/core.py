@@ -145,6 +145,7 @@ class CapgoHTTP:
             clock=clock,
             on_change=self._circuit_moved,
         )
+        self._answering_again: list[Callable[[], None]] = []
         key = options.api_key.get_secret_value()
         # Whatever Capgo answers loses the key here, before any error or value is made of it.
         self._redact = KeyRedactor(key)
@@ -186,7 +187,10 @@ class CapgoHTTP:
         attempt = 0
         while True:
             self._refuse_if_circuit_open(route, admit=False)
-            if (hold := self._hold.get(route, 0.0) - self._clock()) > 0:
+            # While the circuit is open its probe wait paces everything: a probe due now goes
+            # now, not after its route's own back-off (which its answer clears anyway).
+            hold = self._hold.get(route, 0.0) - self._clock()
+            if hold > 0 and not self.circuit.is_open:
                 await self._sleep(hold)
             try:
                 result = await self._attempt(method, route, url, request_kwargs, attempt, decode)
@@ -219,11 +223,17 @@ class CapgoHTTP:
             self._hold.pop(route, None)
             self.observer.backoff_changed(route, 0.0)
 
+    def when_answering_again(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` each time Capgo answers after the circuit opened."""
+        self._answering_again.append(listener)
+
     def _circuit_moved(self, is_open: bool) -> None:
         self.observer.circuit_changed(is_open)
         if not is_open:  # Capgo answers again: no route waits for its own back-off
             for route in list(self._failures):
                 self._route_succeeded(route)
+            for listener in self._answering_again:
+                listener()
 
     def _refuse_if_circuit_open(self, route: str, *, admit: bool) -> bool:
         """While the circuit is open, nothing leaves but the probe. ``admit``: this request

@@ -36,6 +36,19 @@ class Probe:
     run: Callable[[], Awaitable[str]]
 
 
+def app_probe(
+    app: App | None,
+    endpoint: str,
+    collector: CollectorName,
+    read: Callable[[str], Awaitable[str]],
+) -> list[Probe]:
+    """The probe of an endpoint read per app (``read(app_id)``): none when the key sees none."""
+    if app is None:
+        return []
+    app_id = app.app_id
+    return [Probe(endpoint, collector, lambda: read(app_id))]
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

@@ -28,13 +28,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from functools import partial
 
 from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoResponseError, NotFoundError
 from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, TOP_ACTIONS, Insight
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
-from capgo_exporter.collect.base import BaseCollector, CollectContext, CollectResult, Probe
+from capgo_exporter.collect.base import (
+    BaseCollector,
+    CollectContext,
+    CollectResult,
+    Probe,
+    app_probe,
+)
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import MetricSet
@@ -188,10 +195,7 @@ def build(settings: Settings) -> EventsCollector:
 def probes(
     client: CapgoClient, org: Organization | None, app: App | None, today: date
 ) -> list[Probe]:
-    if app is None:
-        return []
-    app_id = app.app_id
-    return [Probe("POST /private/stats/insights", "events", lambda: _insight(client, app_id))]
+    return app_probe(app, "POST /private/stats/insights", "events", partial(_insight, client))
 
 
 async def _insight(client: CapgoClient, app_id: str) -> str:

@@ -182,7 +182,8 @@ def _api_alerts(config: Config) -> tuple[Alert, ...]:
             "capgo-exporter sees Capgo failing as a whole and only probes it.",
             "Every request " + _WHERE + " sent to Capgo for 10 minutes has failed (5xx, "
             "timeouts, no connection, unreadable answers): it sends nothing but a probe now "
-            "and then, at most every 2 minutes, and resumes at once when one is answered. "
+            "and then (once per shortest collector interval), and resumes at once when one is "
+            "answered. "
             "Last good figures are served until older than the exporter's max age.",
             "10m",
         ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,17 @@ def sim(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Iterator[Simulator]
             seed=3, orgs=1, apps_per_org=1, devices_per_app=120, keys={KEY: "org_super_admin"}
         )
     )
+    with served(simulator, monkeypatch):
+        monkeypatch.setenv("CAPGO_EXPORTER_COLLECTOR_DEVICES_PAGE_SIZE", "50")
+        yield simulator
+
+
+@contextmanager
+def served(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    """``simulator`` over TCP, the admin's settings pointing at it with KEY and no budget
+    to wait for."""
     with simulator.serve_tcp() as url:
         monkeypatch.setenv("CAPGO_API_URL", url)
         monkeypatch.setenv("CAPGO_API_KEY", KEY)
         monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "100000")
-        monkeypatch.setenv("CAPGO_EXPORTER_COLLECTOR_DEVICES_PAGE_SIZE", "50")
         yield simulator

@@ -15,7 +15,7 @@ import pytest
 
 from capgo_exporter.sim import SimConfig, Simulator
 
-from .conftest import APP, KEY, Admin
+from .conftest import APP, KEY, Admin, served
 
 
 def test_org_create_get_update_delete(sim: Simulator, admin: Admin) -> None:
@@ -250,10 +250,7 @@ def newer_sim(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Iterator[Simu
             newer_capgo=True,
         )
     )
-    with simulator.serve_tcp() as url:
-        monkeypatch.setenv("CAPGO_API_URL", url)
-        monkeypatch.setenv("CAPGO_API_KEY", KEY)
-        monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "100000")
+    with served(simulator, monkeypatch):
         yield simulator
 
 

@@ -14,7 +14,7 @@ from capgo_exporter.api.insights import ROUTE
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.clock import day, pinned_now
 
-from .conftest import APP, KEY, Admin
+from .conftest import APP, KEY, Admin, served
 
 # A key of the same organization whose role reads nothing of its apps (no app.read_logs).
 NO_LOGS_KEY = "0b7e5c2a-4d1f-4a3e-8c6b-9e2d1f0a7b3c"
@@ -34,10 +34,7 @@ def sim(monkeypatch: pytest.MonkeyPatch, clean_env: None) -> Iterator[Simulator]
         ),
         clock=pinned_now,
     )
-    with simulator.serve_tcp() as url:
-        monkeypatch.setenv("CAPGO_API_URL", url)
-        monkeypatch.setenv("CAPGO_API_KEY", KEY)
-        monkeypatch.setenv("CAPGO_EXPORTER_CAPGO_REQUESTS_PER_MINUTE", "100000")
+    with served(simulator, monkeypatch):
         yield simulator
 
 

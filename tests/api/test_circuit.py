@@ -1,5 +1,5 @@
-"""The circuit: after failures in a row on any routes, nothing is sent but a probe now and then,
-growing to a cap; the first answer closes it and every route goes again at once."""
+"""The circuit: after failures in a row on any routes, nothing is sent but a probe once per probe
+interval; the first answer closes it and every route goes again at once."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from capgo_exporter.api import (
     RetryPolicy,
     ServerError,
 )
-from capgo_exporter.api.circuit import FAILURES_TO_OPEN, MAX_PROBE_WAIT, MIN_PROBE_INTERVAL
+from capgo_exporter.api.circuit import FAILURES_TO_OPEN, MIN_PROBE_INTERVAL
 
 from .conftest import BASE, KEY, FakeTime, RecordingObserver, fixture
 
@@ -83,7 +83,7 @@ async def test_failures_in_a_row_open_it_and_nothing_is_sent(
     await client.aclose()
 
 
-async def test_probes_grow_to_the_cap_and_an_answer_closes_it(
+async def test_one_probe_per_probe_interval_and_an_answer_closes_it(
     api: respx.MockRouter, fake_time: FakeTime, observer: RecordingObserver
 ) -> None:
     capgo = Capgo(api, fake_time)
@@ -91,7 +91,7 @@ async def test_probes_grow_to_the_cap_and_an_answer_closes_it(
     while not client.circuit.is_open:
         await poll_every_route(client)
     opened, sent = fake_time.now, len(capgo.arrivals)
-    for _ in range(12):  # the next probe is due at most MAX_PROBE_WAIT later: try each second
+    for _ in range(12):  # the next probe is due MIN_PROBE_INTERVAL later: try each second
         before = len(capgo.arrivals)
         while len(capgo.arrivals) == before:
             fake_time.now += 1
@@ -99,11 +99,9 @@ async def test_probes_grow_to_the_cap_and_an_answer_closes_it(
     probes = [at for at, _ in capgo.arrivals[sent:]]
     assert len(probes) == 12  # one request each time: the probe, not a retry or a second one
     gaps = [b - a for a, b in zip([opened, *probes], probes, strict=False)]
-    assert gaps[0] == pytest.approx(MIN_PROBE_INTERVAL, abs=1)
-    assert gaps[1] == pytest.approx(2 * MIN_PROBE_INTERVAL, abs=1)
-    assert max(gaps) == pytest.approx(MAX_PROBE_WAIT, abs=1)
+    assert gaps == [pytest.approx(MIN_PROBE_INTERVAL, abs=1)] * 12  # it does not grow
     capgo.down = False
-    fake_time.now += MAX_PROBE_WAIT
+    fake_time.now += MIN_PROBE_INTERVAL
     assert await poll_every_route(client) == len(ROUTES)  # the probe, then every route at once
     assert observer.circuit == [True, False]
     assert set(dict(observer.backoffs).values()) == {0}  # no route waits its own back-off
@@ -128,7 +126,7 @@ async def test_a_ten_minute_outage_costs_at_most_ten_requests_a_minute_after_two
     api: respx.MockRouter, fake_time: FakeTime, observer: RecordingObserver
 ) -> None:
     """Five collectors polling every 10 s, Capgo answering none of them for 10 minutes (fake
-    time); then Capgo is back and every route answers within the probe wait's cap."""
+    time); then Capgo is back and every route answers within one interval."""
     capgo = Capgo(api, fake_time)
     client = http(fake_time, observer, probe_interval=INTERVAL)
     start = fake_time.now
@@ -145,5 +143,5 @@ async def test_a_ten_minute_outage_costs_at_most_ten_requests_a_minute_after_two
     back = fake_time.now
     while await poll_every_route(client) < len(ROUTES):
         fake_time.now += INTERVAL
-    assert fake_time.now - back <= MAX_PROBE_WAIT + INTERVAL
+    assert fake_time.now - back <= INTERVAL
     await client.aclose()

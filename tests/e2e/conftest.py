@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 
@@ -67,6 +67,23 @@ def process(
 
 def daemon_args(*flags: str) -> list[str]:
     return [sys.executable, "-m", "capgo_exporter", *flags]
+
+
+class DemoDaemon(NamedTuple):
+    args: list[str]  # its command line
+    url: str  # where it serves, without a trailing slash
+    state: Path  # its state directory
+
+
+def demo_daemon(tmp_path: Path) -> DemoDaemon:
+    """A --demo daemon's command line, on a free loopback port with its own state directory
+    under ``tmp_path``."""
+    port = free_port()
+    state = tmp_path / "state"
+    state.mkdir()
+    listen = f"127.0.0.1:{port}"
+    args = daemon_args("--demo", "--web.listen-address", listen, "--state.dir", str(state))
+    return DemoDaemon(args, f"http://{listen}", state)
 
 
 def daemon_env(clock: Clock | None = None, **extra: str) -> dict[str, str]:

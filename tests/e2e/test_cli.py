@@ -15,7 +15,7 @@ import pytest
 
 from capgo_exporter.catalogue import CATALOGUE
 
-from .conftest import daemon_args, daemon_env, free_port, process, wait_until
+from .conftest import daemon_args, daemon_env, demo_daemon, free_port, process, wait_until
 
 CATALOGUE_NAMES = {spec.name for spec in CATALOGUE}
 
@@ -77,13 +77,7 @@ def test_check_with_demo_lists_every_endpoint() -> None:
 
 @pytest.mark.serial  # asserts how long something takes
 def test_demo_daemon_serves_the_catalogue_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    state = tmp_path / "state"
-    state.mkdir()
-    args = daemon_args(
-        "--demo", "--web.listen-address", f"127.0.0.1:{port}", "--state.dir", str(state)
-    )
+    args, url, state = demo_daemon(tmp_path)
     started = time.monotonic()
     with process(args, tmp_path / "log") as daemon:
 
@@ -128,16 +122,9 @@ def test_port_in_use_is_one_line_and_exit_3_not_the_configuration_status() -> No
 
 
 def test_sighup_stops_the_daemon_like_sigterm(tmp_path: Path) -> None:
-    port = free_port()
-    state = tmp_path / "state"
-    state.mkdir()
-    args = daemon_args(
-        "--demo", "--web.listen-address", f"127.0.0.1:{port}", "--state.dir", str(state)
-    )
+    args, url, _ = demo_daemon(tmp_path)
     with process(args, tmp_path / "log") as daemon:
-        wait_until(
-            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200, 30, "up"
-        )
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30, "up")
         daemon.send_signal(signal.SIGHUP)
         assert daemon.wait(timeout=20) == 0
     log = (tmp_path / "log").read_text()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import daemon_args, daemon_env, free_port, wait_until
+from tests.e2e.conftest import daemon_env, demo_daemon, wait_until
 
 FILE_SIZE_LIMIT = 64 * 1024  # the demo's index needs megabytes
 
@@ -27,13 +27,7 @@ def _disk_full() -> None:
 
 
 def test_a_full_disk_is_one_log_line_and_a_clean_exit(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    state = tmp_path / "state"
-    state.mkdir()
-    args = daemon_args(
-        "--demo", "--web.listen-address", f"127.0.0.1:{port}", "--state.dir", str(state)
-    )
+    args, url, state = demo_daemon(tmp_path)
     log = tmp_path / "log"
     # The size limit holds for every file the daemon writes, a log file too: its output goes
     # through a pipe to a process without the limit, so that no line is lost to it.

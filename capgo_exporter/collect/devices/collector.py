@@ -23,6 +23,7 @@ import ctypes.util
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Literal
 
 from capgo_exporter.api import CapgoClient
@@ -33,6 +34,7 @@ from capgo_exporter.collect.base import (
     CollectResult,
     Probe,
     WalkObserver,
+    app_probe,
 )
 from capgo_exporter.collect.devices.aggregates import AppDevices
 from capgo_exporter.collect.devices.index import DeviceIndex
@@ -348,10 +350,7 @@ def build(settings: Settings) -> DevicesCollector:
 def probes(
     client: CapgoClient, org: Organization | None, app: App | None, today: date
 ) -> list[Probe]:
-    if app is None:
-        return []
-    app_id = app.app_id
-    return [Probe("GET /device", "devices", lambda: _first_page(client, app_id))]
+    return app_probe(app, "GET /device", "devices", partial(_first_page, client))
 
 
 async def _first_page(client: CapgoClient, app_id: str) -> str:
