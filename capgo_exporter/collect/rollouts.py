@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 
 from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoResponseError, NotFoundError
 from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
@@ -30,6 +31,7 @@ from capgo_exporter.collect.base import (
     CollectResult,
     DeviceLookup,
     Probe,
+    app_probe,
 )
 from capgo_exporter.collect.gate import PermissionGate
 from capgo_exporter.collect.rollout_counts import (
@@ -354,13 +356,10 @@ def probes(
     client: CapgoClient, org: Organization | None, app: App | None, today: date
 ) -> list[Probe]:
     # The policy comes from GET /channel, which the inventory collector probes.
-    if app is None:
-        return []
-    app_id = app.app_id
-    return [Probe("POST /private/stats", "rollouts", lambda: _rows(client, app_id, today))]
+    return app_probe(app, "POST /private/stats", "rollouts", partial(_rows, client, today))
 
 
-async def _rows(client: CapgoClient, app_id: str, today: date) -> str:
+async def _rows(client: CapgoClient, today: date, app_id: str) -> str:
     # One row of today's first minute: a count would change with the minute; the doc's check
     # output must not.
     start = datetime.combine(today, time(), UTC)
