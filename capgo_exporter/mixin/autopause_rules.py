@@ -94,14 +94,16 @@ def _near(config: Config) -> Alert:
 
 def _not_acting(config: Config) -> Alert:
     trigger = _max(config, "capgo_channel_auto_pause_verdict", 'reason="trigger"')
+    minutes = config.auto_pause_not_acting_minutes
     return Alert(
         "CapgoRolloutAutoPauseNotActing",
         "critical",
         f"{trigger} == 1\n{_ON} {_max(config, 'capgo_channel_rollout_paused')} == 0\n",
         "Capgo's auto-pause should have stopped a failing rollout and has not.",
-        f"For 10 minutes (two of Capgo's checks), Capgo's own rule says the rollout on "
-        f"{_CHANNEL} must be acted on, and it is neither paused nor rolled back.",
-        "10m",
+        f"For {minutes} minutes (two of Capgo's checks, and the exporter's next reading of the "
+        f"channel), Capgo's own rule says the rollout on {_CHANNEL} must be acted on, and it "
+        "is neither paused nor rolled back.",
+        f"{minutes}m",
     )
 
 
@@ -189,10 +191,18 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: Config) -> None:
         help="CapgoRolloutNearAutoPause fires at this share of the channel's auto-pause "
         "threshold (default: %(default)s)",
     )
+    parser.add_argument(
+        "--auto-pause-not-acting-minutes",
+        type=int,
+        default=defaults.auto_pause_not_acting_minutes,
+        help="CapgoRolloutAutoPauseNotActing's wait: two of Capgo's 5-minute checks plus the "
+        "exporter's --collector.inventory.interval and its 10%% jitter (default: %(default)s)",
+    )
 
 
 def config_values(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "rollout_failure_ratio": args.rollout_failure_ratio,
         "rollout_near_ratio": args.rollout_near_ratio,
+        "auto_pause_not_acting_minutes": args.auto_pause_not_acting_minutes,
     }

@@ -58,7 +58,12 @@ class Config:
     # is at least this share of its channel's threshold. Failing without auto-pause: the lower
     # bound is above rollout_failure_ratio with at least rollout_min_failures failures. Worse
     # than stable: a one-sided two-proportion test at this confidence. Capgo checks every 5
-    # minutes: a check older than auto_pause_check_stale_minutes means it stopped.
+    # minutes: a check older than auto_pause_check_stale_minutes means it stopped. Not acting:
+    # a trigger verdict this long on a rollout not paused: two of Capgo's checks (10 minutes)
+    # plus the exporter's lag in seeing Capgo's pause (the inventory interval, 5 minutes by
+    # default, with its jitter); at 10 minutes a pause made at Capgo's second check but read
+    # at the next inventory run would page.
+    auto_pause_not_acting_minutes: int = 16
     rollout_near_ratio: float = 0.7
     rollout_failure_ratio: float = 0.05
     rollout_min_failures: int = 5
