@@ -118,8 +118,9 @@ class Generations:
             ).fetchone()
         if newest is not None:
             self._db.execute(
-                "UPDATE app SET high_water_ms = max(coalesce(high_water_ms, ?1), ?1) WHERE id = ?2",
-                (min(newest, to_ms(started)), app),
+                "UPDATE app SET high_water_ms = max(coalesce(high_water_ms, :mark), :mark)"
+                " WHERE id = :app",
+                {"mark": min(newest, to_ms(started)), "app": app},
             )
 
     def drop_app(self, app_id: str) -> None:

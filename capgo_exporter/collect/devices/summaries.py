@@ -50,9 +50,10 @@ class Summaries:
         tally = DeviceTally()
         # Hours rounded down, negative times included, as `DeviceTally` counts them.
         groups = self._db.execute(
-            "SELECT profile, (updated_ms - ((updated_ms % ?1) + ?1) % ?1) / ?1, count(*)"
-            " FROM device WHERE app = ?2 GROUP BY 1, 2",
-            (HOUR_MS, app),
+            "SELECT profile,"
+            " (updated_ms - ((updated_ms % :hour) + :hour) % :hour) / :hour, count(*)"
+            " FROM device WHERE app = :app GROUP BY 1, 2",
+            {"hour": HOUR_MS, "app": app},
         ).fetchall()
         tally.add_groups(groups, self._profiles.codes())
         (tally.newest,) = self._db.execute(
