@@ -30,8 +30,7 @@ import asyncio
 from datetime import date
 from functools import partial
 
-from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoResponseError, NotFoundError
-from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
+from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.insights import DEFAULT_FAILURE_ACTIONS, TOP_ACTIONS, Insight
 from capgo_exporter.api.models import App, Organization
 from capgo_exporter.collect import labels
@@ -42,6 +41,7 @@ from capgo_exporter.collect.base import (
     Probe,
     app_probe,
 )
+from capgo_exporter.collect.gate import per_app_private_route
 from capgo_exporter.collect.samples import SampleSet
 from capgo_exporter.collectors import CollectorName
 from capgo_exporter.metrics import MetricSet
@@ -88,14 +88,6 @@ BUNDLE_EVENT_DEVICES = METRICS.gauge(
 
 SUCCESS_ACTIONS = ("set",)
 _DAY = 86_400
-_HINTS = {
-    "denied": "give the key app.read_logs on the app (any app role has it), or leave the app "
-    "out with --apps.deny",
-    "gone": "Capgo no longer serves this private route; upgrade capgo-exporter or disable the "
-    "events collector",
-    "shape": "Capgo changed this private route's answer; upgrade capgo-exporter or disable the "
-    "events collector",
-}
 
 
 class EventsCollector(BaseCollector):
@@ -119,42 +111,25 @@ class EventsCollector(BaseCollector):
         self, context: CollectContext, app_id: str, days: int
     ) -> tuple[tuple[str, ...], Insight, Insight] | None:
         """Both answers, or None when this app's events are skipped for a while."""
-        part = _part(app_id)
-        if not self._gate.allows(part):
-            return None
-        insights = context.client.insights
-        try:
-            success, failures = await asyncio.gather(
-                insights.app(app_id, days=days, actions=SUCCESS_ACTIONS),
-                insights.app(app_id, days=days),
-            )
-        except CapgoAPIError as error:
-            if is_permission_denied(error):
-                reason = "denied"
-            elif isinstance(error, NotFoundError):
-                reason = "gone"
-            else:
-                raise  # 5xx, 429 and the like: the run fails and is retried as usual
-            self._skip(context, part, app_id, reason, f"{error.status} {error.code}")
-            return None
-        except UnreadableBodyError:
-            raise  # cut short or not JSON: a fault of this answer, not a changed route
-        except CapgoResponseError as error:
-            self._skip(context, part, app_id, "shape", str(error))
-            return None
-        return SUCCESS_ACTIONS, success, failures
-
-    def _skip(
-        self, context: CollectContext, part: str, app_id: str, reason: str, error: str
-    ) -> None:
-        self._gate.skip(
-            part,
+        return await per_app_private_route(
+            self._gate,
             context.log,
-            "skipping this app's device events for a while",
-            app_id=app_id,
-            error=error,
-            hint=_HINTS[reason],
+            app_id,
+            self.name,
+            "device events",
+            _answers(context, app_id, days),
         )
+
+
+async def _answers(
+    context: CollectContext, app_id: str, days: int
+) -> tuple[tuple[str, ...], Insight, Insight]:
+    insights = context.client.insights
+    success, failures = await asyncio.gather(
+        insights.app(app_id, days=days, actions=SUCCESS_ACTIONS),
+        insights.app(app_id, days=days),
+    )
+    return SUCCESS_ACTIONS, success, failures
 
 
 def _part(app_id: str) -> str:

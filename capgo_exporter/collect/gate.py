@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 
 import structlog
 
-from capgo_exporter.api import CapgoAPIError, is_permission_denied
+from capgo_exporter.api import (
+    CapgoAPIError,
+    CapgoResponseError,
+    NotFoundError,
+    is_permission_denied,
+)
+from capgo_exporter.api.errors import UnreadableBodyError
 
 T = TypeVar("T")
 
@@ -69,3 +75,56 @@ async def guarded(
             raise
         gate.deny(part, error, log)
         return None
+
+
+_PRIVATE_ROUTE_HINTS = {
+    "denied": "give the key app.read_logs on the app (any app role has it), or leave the app "
+    "out with --apps.deny",
+    "gone": "Capgo no longer serves this private route; upgrade capgo-exporter or disable the "
+    "{collector} collector",
+    "shape": "Capgo changed this private route's answer; upgrade capgo-exporter or disable the "
+    "{collector} collector",
+}
+
+
+async def per_app_private_route(
+    gate: PermissionGate,
+    log: structlog.stdlib.BoundLogger,
+    app_id: str,
+    collector: str,
+    what: str,
+    work: Coroutine[Any, Any, T],
+) -> T | None:
+    """Run ``work`` (one app's reads of a private route: its events, its raw stats) unless the
+    app's part (``collector:app_id``) is switched off. The app is skipped for a while, with one
+    warning saying ``what`` is skipped and what to do, when the key may not read the route
+    there, Capgo no longer serves it, or it answers another shape. A 5xx, a 429 or an answer
+    cut short or not JSON fails the run instead, as for any route: a fault of that answer,
+    not a changed route."""
+    part = f"{collector}:{app_id}"
+    if not gate.allows(part):
+        work.close()
+        return None
+    try:
+        return await work
+    except CapgoAPIError as error:
+        if is_permission_denied(error):
+            reason = "denied"
+        elif isinstance(error, NotFoundError):
+            reason = "gone"
+        else:
+            raise
+        detail = f"{error.status} {error.code}"
+    except UnreadableBodyError:
+        raise
+    except CapgoResponseError as error:
+        reason, detail = "shape", str(error)
+    gate.skip(
+        part,
+        log,
+        f"skipping this app's {what} for a while",
+        app_id=app_id,
+        error=detail,
+        hint=_PRIVATE_ROUTE_HINTS[reason].format(collector=collector),
+    )
+    return None

@@ -20,8 +20,7 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
-from capgo_exporter.api import CapgoAPIError, CapgoClient, CapgoResponseError, NotFoundError
-from capgo_exporter.api.errors import UnreadableBodyError, is_permission_denied
+from capgo_exporter.api import CapgoClient
 from capgo_exporter.api.models import App, Channel, Organization
 from capgo_exporter.api.stats_rows import MAX_LIMIT
 from capgo_exporter.autopause import ACTIONS, MAX_BPS, VERDICTS, evaluate, parse_pause_reason
@@ -33,7 +32,7 @@ from capgo_exporter.collect.base import (
     Probe,
     app_probe,
 )
-from capgo_exporter.collect.gate import PermissionGate
+from capgo_exporter.collect.gate import PermissionGate, per_app_private_route
 from capgo_exporter.collect.rollout_counts import (
     Counts,
     has_rollout,
@@ -182,14 +181,6 @@ STABLE_FAILURES = METRICS.gauge(
 )
 
 _MINUTE = 60.0
-_HINTS = {
-    "denied": "give the key app.read_logs on the app (any app role has it), or leave the app "
-    "out with --apps.deny",
-    "gone": "Capgo no longer serves this private route; upgrade capgo-exporter or disable the "
-    "rollouts collector",
-    "shape": "Capgo changed this private route's answer; upgrade capgo-exporter or disable the "
-    "rollouts collector",
-}
 
 
 class RolloutsCollector(BaseCollector):
@@ -249,45 +240,20 @@ class RolloutsCollector(BaseCollector):
     ) -> dict[timedelta, dict[str, Counts]] | None:
         """Counts per bundle for each window the app's active rollouts use (one request
         each, channels sharing a window share it); None when the app is skipped."""
-        part = _part(app_id)
-        if not self._gate.allows(part):
-            return None
         windows = sorted({policy_of(channel).window for channel in channels})
-        try:
-            counted = await asyncio.gather(
+
+        async def counted() -> dict[timedelta, dict[str, Counts]]:
+            limit = self._rows_limit
+            counts = await asyncio.gather(
                 *(
-                    window_counts(
-                        context.client, devices, app_id, now - w, now, limit=self._rows_limit
-                    )
+                    window_counts(context.client, devices, app_id, now - w, now, limit=limit)
                     for w in windows
                 )
             )
-        except CapgoAPIError as error:
-            if is_permission_denied(error):
-                reason = "denied"
-            elif isinstance(error, NotFoundError):
-                reason = "gone"
-            else:
-                raise  # 5xx, 429 and the like: the run fails and is retried as usual
-            self._skip(context, part, app_id, reason, f"{error.status} {error.code}")
-            return None
-        except UnreadableBodyError:
-            raise  # cut short or not JSON: a fault of this answer, not a changed route
-        except CapgoResponseError as error:
-            self._skip(context, part, app_id, "shape", str(error))
-            return None
-        return dict(zip(windows, counted, strict=True))
+            return dict(zip(windows, counts, strict=True))
 
-    def _skip(
-        self, context: CollectContext, part: str, app_id: str, reason: str, error: str
-    ) -> None:
-        self._gate.skip(
-            part,
-            context.log,
-            "skipping this app's rollout verdicts for a while",
-            app_id=app_id,
-            error=error,
-            hint=_HINTS[reason],
+        return await per_app_private_route(
+            self._gate, context.log, app_id, self.name, "rollout verdicts", counted()
         )
 
 
