@@ -29,7 +29,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Final, Literal, cast, get_args
 
 MAX_BPS: Final = 10_000
 DEFAULT_CONFIDENCE: Final = 0.95
@@ -61,7 +61,7 @@ FAILURE_ACTIONS: Final[tuple[str, ...]] = (
 COUNTED_ACTIONS: Final = (INSTALL_ACTION, *FAILURE_ACTIONS)
 
 Action = Literal["pause", "rollback", "notify"]
-ACTIONS: Final[tuple[Action, ...]] = ("pause", "rollback", "notify")
+ACTIONS: Final = cast(tuple[Action, ...], get_args(Action))
 # Capgo's reasons, in the order it tests them; "trigger" is its "triggered".
 Verdict = Literal[
     "disabled",
@@ -72,15 +72,7 @@ Verdict = Literal[
     "below_threshold",
     "trigger",
 ]
-VERDICTS: Final[tuple[Verdict, ...]] = (
-    "disabled",
-    "missing_threshold",
-    "cooldown",
-    "insufficient_attempts",
-    "insufficient_failures",
-    "below_threshold",
-    "trigger",
-)
+VERDICTS: Final = cast(tuple[Verdict, ...], get_args(Verdict))
 
 # Acklam's coefficients, as utils/rollout.ts spells them.
 _A: Final = (

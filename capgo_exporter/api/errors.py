@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 
 class CapgoError(Exception):
     """Base of every error raised by :mod:`capgo_exporter.api`."""
@@ -39,6 +41,17 @@ class CapgoResponseError(CapgoError):
         super().__init__(message)
         self.endpoint = endpoint
         self.request_id = request_id
+
+
+def private_route_shape_error(route: str, error: ValidationError) -> CapgoResponseError:
+    """A private route's answer that does not validate, named by its first difference."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return CapgoResponseError(
+        f"POST {route} answered an unexpected shape ({where}: {first['msg']}); "
+        "the private route may have changed",
+        endpoint=route,
+    )
 
 
 class UnreadableBodyError(CapgoResponseError):

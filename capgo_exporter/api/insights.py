@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
 from capgo_exporter.api.core import CapgoHTTP
-from capgo_exporter.api.errors import CapgoResponseError
+from capgo_exporter.api.errors import CapgoResponseError, private_route_shape_error
 from capgo_exporter.api.routes import Routes
 
 ROUTE = "/private/stats/insights"
@@ -116,13 +116,7 @@ def parse_insight(payload: Any, *, days: int) -> Insight:
     try:
         insight = Insight.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise CapgoResponseError(
-            f"POST {ROUTE} answered an unexpected shape ({where}: {first['msg']}); "
-            "the private route may have changed",
-            endpoint=ROUTE,
-        ) from None
+        raise private_route_shape_error(ROUTE, exc) from None
     if insight.period.requested_days != days:
         raise CapgoResponseError(
             f"POST {ROUTE} answered a {insight.period.requested_days}-day window for a "

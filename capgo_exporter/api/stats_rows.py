@@ -17,7 +17,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, StrictStr, TypeAdapter, ValidationError
 
 from capgo_exporter.api.core import CapgoHTTP
-from capgo_exporter.api.errors import CapgoResponseError
+from capgo_exporter.api.errors import private_route_shape_error
 from capgo_exporter.api.routes import Routes
 
 ROUTE: Final = "/private/stats"
@@ -49,13 +49,7 @@ def parse_rows(payload: Any) -> list[StatsEvent]:
     try:
         return _ROWS.validate_python(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise CapgoResponseError(
-            f"POST {ROUTE} answered an unexpected shape ({where}: {first['msg']}); "
-            "the private route may have changed",
-            endpoint=ROUTE,
-        ) from None
+        raise private_route_shape_error(ROUTE, exc) from None
 
 
 class StatsRows:
