@@ -24,21 +24,11 @@ class SampleSet:
 
     def set(self, spec: MetricSpec, value: float, *labels: str) -> None:
         """One sample; setting the same labels twice keeps the last value."""
-        family, key = self._family(spec, labels)
-        family[key] = float(value)
-
-    def add(self, spec: MetricSpec, amount: float, *labels: str) -> None:
-        """Add to a sample (counts built up row by row)."""
-        family, key = self._family(spec, labels)
-        family[key] = family.get(key, 0.0) + amount
-
-    def _family(self, spec: MetricSpec, labels: Labels) -> tuple[dict[Labels, float], Labels]:
-        """The metric's samples, and the labels as they will be shown."""
         if len(labels) != len(spec.labels):
             raise ValueError(
                 f"{spec.name} takes labels {spec.labels}, got {len(labels)} values: {labels}"
             )
-        return self._data.setdefault(spec, {}), tuple(map(printable, labels))
+        self._data.setdefault(spec, {})[tuple(map(printable, labels))] = float(value)
 
     def __len__(self) -> int:
         return sum(len(family) for family in self._data.values())
