@@ -51,6 +51,9 @@ class Count:
     devices: int  # distinct devices that reported it
 
 
+_NONE = Count(0, 0)
+
+
 class EventLog:
     """Events of one app: per day, per bundle its devices ran, per action."""
 
@@ -71,32 +74,34 @@ class EventLog:
         for name, cumulative in versions:
             shares.append((name, cumulative - previous))
             previous = cumulative
-        self._shares: tuple[tuple[str, int], ...] = tuple(shares)
+        self.bundles: tuple[str, ...] = tuple(name for name, _ in shares)
+        self._populations: dict[str, int] = {}
+        for name, share in shares:  # a name listed twice keeps its first share
+            self._populations.setdefault(name, devices * share // 1000)
         self.bad_bundle = bad_bundle
-
-    @property
-    def bundles(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self._shares)
 
     def population(self, bundle: str) -> int:
         """Devices running `bundle` (its share of the app's devices)."""
-        for name, share in self._shares:
-            if name == bundle:
-                return self._devices * share // 1000
-        return 0
+        return self._populations.get(bundle, 0)
+
+    def _failure_rates(self, bundle: str) -> dict[str, int]:
+        return _BAD_FAILURES if bundle == self.bad_bundle else _HEALTHY_FAILURES
+
+    def reports(self, action: str, bundle: str) -> bool:
+        """Whether `bundle`'s devices ever report `action`: most failure actions never occur,
+        and answering them without hashing is most of what a window costs."""
+        return action in _DAILY_REPORTING or action in self._failure_rates(bundle)
 
     def day(self, day: date, action: str, bundle: str) -> Count:
         """Events of `action` on `bundle` that day: 0 before the app existed."""
         population = self.population(bundle)
-        if day < self._first_day or population == 0:
-            return Count(0, 0)
+        if day < self._first_day or population == 0 or not self.reports(action, bundle):
+            return _NONE
         jitter = 800 + mix(self._salt, day.toordinal(), bundle, action) % 400  # per mille
         if action in _DAILY_REPORTING:
             devices = population * _DAILY_REPORTING[action] * jitter // 1_000_000
             return Count(devices * (2 if action == "get" else 1), devices)
-        rates = _BAD_FAILURES if bundle == self.bad_bundle else _HEALTHY_FAILURES
-        if action not in rates:
-            return Count(0, 0)
+        rates = self._failure_rates(bundle)
         installs = self.day(day, "set", bundle).devices
         expected = installs * rates[action] * jitter  # in millionths of an event
         # Rounded up with the fraction's probability, so small fleets still see rare failures.
@@ -107,6 +112,8 @@ class EventLog:
 
     def window(self, days: Sequence[date], action: str, bundle: str) -> Count:
         """Sum over `days`; distinct devices can't exceed the bundle's population."""
+        if not self.reports(action, bundle):
+            return _NONE
         counts = [self.day(d, action, bundle) for d in days]
         total = sum(c.total for c in counts)
         devices = min(self.population(bundle), sum(c.devices for c in counts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 
@@ -16,12 +17,18 @@ def splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
+@functools.lru_cache(maxsize=65_536)
+def _string_value(text: str) -> int:
+    # The same few strings (app ids, bundle names, actions) are hashed millions of times.
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
 def mix(*parts: int | str) -> int:
     """Hash several ints/strings into one 64-bit value."""
     acc = 0x243F6A8885A308D3
     for part in parts:
         if isinstance(part, str):
-            part = int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "big")
+            part = _string_value(part)
         acc = splitmix64(acc ^ (part & MASK64))
     return acc
 

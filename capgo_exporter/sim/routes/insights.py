@@ -76,11 +76,15 @@ def stats_insights(ctx: Ctx) -> Any:
     ]
     action_rows = _action_rows(ctx, log, app.app_id, actions, pairs, window, last_day)
     devices = _device_rows(ctx, app.app_id, versions)
+    # A bundle with no event of an action in the window has none on any of its days.
+    reporting: dict[str, list[str]] = {}
+    for action, bundle in pairs:
+        reporting.setdefault(action, []).append(bundle)
     daily = [
         {"date": day.isoformat(), "action": action, "total": total}
         for day in window
         for action in actions
-        if (total := sum(log.day(day, action, bundle).total for bundle in log.bundles))
+        if (total := sum(log.day(day, action, b).total for b in reporting.get(action, ())))
     ]
     return {
         "summary": {
