@@ -47,6 +47,17 @@ def _pick(table: Sequence[tuple[str, int]], roll: int) -> str:
     return table[-1][0]
 
 
+def _by_roll(table: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """_pick for every roll of 0..999, looked up instead of searched: each device draws four
+    values, and a million-device walk draws them for every row and again for the truth."""
+    return tuple(_pick(table, roll) for roll in range(1000))
+
+
+_PLATFORM_BY_ROLL = _by_roll(_PLATFORMS)
+_NATIVE_BY_ROLL = _by_roll(NATIVE_VERSIONS)
+_PLUGIN_BY_ROLL = _by_roll(PLUGIN_VERSIONS)
+
+
 def _format_id(index: int, hashes: tuple[int, int, int]) -> str:
     """A UUID-shaped device id that starts with `index` in hex (so ids sort by index)."""
     h, _, tail = hashes
@@ -105,6 +116,7 @@ class DeviceStore:
             acc += weight
             table.append((name, round(1000 * acc / total)))
         self._versions: tuple[tuple[str, int], ...] = tuple(table)
+        self._version_by_roll = _by_roll(table) if table else ()
         self._forced = tuple(forced_channels)
         self._patch: dict[int, dict[str, Any]] = {}
         self._override: dict[int, str | None] = {}
@@ -150,12 +162,12 @@ class DeviceStore:
 
     def _facts(self, index: int, hashes: tuple[int, int, int]) -> Facts:
         h1, h2, h3 = hashes
-        platform = _pick(_PLATFORMS, h1 % 1000)
-        native = _pick(NATIVE_VERSIONS, (h1 >> 10) % 1000)
+        platform = _PLATFORM_BY_ROLL[h1 % 1000]
+        native = _NATIVE_BY_ROLL[(h1 >> 10) % 1000]
         if (h1 >> 20) % 1000 < _BUILTIN_PER_MILLE or not self._versions:
             version_name = native if (h1 >> 30) & 1 else "builtin"
         else:
-            version_name = _pick(self._versions, (h1 >> 31) % 1000)
+            version_name = self._version_by_roll[(h1 >> 31) % 1000]
         custom_id = f"user-{(h2 >> 8) % 100000:05d}" if h2 % 4 == 0 else ""
         channel = None
         if self._forced and (h2 >> 40) % 1000 < _FORCED_PER_MILLE:
@@ -164,7 +176,7 @@ class DeviceStore:
             platform=platform,
             version_name=version_name,
             version_build=native,
-            plugin_version=_pick(PLUGIN_VERSIONS, (h2 >> 20) % 1000),
+            plugin_version=_PLUGIN_BY_ROLL[(h2 >> 20) % 1000],
             is_prod=(h2 >> 30) % 100 >= 8,
             is_emulator=(h2 >> 37) % 100 < 3,
             updated_ms=self._base_ms - 1 - (h3 >> 8) % _WINDOW_MS,

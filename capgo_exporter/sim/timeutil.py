@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +36,18 @@ def from_ms(ms: int) -> datetime:
 
 
 def ms_iso_z(ms: int) -> str:
-    return iso_z(from_ms(ms))
+    """iso_z of an epoch-ms instant, without a datetime: every device row has one, and a
+    million-device walk formats a million (same text as iso_z(from_ms(ms)))."""
+    days, in_day = divmod(ms, 86_400_000)
+    seconds, millis = divmod(in_day, 1000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_day(days: int) -> str:
+    return (EPOCH + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 def parse_updated_at(text: str) -> int | None:
