@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import bcrypt
 import httpx
@@ -36,7 +37,15 @@ ATTACK_SECONDS = 6.0  # each attacker stops by then, whatever happens
 SCRAPES = 10
 PASSWORD = "right"
 
-# Each runs until the scrapes are done or ATTACK_SECONDS have passed.
+
+class EventLike(Protocol):
+    """The attackers' stop signal from this process (a multiprocessing Event)."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+# Each attack lasts until the scrapes are done, ATTACK_SECONDS at most; the scrapes measure
+# latency under attack, so they run alone, after the parallel part of the suite.
 pytestmark = pytest.mark.serial
 
 
@@ -84,13 +93,16 @@ def wrong_passwords(port: int, stop: threading.Event) -> None:
                 client.get("/metrics", auth=("prometheus", "wrong"))
 
 
-def attackers(attacker: Callable[[int, threading.Event], None], port: int) -> None:
-    """In the attackers' process: ATTACKERS threads for ATTACK_SECONDS at most."""
+def attackers(
+    attacker: Callable[[int, threading.Event], None], port: int, scraped: EventLike
+) -> None:
+    """In the attackers' process: ATTACKERS threads until the scrapes are done (``scraped``),
+    ATTACK_SECONDS at most."""
     stop = threading.Event()
     threads = [threading.Thread(target=attacker, args=(port, stop)) for _ in range(ATTACKERS)]
     for thread in threads:
         thread.start()
-    stop.wait(ATTACK_SECONDS)
+    scraped.wait(ATTACK_SECONDS)
     stop.set()
     for thread in threads:
         thread.join(5)
@@ -103,9 +115,9 @@ def under_attack(
 ) -> list[int | str]:
     """Fresh-connection scrapes while ATTACKERS run ``attacker``: their statuses, or the
     error of a lost one (its name says how it was lost)."""
-    process = multiprocessing.get_context("spawn").Process(
-        target=attackers, args=(attacker, exporter.port)
-    )
+    spawn = multiprocessing.get_context("spawn")
+    scraped = spawn.Event()
+    process = spawn.Process(target=attackers, args=(attacker, exporter.port, scraped))
     process.start()
     statuses: list[int | str] = []
     try:
@@ -119,6 +131,7 @@ def under_attack(
             except httpx.HTTPError as error:
                 statuses.append(type(error).__name__)
     finally:
+        scraped.set()
         process.join(ATTACK_SECONDS + 10)
         if process.is_alive():
             process.kill()
