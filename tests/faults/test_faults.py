@@ -1,7 +1,7 @@
 """Fault injection: the daemon against the simulator, one fault at a time.
 
 Each scenario starts a healthy daemon (harness.daemon_under_fault), switches one fault on for
-`FAULT_SECONDS` (three poll intervals) while simulated devices appear and check in, switches
+`FAULT_SECONDS` (two poll intervals) while simulated devices appear and check in, switches
 it off, and checks the four invariants listed in harness.py: nothing sent inside a pause,
 no series gone while its health says 1, recovery within one interval of the fault's end,
 nothing lost in the device index. Each prints the figures the README's "Under faults"
@@ -10,6 +10,7 @@ section quotes (``python -m pytest tests/faults -s``).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,10 +30,10 @@ from tests.faults.harness import (
     daemon_under_fault,
 )
 
-FAULT_SECONDS = 3 * INTERVAL
+FAULT_SECONDS = 2 * INTERVAL  # every collector fails two runs or more
 # Each scenario checks what happens within real seconds (pauses, recovery within an interval):
 # run alone, after the parallel part of the suite, not beside other tests' load.
-pytestmark = pytest.mark.serial
+pytestmark = [pytest.mark.serial, pytest.mark.usefixtures("probe_every_interval")]
 
 
 def knobs(daemon: Daemon, lingers: float = 0.0, **values: object) -> Callable[[], float]:
@@ -107,8 +108,9 @@ async def test_a_burst_of_server_errors(tmp_path: Path) -> None:
     assert {500, 502, 503} & set(outcome.statuses)
     assert outcome.watch.down_seen  # the fault was felt: health said so
     # Probed, not hammered: the failures that open the circuit, the requests already in
-    # flight then (at most the concurrency), and one probe at most (the first waits 6 s).
-    assert sum(outcome.statuses.values()) <= FAILURES_TO_OPEN + 4 + 1
+    # flight then (at most the concurrency), and a probe per interval at most after that.
+    probes = math.ceil(FAULT_SECONDS / INTERVAL)
+    assert sum(outcome.statuses.values()) <= FAILURES_TO_OPEN + 4 + probes
 
 
 async def test_requests_that_time_out(tmp_path: Path) -> None:
@@ -137,6 +139,9 @@ async def test_a_429_storm_with_retry_after(tmp_path: Path) -> None:
             daemon,
             knobs(daemon, rate_limit_per_min=20, rate_limit_burst=2),
             lift,
+            # Three intervals: long enough for a pause to end and the next request to meet
+            # another 429 (in two, the first pause outlasts the fault).
+            seconds=3 * INTERVAL,
         )
     outcome.report("429 storm, 20/min")
     assert outcome.statuses.get(429, 0) >= 2
@@ -154,7 +159,7 @@ async def test_latency_longer_than_the_intervals(tmp_path: Path) -> None:
             daemon,
             knobs(daemon, latency_ms=latency * 1000),
             knobs(daemon, lingers=latency, latency_ms=0.0),  # slow answers on their way
-            seconds=6 * INTERVAL,
+            seconds=5 * INTERVAL,
         )
     outcome.report(f"latency {latency:g}s, interval {INTERVAL:g}s")
     assert outcome.watch.down_seen  # data passed their max age: health said so

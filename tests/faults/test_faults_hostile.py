@@ -11,7 +11,8 @@ import pytest
 from tests.faults.harness import Daemon, daemon_under_fault
 from tests.faults.test_faults import under_fault
 
-pytestmark = pytest.mark.serial  # real seconds: pauses, recovery within an interval
+# Real seconds (pauses, recovery within an interval): run alone, as test_faults.py.
+pytestmark = [pytest.mark.serial, pytest.mark.usefixtures("probe_every_interval")]
 
 LIMIT = 1024 * 1024  # --capgo.max-response-size in these scenarios, its smallest value
 
