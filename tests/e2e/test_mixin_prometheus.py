@@ -100,9 +100,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             **{ENV_NAMES["max_age"]: f"{MAX_AGE_SECONDS}s"},
         )
         with exporter_and_prometheus(tmp, env, _prometheus_config) as (exporter, query):
-            # Enough scrapes for every rate window and a few rule evaluations.
-            time.sleep(12)
-            yield Stack(sim, exporter, query)
+            stack = Stack(sim, exporter, query)
+            _until_every_panel_has_data(stack, timeout=45)
+            time.sleep(1)  # one more rule evaluation (every second) for the alert tests
+            yield stack
+
+
+def _until_every_panel_has_data(stack: Stack, timeout: float) -> None:
+    """Until every rate window has its two samples and every panel's query its data (about 5 s
+    after the first scrape), or ``timeout``: the tests then say which panel has none."""
+    deadline = time.monotonic() + timeout
+    pending = [expr for _, _, expr in PANELS]
+    while pending and time.monotonic() < deadline:
+        variables = _variables(stack)
+        queries = {expr: dashboards.substitute(expr, variables) for expr in pending}
+        pending = [expr for expr, query in queries.items() if not stack.prometheus.vector(query)]
+        if pending:
+            time.sleep(0.5)
 
 
 def _variables(stack: Stack) -> dict[str, str]:
