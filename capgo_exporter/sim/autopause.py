@@ -79,15 +79,20 @@ def capgo_counts(world: World, channel: Channel, bundle: str, at: datetime) -> t
     window = timedelta(minutes=effective_window_minutes(channel.auto_pause_window_minutes))
     store = world.devices[channel.app_id]
     installs = failures = 0
+    counted: dict[str, bool] = {}  # a device reports many times in a window: judged once
     events = world.raw_events[channel.app_id].between(to_ms(at - window), to_ms(at), channel.name)
     for event in events:
         if event.version_name != bundle:
             continue
         if event.action != _INSTALL and not is_failure(event.action):
             continue
-        index = store.index_of(event.device_id)
-        facts = store.facts(index) if index is not None else None
-        if facts is None or not facts.is_prod or facts.is_emulator:
+        counts = counted.get(event.device_id)
+        if counts is None:
+            index = store.index_of(event.device_id)
+            facts = store.facts(index) if index is not None else None
+            counts = facts is not None and facts.is_prod and not facts.is_emulator
+            counted[event.device_id] = counts
+        if not counts:
             continue
         if event.action == _INSTALL:
             installs += 1

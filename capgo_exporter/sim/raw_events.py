@@ -14,6 +14,7 @@ reported): Capgo's auto-pause counts only the channel's events; the rows do not 
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from capgo_exporter.sim.devices import DeviceStore
 from capgo_exporter.sim.hashing import mix
 
 _MINUTE_MS: Final = 60_000
+# Three hours of a channel's drawn minutes (at most 160 events each): longer than the windows
+# Capgo's check and the rollouts collector read in the simulated stories.
+_MINUTES_KEPT: Final = 180
 
 
 @dataclass(frozen=True)
@@ -73,25 +77,35 @@ class Traffic:
         self.channel = channel
         self._devices = devices
         self.streams = streams
+        # Capgo's check every 5 minutes reads the last hour or more again, and so do the
+        # stats rows: each minute is drawn once (a minute depends on the fleet's size too).
+        self._drawn = functools.lru_cache(maxsize=_MINUTES_KEPT)(self._draw)
 
     def between(self, start_ms: int, end_ms: int) -> Iterator[RawEvent]:
         if self._devices.count == 0:
             return
         first = start_ms - start_ms % _MINUTE_MS
         for minute in range(first, end_ms, _MINUTE_MS):
-            for event in self._minute(minute):
+            for event in self._drawn(minute, self._devices.count, self.streams):
                 if start_ms <= event.created_ms < end_ms:
                     yield event
 
-    def _minute(self, minute_ms: int) -> Iterator[RawEvent]:
-        for number, stream in enumerate(self.streams):
+    def _draw(
+        self, minute_ms: int, devices: int, streams: tuple[Stream, ...]
+    ) -> tuple[RawEvent, ...]:
+        return tuple(self._minute(minute_ms, devices, streams))
+
+    def _minute(
+        self, minute_ms: int, devices: int, streams: tuple[Stream, ...]
+    ) -> Iterator[RawEvent]:
+        for number, stream in enumerate(streams):
             h = mix(self._salt, minute_ms, number)
             # 75 % to 125 % of the rate, and each event at its own millisecond of the minute.
             count = stream.per_minute * (750 + h % 500) // 1000
             failing = stream.failure_bps(minute_ms)
             for i in range(count):
                 e = mix(h, i)
-                device = self._devices.device_id(e % self._devices.count)
+                device = self._devices.device_id(e % devices)
                 fails = (e >> 20) % 10_000 < failing
                 action = FAILURE_ACTIONS[(e >> 40) % 3] if fails else INSTALL_ACTION
                 at = minute_ms + i * (_MINUTE_MS // max(count, 1)) + (e >> 50) % 7
