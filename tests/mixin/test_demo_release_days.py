@@ -52,7 +52,7 @@ from capgo_exporter.sim import Simulator
 from capgo_exporter.snapshot import Part, Snapshot
 from tests.tools import require_binary
 
-# 367 days of the events collector and one promtool run: about 35 CPU seconds.
+# 367 days of the events collector and one promtool run: about 20 CPU seconds.
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
