@@ -16,8 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Protocol
 
 import bcrypt
 import httpx
@@ -36,12 +36,6 @@ CAP, DEADLINE, ATTACKERS = 12, 1.0, 36
 ATTACK_SECONDS = 6.0  # each attacker stops by then, whatever happens
 SCRAPES = 10
 PASSWORD = "right"
-
-
-class EventLike(Protocol):
-    """The attackers' stop signal from this process (a multiprocessing Event)."""
-
-    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 # Each attack lasts until the scrapes are done, ATTACK_SECONDS at most; the scrapes measure
@@ -93,9 +87,7 @@ def wrong_passwords(port: int, stop: threading.Event) -> None:
                 client.get("/metrics", auth=("prometheus", "wrong"))
 
 
-def attackers(
-    attacker: Callable[[int, threading.Event], None], port: int, scraped: EventLike
-) -> None:
+def attackers(attacker: Callable[[int, threading.Event], None], port: int, scraped: Event) -> None:
     """In the attackers' process: ATTACKERS threads until the scrapes are done (``scraped``),
     ATTACK_SECONDS at most."""
     stop = threading.Event()

@@ -93,11 +93,8 @@ class Traffic:
     def _draw(
         self, minute_ms: int, devices: int, streams: tuple[Stream, ...]
     ) -> tuple[RawEvent, ...]:
-        return tuple(self._minute(minute_ms, devices, streams))
-
-    def _minute(
-        self, minute_ms: int, devices: int, streams: tuple[Stream, ...]
-    ) -> Iterator[RawEvent]:
+        """The minute's events of every stream (``devices``: the fleet's size then)."""
+        events = []
         for number, stream in enumerate(streams):
             h = mix(self._salt, minute_ms, number)
             # 75 % to 125 % of the rate, and each event at its own millisecond of the minute.
@@ -109,7 +106,8 @@ class Traffic:
                 fails = (e >> 20) % 10_000 < failing
                 action = FAILURE_ACTIONS[(e >> 40) % 3] if fails else INSTALL_ACTION
                 at = minute_ms + i * (_MINUTE_MS // max(count, 1)) + (e >> 50) % 7
-                yield RawEvent(at, device, action, stream.bundle, None, self.channel)
+                events.append(RawEvent(at, device, action, stream.bundle, None, self.channel))
+        return tuple(events)
 
 
 def _time(event: RawEvent) -> int:

@@ -16,12 +16,18 @@ from capgo_exporter.collect.devices import collector as devices_module
 from capgo_exporter.collect.devices.collector import DEVICES_TRACKED, DevicesCollector
 from capgo_exporter.collect.devices.index import DeviceIndex
 from capgo_exporter.collect.devices.page_size import FILE_NAME, DevicePageSize
-from capgo_exporter.collect.samples import Labels, Samples
+from capgo_exporter.collect.samples import Labels
 from capgo_exporter.metrics import MetricSpec
 from capgo_exporter.selfmetrics import SelfMetrics
 from capgo_exporter.sim import SimConfig, Simulator
 from tests.collect.conftest import make_settings
-from tests.collect.test_devices_collector import Clock, Fleet, actual, assert_truth, expected
+from tests.collect.test_devices_collector import (
+    Clock,
+    Fleet,
+    assert_expected,
+    assert_truth,
+    expected,
+)
 
 SUPABASE, ANALYTICS = 1_000, 50_001
 
@@ -149,12 +155,6 @@ def million_expected() -> dict[MetricSpec, dict[Labels, float]]:
     return expected(sim.truth(max_bundles_per_app=make_settings().max_bundles_per_app))
 
 
-def assert_million_truth(samples: Samples) -> None:
-    got, want = actual(samples), million_expected()
-    for spec in want:
-        assert got[spec] == want[spec], spec.name
-
-
 async def million(cap: int) -> tuple[Fleet, Any, int]:
     fleet = Fleet(make_settings(), config(1_000_000, cap))
     collector = DevicesCollector(fleet.settings, DeviceIndex())
@@ -173,7 +173,7 @@ async def test_a_million_devices_in_20_requests_on_production_paging() -> None:
     assert fleet.device_requests() == 20  # ⌈1,000,000 / 50,000⌉, within the target of 25
     assert size == 50_000
     assert samples[DEVICES_TRACKED][(fleet.apps[0],)] == 1_000_000
-    assert_million_truth(samples)
+    assert_expected(samples, million_expected())
 
 
 @pytest.mark.slow
@@ -182,7 +182,7 @@ async def test_a_million_devices_where_pages_are_cut_at_1000() -> None:
     assert fleet.device_requests() == 1 + math.ceil(1_000_000 / 999)  # one extra, no more
     assert size == 999
     assert samples[DEVICES_TRACKED][(fleet.apps[0],)] == 1_000_000
-    assert_million_truth(samples)
+    assert_expected(samples, million_expected())
 
 
 async def test_an_app_that_is_gone_leaves_no_walk_progress() -> None:

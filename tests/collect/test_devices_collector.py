@@ -176,11 +176,16 @@ def actual(samples: Samples) -> dict[MetricSpec, dict[Labels, float]]:
     return {spec: dict(samples.get(spec, {})) for spec in specs_of("devices")}
 
 
-def assert_truth(fleet: Fleet, samples: Samples) -> None:
-    truth = expected(fleet.sim.truth(max_bundles_per_app=fleet.settings.max_bundles_per_app))
+def assert_expected(samples: Samples, want: dict[MetricSpec, dict[Labels, float]]) -> None:
+    """Every device metric as ``want`` says, compared metric by metric (a failure names it)."""
     got = actual(samples)
-    for spec in truth:
-        assert got[spec] == truth[spec], spec.name
+    for spec in want:
+        assert got[spec] == want[spec], spec.name
+
+
+def assert_truth(fleet: Fleet, samples: Samples) -> None:
+    max_bundles = fleet.settings.max_bundles_per_app
+    assert_expected(samples, expected(fleet.sim.truth(max_bundles_per_app=max_bundles)))
 
 
 async def test_first_run_walks_everything_once_and_equals_the_truth(

@@ -110,11 +110,10 @@ def _until_every_panel_has_data(stack: Stack, timeout: float) -> None:
     """Until every rate window has its two samples and every panel's query its data (about 5 s
     after the first scrape), or ``timeout``: the tests then say which panel has none."""
     deadline = time.monotonic() + timeout
-    pending = [expr for _, _, expr in PANELS]
+    variables = _variables(stack)
+    pending = [dashboards.substitute(expr, variables) for _, _, expr in PANELS]
     while pending and time.monotonic() < deadline:
-        variables = _variables(stack)
-        queries = {expr: dashboards.substitute(expr, variables) for expr in pending}
-        pending = [expr for expr, query in queries.items() if not stack.prometheus.vector(query)]
+        pending = [query for query in pending if not stack.prometheus.vector(query)]
         if pending:
             time.sleep(0.5)
 

@@ -21,12 +21,13 @@ import yaml
 
 from capgo_exporter.collectors import COLLECTORS
 from capgo_exporter.mixin.config import DEFAULT_RUNBOOK_URL_BASE
+from capgo_exporter.mixin.rules import RULES_FILE
 from capgo_exporter.selfmetrics import COLLECTOR_LAST_SUCCESS, COLLECTOR_MAX_AGE
 from capgo_exporter.settings import load_settings
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 PATH: Final = ROOT / "deploy" / "prometheus" / "tests" / "staleness.test.yml"
-RULES: Final = ROOT / "deploy" / "prometheus" / "capgo.rules.yml"
+RULES: Final = ROOT / "deploy" / RULES_FILE
 STALE: Final = "CapgoExporterDataStale"
 AGING: Final = "CapgoExporterDataAging"
 JOB: Final = "capgo"
