@@ -50,7 +50,7 @@ from capgo_exporter.status import CollectorStatus
 from tests.clock import running_clock
 from tests.collect.test_devices_collector import expected
 
-INTERVAL = 2.0  # every collector's poll interval, seconds
+INTERVAL = 1.0  # every collector's poll interval, seconds
 # Recovery must come with the first poll after the fault: it starts within an interval (±10 %
 # jitter, scheduler.JITTER) of the last failed one, and then runs (well under a second on this
 # account when the machine is idle; the rest of the 2 s is for a busy CI machine).

@@ -139,9 +139,9 @@ async def test_a_429_storm_with_retry_after(tmp_path: Path) -> None:
             daemon,
             knobs(daemon, rate_limit_per_min=20, rate_limit_burst=2),
             lift,
-            # Three intervals: long enough for a pause to end and the next request to meet
-            # another 429 (in two, the first pause outlasts the fault).
-            seconds=3 * INTERVAL,
+            # Six seconds, two of the bucket's 3-second refills: long enough for a pause to end
+            # and the next request to meet another 429 (in three, the first pause outlasts it).
+            seconds=6.0,
         )
     outcome.report("429 storm, 20/min")
     assert outcome.statuses.get(429, 0) >= 2
