@@ -192,23 +192,23 @@ class _Devices:
         self.overrides: Counter[str] = Counter()
         served: Counter[str] = Counter()
         running: Counter[tuple[str, str]] = Counter()  # (channel, version_name)
-        for index in range(store.count):
-            f = store.facts(index)
-            self.by[(f.platform, f.version_name, f.is_prod, f.is_emulator)] += 1
-            self.native[(f.platform, f.version_build)] += 1
-            self.plugin[f.plugin_version] += 1
+        # Devices grouped by what is counted: `n` devices alike, counted at once.
+        for f, n in store.fact_groups(list(thresholds.values())).items():
+            self.by[(f.platform, f.version_name, f.is_prod, f.is_emulator)] += n
+            self.native[(f.platform, f.version_build)] += n
+            self.plugin[f.plugin_version] += n
             if f.version_name == f.version_build or f.version_name in RESERVED_BUNDLES:
-                self.builtin[f.platform] += 1
-            for window, threshold in thresholds.items():
-                if f.updated_ms >= threshold:
-                    self.seen[window][f.platform] += 1
+                self.builtin[f.platform] += n
+            for window, seen in zip(thresholds, f.updated_since, strict=True):
+                if seen:
+                    self.seen[window][f.platform] += n
             channel = f.channel if f.channel in names else None
             if channel is not None:
-                self.overrides[channel] += 1
+                self.overrides[channel] += n
             serving = channel or default
             if serving is not None:
-                served[serving] += 1
-                running[(serving, f.version_name)] += 1
+                served[serving] += n
+                running[(serving, f.version_name)] += n
         self.channels = tuple(self._channel(world, c, served, running) for c in channels)
 
     @staticmethod
