@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 U64 = NDArray[np.uint64]
+T = TypeVar("T")
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 ID_LENGTH = 36  # 8-4-4-4-12
@@ -91,9 +93,10 @@ def iso_z(ms: NDArray[np.int64]) -> list[str]:
     return text.tolist()  # type: ignore[no-any-return]
 
 
-def pick(table: Sequence[object], at: NDArray[np.intp]) -> list[object]:
+def pick(table: Sequence[T], at: NDArray[np.intp]) -> list[T]:
     """table[i] for every i, as Python objects."""
-    return np.asarray(table, dtype=object)[at].tolist()  # type: ignore[no-any-return]
+    picked: list[T] = np.asarray(table, dtype=object)[at].tolist()
+    return picked
 
 
 def _strings(ascii_rows: NDArray[np.uint8]) -> list[str]:

@@ -14,76 +14,34 @@ import random
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-from capgo_exporter.sim import device_columns as columns
-from capgo_exporter.sim.device_columns import Hashes, bits
+from capgo_exporter.sim.device_draws import CHUNK, DeviceDraws
+from capgo_exporter.sim.device_tables import (
+    BUILTIN_PER_MILLE,
+    COUNTRIES,
+    FORCED_PER_MILLE,
+    INSTALL_SOURCES,
+    NATIVE_BY_ROLL,
+    OS_VERSIONS,
+    PLATFORM_BY_ROLL,
+    PLUGIN_BY_ROLL,
+    WINDOW_MS,
+    AppView,
+    FactGroup,
+    Facts,
+    by_roll,
+)
 from capgo_exporter.sim.hashing import mix, splitmix64
 from capgo_exporter.sim.timeutil import ms_iso_z, parse_updated_at
 
+__all__ = ["AppView", "BadCursor", "DeviceStore", "FactGroup", "Facts"]
+
 _INDEX_BITS = 24  # sort keys pack (updated_ms, index); 16.7M devices per app is plenty
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
-_WINDOW_MS = 45 * 86_400_000  # base devices were last seen within the past 45 days
-_FORCED_PER_MILLE = 20
-_BUILTIN_PER_MILLE = 40
-_PLATFORMS = (("ios", 520), ("android", 980), ("electron", 1000))  # cumulative per mille
-_OS_VERSIONS = {
-    "ios": ("17.5.1", "18.3.2", "18.6", "26.0.1"),
-    "android": ("12", "13", "14", "15"),
-    "electron": ("macOS 14.5", "Windows 11", "Ubuntu 24.04"),
-}
-_INSTALL_SOURCES = {
-    "ios": ("app_store", "testflight"),
-    "android": ("play_store", "sideload"),
-    "electron": ("direct", "direct"),
-}
-_COUNTRIES = ("US", "FR", "DE", "BR", "IN", "JP")
-NATIVE_VERSIONS = (("1.0.0", 150), ("1.1.0", 500), ("1.2.0", 1000))
-PLUGIN_VERSIONS = (("5.10.1", 50), ("6.14.2", 300), ("7.0.1", 700), ("7.2.0", 1000))
-
-
-def _pick(table: Sequence[tuple[str, int]], roll: int) -> str:
-    for value, threshold in table:
-        if roll < threshold:
-            return value
-    return table[-1][0]
-
-
-def _by_roll(table: Sequence[tuple[str, int]]) -> tuple[str, ...]:
-    """_pick for every roll of 0..999, looked up instead of searched: each device draws four
-    values, and a million-device walk draws them for every row and again for the truth."""
-    return tuple(_pick(table, roll) for roll in range(1000))
-
-
-_PLATFORM_BY_ROLL = _by_roll(_PLATFORMS)
-_NATIVE_BY_ROLL = _by_roll(NATIVE_VERSIONS)
-_PLUGIN_BY_ROLL = _by_roll(PLUGIN_VERSIONS)
-
-
-def _codes_by_roll(table: Sequence[tuple[str, int]]) -> NDArray[np.intp]:
-    """_by_roll as positions in ``table``: the same draws for numpy (device_columns)."""
-    names = [name for name, _ in table]
-    return np.array([names.index(name) for name in _by_roll(table)], dtype=np.intp)
-
-
-_PLATFORM_NAMES = tuple(name for name, _ in _PLATFORMS)
-_NATIVE_NAMES = tuple(name for name, _ in NATIVE_VERSIONS)
-_PLUGIN_NAMES = tuple(name for name, _ in PLUGIN_VERSIONS)
-_PLATFORM_CODES = _codes_by_roll(_PLATFORMS)
-_NATIVE_CODES = _codes_by_roll(NATIVE_VERSIONS)
-_PLUGIN_CODES = _codes_by_roll(PLUGIN_VERSIONS)
-_BUILTIN_CODE = len(_NATIVE_NAMES)  # version codes: the native versions, "builtin", bundles
-# install_source and os_version tables flattened: a platform's entries start at its offset.
-_INSTALL_FLAT = tuple(source for p in _PLATFORM_NAMES for source in _INSTALL_SOURCES[p])
-_OS_FLAT = tuple(version for p in _PLATFORM_NAMES for version in _OS_VERSIONS[p])
-_OS_COUNT = np.array([len(_OS_VERSIONS[p]) for p in _PLATFORM_NAMES], dtype=np.uint64)
-_OS_OFFSET = np.cumsum([0, *(len(_OS_VERSIONS[p]) for p in _PLATFORM_NAMES)])[:-1]
-_CHUNK = 1 << 18  # devices per numpy pass when a whole store is counted (bounded memory)
 
 
 def _format_id(index: int, hashes: tuple[int, int, int]) -> str:
@@ -93,55 +51,6 @@ def _format_id(index: int, hashes: tuple[int, int, int]) -> str:
         f"{index:08x}-{h >> 48:04x}-4{(h >> 36) & 0xFFF:03x}-"
         f"{8 | ((h >> 34) & 3):x}{(h >> 22) & 0xFFF:03x}-{tail & 0xFFFFFFFFFFFF:012x}"
     )
-
-
-class Facts(NamedTuple):
-    """What aggregates need from one device (current values, overlay applied)."""
-
-    platform: str
-    version_name: str
-    version_build: str
-    plugin_version: str
-    is_prod: bool
-    is_emulator: bool
-    updated_ms: int
-    custom_id: str
-    channel: str | None  # forced channel override (may name a channel that no longer exists)
-
-
-class FactGroup(NamedTuple):
-    """Devices that agree on everything an aggregate counts (DeviceStore.fact_groups)."""
-
-    platform: str
-    version_name: str
-    version_build: str
-    plugin_version: str
-    is_prod: bool
-    is_emulator: bool
-    channel: str | None
-    updated_since: tuple[bool, ...]  # updated_ms >= each threshold asked for
-
-
-class _Columns(NamedTuple):
-    """Facts of many base devices as table positions (no overlay applied)."""
-
-    platform: NDArray[np.intp]  # into _PLATFORM_NAMES
-    version: NDArray[np.intp]  # into the store's _version_choices
-    native: NDArray[np.intp]  # into _NATIVE_NAMES
-    plugin: NDArray[np.intp]  # into _PLUGIN_NAMES
-    is_prod: NDArray[np.bool_]
-    is_emulator: NDArray[np.bool_]
-    updated_ms: NDArray[np.int64]
-    channel: NDArray[np.intp]  # into the store's forced channels, -1 for none
-
-
-@dataclass(frozen=True)
-class AppView:
-    """Per-request lookups a device record needs from the rest of the app's state."""
-
-    app_id: str
-    bundle_ids: Mapping[str, int]  # version_name -> bundle id
-    channels: frozenset[str]  # names of channels that exist now
 
 
 class BadCursor(ValueError):
@@ -170,10 +79,11 @@ class DeviceStore:
             acc += weight
             table.append((name, round(1000 * acc / total)))
         self._versions: tuple[tuple[str, int], ...] = tuple(table)
-        self._version_by_roll = _by_roll(table) if table else ()
-        self._version_choices = (*_NATIVE_NAMES, "builtin", *(name for name, _ in table))
-        self._version_codes = _BUILTIN_CODE + 1 + _codes_by_roll(table) if table else None
+        self._version_by_roll = by_roll(table) if table else ()
         self._forced = tuple(forced_channels)
+        self._draws = DeviceDraws(
+            salt=self._salt, base_ms=base_ms, versions=self._versions, forced=self._forced
+        )
         self._patch: dict[int, dict[str, Any]] = {}
         self._override: dict[int, str | None] = {}
         self._touches = 0
@@ -218,24 +128,24 @@ class DeviceStore:
 
     def _facts(self, index: int, hashes: tuple[int, int, int]) -> Facts:
         h1, h2, h3 = hashes
-        platform = _PLATFORM_BY_ROLL[h1 % 1000]
-        native = _NATIVE_BY_ROLL[(h1 >> 10) % 1000]
-        if (h1 >> 20) % 1000 < _BUILTIN_PER_MILLE or not self._versions:
+        platform = PLATFORM_BY_ROLL[h1 % 1000]
+        native = NATIVE_BY_ROLL[(h1 >> 10) % 1000]
+        if (h1 >> 20) % 1000 < BUILTIN_PER_MILLE or not self._versions:
             version_name = native if (h1 >> 30) & 1 else "builtin"
         else:
             version_name = self._version_by_roll[(h1 >> 31) % 1000]
         custom_id = f"user-{(h2 >> 8) % 100000:05d}" if h2 % 4 == 0 else ""
         channel = None
-        if self._forced and (h2 >> 40) % 1000 < _FORCED_PER_MILLE:
+        if self._forced and (h2 >> 40) % 1000 < FORCED_PER_MILLE:
             channel = self._forced[(h2 >> 50) % len(self._forced)]
         facts = Facts(
             platform=platform,
             version_name=version_name,
             version_build=native,
-            plugin_version=_PLUGIN_BY_ROLL[(h2 >> 20) % 1000],
+            plugin_version=PLUGIN_BY_ROLL[(h2 >> 20) % 1000],
             is_prod=(h2 >> 30) % 100 >= 8,
             is_emulator=(h2 >> 37) % 100 < 3,
-            updated_ms=self._base_ms - 1 - (h3 >> 8) % _WINDOW_MS,
+            updated_ms=self._base_ms - 1 - (h3 >> 8) % WINDOW_MS,
             custom_id=custom_id,
             channel=channel,
         )
@@ -257,119 +167,31 @@ class DeviceStore:
             "custom_id": f.custom_id,
             "is_prod": f.is_prod,
             "is_emulator": f.is_emulator,
-            "install_source": _INSTALL_SOURCES[f.platform][(h2 >> 52) & 1],
+            "install_source": INSTALL_SOURCES[f.platform][(h2 >> 52) & 1],
             "version_name": f.version_name,
             "version": view.bundle_ids.get(f.version_name),
             "app_id": view.app_id,
             "platform": f.platform,
             "plugin_version": f.plugin_version,
-            "os_version": _OS_VERSIONS[f.platform][(h2 >> 54) % len(_OS_VERSIONS[f.platform])],
+            "os_version": OS_VERSIONS[f.platform][(h2 >> 54) % len(OS_VERSIONS[f.platform])],
             "version_build": f.version_build,
             "key_id": f"{self._salt & 0xFFFFFFFFFF:010x}" if (h2 >> 58) % 4 == 0 else None,
             # Lists leave the country out; a single lookup fills it.
-            "country_code": _COUNTRIES[(h2 >> 60) % 6] if single else None,
+            "country_code": COUNTRIES[(h2 >> 60) % 6] if single else None,
         }
         if f.channel is not None and f.channel in view.channels:
             row["channel"] = f.channel
         return row
 
-    # -- many devices at once -------------------------------------------------------------
-
-    def _columns(self, hashes: Hashes) -> _Columns:
-        """_facts for every hashed index, as table positions (the overlay is not applied)."""
-        h1, h2, h3 = hashes.h1, hashes.h2, hashes.h3
-        native = _NATIVE_CODES[bits(h1, 10, 1000)]
-        own_build = np.where(bits(h1, 30, 2) == 1, native, _BUILTIN_CODE)
-        if self._version_codes is None:
-            version = own_build
-        else:
-            drawn = self._version_codes[bits(h1, 31, 1000)]
-            version = np.where(bits(h1, 20, 1000) < _BUILTIN_PER_MILLE, own_build, drawn)
-        channel = np.full(len(h1), -1, dtype=np.intp)
-        if self._forced:
-            forced = bits(h2, 40, 1000) < _FORCED_PER_MILLE
-            channel[forced] = bits(h2[forced], 50, len(self._forced))
-        age = ((h3 >> np.uint64(8)) % np.uint64(_WINDOW_MS)).astype(np.int64)
-        return _Columns(
-            platform=_PLATFORM_CODES[bits(h1, 0, 1000)],
-            version=version,
-            native=native,
-            plugin=_PLUGIN_CODES[bits(h2, 20, 1000)],
-            is_prod=bits(h2, 30, 100) >= 8,
-            is_emulator=bits(h2, 37, 100) < 3,
-            updated_ms=self._base_ms - 1 - age,
-            channel=channel,
-        )
+    # -- many devices at once (device_draws) ---------------------------------------------
 
     def _overlay(self) -> set[int]:
         """Devices whose facts differ from their hashes: touched, added or overridden."""
         return self._patch.keys() | self._override.keys()
 
     def records(self, indices: Sequence[int], view: AppView) -> list[dict[str, Any]]:
-        """``[record(i, view) for i in indices]``, the base fields drawn a column at a time."""
-        if not indices:
-            return []
-        hashes = Hashes.of(self._salt, indices)
-        c = self._columns(hashes)
-        h2 = hashes.h2
-        os_at = _OS_OFFSET[c.platform] + ((h2 >> np.uint64(54)) % _OS_COUNT[c.platform]).astype(
-            np.intp
-        )
-        key_ids = np.full(len(indices), None, dtype=object)
-        key_ids[bits(h2, 58, 4) == 0] = f"{self._salt & 0xFFFFFFFFFF:010x}"
-        bundle_ids, app_id = view.bundle_ids, view.app_id
-        fields = zip(
-            columns.iso_z(c.updated_ms),
-            columns.device_ids(hashes),
-            columns.custom_ids(h2),
-            c.is_prod.tolist(),
-            c.is_emulator.tolist(),
-            columns.pick(_INSTALL_FLAT, 2 * c.platform + bits(h2, 52, 2)),
-            columns.pick(self._version_choices, c.version),
-            columns.pick(_PLATFORM_NAMES, c.platform),
-            columns.pick(_PLUGIN_NAMES, c.plugin),
-            columns.pick(_OS_FLAT, os_at),
-            columns.pick(_NATIVE_NAMES, c.native),
-            key_ids.tolist(),
-            strict=True,
-        )
-        rows: list[dict[str, Any]] = [
-            {
-                "updated_at": updated_at,
-                "device_id": device_id,
-                "custom_id": custom_id,
-                "is_prod": is_prod,
-                "is_emulator": is_emulator,
-                "install_source": install_source,
-                "version_name": version_name,
-                "version": bundle_ids.get(version_name),
-                "app_id": app_id,
-                "platform": platform,
-                "plugin_version": plugin_version,
-                "os_version": os_version,
-                "version_build": version_build,
-                "key_id": key_id,
-                "country_code": None,
-            }
-            for (
-                updated_at,
-                device_id,
-                custom_id,
-                is_prod,
-                is_emulator,
-                install_source,
-                version_name,
-                platform,
-                plugin_version,
-                os_version,
-                version_build,
-                key_id,
-            ) in fields
-        ]
-        for position in np.flatnonzero(c.channel >= 0).tolist():
-            channel = self._forced[c.channel[position]]
-            if channel in view.channels:
-                rows[position]["channel"] = channel
+        """``[record(i, view) for i in indices]``, the base rows drawn a column at a time."""
+        rows = self._draws.rows(indices, view)
         overlay = self._overlay()
         if overlay:
             for position, index in enumerate(indices):
@@ -382,67 +204,13 @@ class DeviceStore:
         the ground truth's aggregates need, without a Python step per device."""
         groups: Counter[FactGroup] = Counter()
         overlay = self._overlay()
-        shape = (
-            len(_PLATFORM_NAMES),
-            len(self._version_choices),
-            len(_NATIVE_NAMES),
-            len(_PLUGIN_NAMES),
-            2,
-            2,
-            len(self._forced) + 1,
-            2 ** len(thresholds),
-        )
-        for low in range(0, self._count, _CHUNK):
-            high = min(low + _CHUNK, self._count)
-            c = self._columns(Hashes.of(self._salt, range(low, high)))
-            since = np.zeros(high - low, dtype=np.intp)
-            for bit, threshold in enumerate(thresholds):
-                since |= (c.updated_ms >= threshold).astype(np.intp) << bit
-            keys = np.ravel_multi_index(
-                (
-                    c.platform,
-                    c.version,
-                    c.native,
-                    c.plugin,
-                    c.is_prod.astype(np.intp),
-                    c.is_emulator.astype(np.intp),
-                    c.channel + 1,
-                    since,
-                ),
-                shape,
+        for low in range(0, self._count, CHUNK):
+            groups.update(
+                self._draws.groups(low, min(low + CHUNK, self._count), thresholds, overlay)
             )
-            mine = [index - low for index in overlay if low <= index < high]
-            keys = np.delete(keys, mine) if mine else keys
-            found, counts = np.unique(keys, return_counts=True)
-            for key, count in zip(found.tolist(), counts.tolist(), strict=True):
-                at = [int(v) for v in np.unravel_index(key, shape)]
-                group = FactGroup(
-                    platform=_PLATFORM_NAMES[at[0]],
-                    version_name=self._version_choices[at[1]],
-                    version_build=_NATIVE_NAMES[at[2]],
-                    plugin_version=_PLUGIN_NAMES[at[3]],
-                    is_prod=bool(at[4]),
-                    is_emulator=bool(at[5]),
-                    channel=self._forced[at[6] - 1] if at[6] else None,
-                    updated_since=tuple(bool(at[7] >> bit & 1) for bit in range(len(thresholds))),
-                )
-                groups[group] += count
-        for index in overlay:
-            if index < self._count:
-                f = self.facts(index)
-                since_each = tuple(f.updated_ms >= threshold for threshold in thresholds)
-                groups[
-                    FactGroup(
-                        f.platform,
-                        f.version_name,
-                        f.version_build,
-                        f.plugin_version,
-                        f.is_prod,
-                        f.is_emulator,
-                        f.channel,
-                        since_each,
-                    )
-                ] += 1
+        groups.update(
+            FactGroup.of(self.facts(index), thresholds) for index in overlay if index < self._count
+        )
         return groups
 
     # -- writes ---------------------------------------------------------------------------
@@ -486,11 +254,7 @@ class DeviceStore:
 
     def _updated_ms(self) -> array[int]:
         if self._upd is None:
-            base = [
-                self._columns(Hashes.of(self._salt, range(low, min(low + _CHUNK, self._count))))
-                for low in range(0, self._count, _CHUNK)
-            ]
-            upd = np.concatenate([c.updated_ms for c in base] or [np.empty(0, np.int64)])
+            upd = self._draws.updated_ms(self._count)
             for index, patch in self._patch.items():
                 if "updated_ms" in patch:
                     upd[index] = patch["updated_ms"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from capgo_exporter.sim.devices import NATIVE_VERSIONS
+from capgo_exporter.sim.device_tables import NATIVE_VERSIONS
 from capgo_exporter.sim.hashing import mix
 from capgo_exporter.sim.model import Bundle
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from capgo_exporter.sim.device_columns import splitmix64_array
-from capgo_exporter.sim.devices import AppView, DeviceStore, FactGroup
+from capgo_exporter.sim.device_tables import AppView, FactGroup
+from capgo_exporter.sim.devices import DeviceStore
 from capgo_exporter.sim.hashing import splitmix64
 
 BASE_MS = 1_764_936_000_000  # 2025-12-05T12:00:00Z
