@@ -4,7 +4,9 @@ A million devices cost nothing until asked for: device `i`'s fields are a pure f
 (seed, app salt, i), and its id starts with `i` in hex, so the default order (device_id
 ascending) and the cursor are served in O(page). Writes (touch, add, channel overrides) live in
 dicts keyed by index. Only the `updated_at` filter and `order=` need an index sorted by
-updated_at, built lazily in O(N log N) and rebuilt after writes.
+updated_at, built lazily in O(N log N) and rebuilt after writes. A page's rows, the ground
+truth's counts and that index draw many devices at once (device_draws, with numpy); one
+device's fields are drawn here, and both read the tables in device_tables.
 """
 
 from __future__ import annotations
