@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
-from capgo_exporter.admin.context import Context
+from capgo_exporter.admin.context import Context, UsageError
 from capgo_exporter.admin.group import GroupFactory
 from capgo_exporter.admin.output import Column, plain
 from capgo_exporter.admin.values import moment
@@ -65,14 +65,49 @@ async def get_device(ctx: Context, args: argparse.Namespace) -> None:
     ctx.out.document(plain(await ctx.capgo.devices.get(args.app_id, args.device_id)), FIELDS)
 
 
+def device_ids(given: str, stdin: Iterable[str]) -> list[str]:
+    """DEVICE_ID as given or, when it is ``-``, the ids on standard input, one per line (blank
+    lines skipped): ``device list | jq -r .device_id | … set-channel APP - beta`` moves many
+    devices in one command instead of starting one per device."""
+    if given != "-":
+        return [given]
+    ids = [line.strip() for line in stdin if line.strip()]
+    if not ids:
+        raise UsageError("no device id on standard input (DEVICE_ID - reads one per line)")
+    return ids
+
+
+async def _each_device(
+    ctx: Context,
+    args: argparse.Namespace,
+    change: Callable[[str], Awaitable[Any]],
+    outcome: str,
+) -> None:
+    """``change`` every device named, in order; on a failure, which device and how many were
+    done go to stderr before the error, so a rerun can start from there."""
+    ids = device_ids(args.device_id, sys.stdin)
+    for done, device_id in enumerate(ids):
+        try:
+            answer = await change(device_id)
+        except Exception:
+            if len(ids) > 1:
+                ctx.out.note(f"stopped at device {device_id}: {done} of {len(ids)} done")
+            raise
+        ctx.out.done(f"device {device_id} {outcome}", plain(answer))
+
+
 async def set_channel(ctx: Context, args: argparse.Namespace) -> None:
-    answer = await ctx.capgo.devices.set_channel(args.app_id, args.device_id, args.channel)
-    ctx.out.done(f"device {args.device_id} now gets channel {args.channel}", plain(answer))
+    async def change(device_id: str) -> Any:
+        return await ctx.capgo.devices.set_channel(args.app_id, device_id, args.channel)
+
+    await _each_device(ctx, args, change, f"now gets channel {args.channel}")
 
 
 async def unset_channel(ctx: Context, args: argparse.Namespace) -> None:
-    answer = await ctx.capgo.devices.unset_channel(args.app_id, args.device_id)
-    ctx.out.done(f"device {args.device_id} has no channel override", plain(answer))
+    async def change(device_id: str) -> Any:
+        return await ctx.capgo.devices.unset_channel(args.app_id, device_id)
+
+    await _each_device(ctx, args, change, "has no channel override")
 
 
 def register(group: GroupFactory) -> None:
@@ -93,11 +128,15 @@ def register(group: GroupFactory) -> None:
     device.command(
         "set-channel",
         set_channel,
-        "force a device onto a (non-public) channel",
+        "force a device onto a (non-public) channel; DEVICE_ID - reads ids from stdin",
         "app_id",
         "device_id",
         "channel",
     )
     device.command(
-        "unset-channel", unset_channel, "remove a device's channel override", "app_id", "device_id"
+        "unset-channel",
+        unset_channel,
+        "remove a device's channel override; DEVICE_ID - reads ids from stdin",
+        "app_id",
+        "device_id",
     )

@@ -193,6 +193,33 @@ def test_device_set_and_unset_channel(sim: Simulator, admin: Admin) -> None:
     assert admin.ok("device", "get", APP, device_id).json()["channel"] is None
 
 
+def test_device_ids_from_stdin_move_many_devices_in_one_command(
+    sim: Simulator, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [d["device_id"] for d in admin.ok("device", "list", APP).lines()[:4]]
+    # As `device list | jq -r .device_id` writes them, with a blank line and spaces in between.
+    monkeypatch.setattr(
+        sys, "stdin", io.StringIO(f"{ids[0]}\n\n  {ids[1]}  \n" + "\n".join(ids[2:]))
+    )
+    moved = admin.ok("device", "set-channel", APP, "-", "beta", "-o", "table")
+    assert moved.out.splitlines() == [f"device {d} now gets channel beta" for d in ids]
+    assert all(admin.ok("device", "get", APP, d).json()["channel"] == "beta" for d in ids)
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(ids)))
+    assert len(admin.ok("device", "unset-channel", APP, "-").lines()) == 4  # Capgo's answers
+    assert all(admin.ok("device", "get", APP, d).json()["channel"] is None for d in ids)
+
+
+def test_no_device_id_on_stdin_is_a_usage_error(
+    sim: Simulator, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n  \n"))
+    result = admin("device", "set-channel", APP, "-", "beta")
+    assert result.code == 2
+    assert result.err.count("\n") <= 2  # argparse's usage line, then ours
+    assert "no device id on standard input" in result.err
+
+
 def test_bundle_list_ids_feed_set_channel(sim: Simulator, admin: Admin) -> None:
     oldest = _uploaded(admin)[-1]
     beta_id = str(admin.ok("channel", "get", APP, "beta").json()["id"])

@@ -3,10 +3,13 @@ string, JSON body, and the key in ``capgkey`` — and prints what Capgo answered
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import respx
 
@@ -169,6 +172,23 @@ def test_an_api_error_is_one_line_with_code_message_and_request_id(
     assert result.err.count("\n") == 1
     for part in ("cannot_find_version", "Cannot find channel", "req-42", "HTTP 400"):
         assert part in result.err
+
+
+def test_a_device_that_fails_stops_the_list_and_says_where(
+    api: respx.MockRouter, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = {"error": "cannot_access_channel", "message": "You can't access this channel"}
+    post = api.post("/device").mock(
+        side_effect=[httpx.Response(200, json=OK)] * 2 + [httpx.Response(400, json=refused)]
+    )
+    monkeypatch.setattr(sys, "stdin", io.StringIO("d1\nd2\nd3\nd4\n"))
+    result = admin("device", "set-channel", APP, "-", "beta", "--output", "json")
+    assert result.code == 1
+    sent = [json.loads(call.request.content)["device_id"] for call in post.calls]
+    assert sent == ["d1", "d2", "d3"]  # d4 never sent
+    assert result.out.splitlines() == [json.dumps(OK, separators=(",", ":"))] * 2
+    assert result.err.splitlines()[0] == "stopped at device d3: 2 of 4 done"
+    assert "cannot_access_channel" in result.err.splitlines()[1]
 
 
 def test_apikey_create_explains_why_capgo_refuses(api: respx.MockRouter, admin: Admin) -> None:
