@@ -16,6 +16,8 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+# optionalhook: pytest without pytest-xdist (-p no:xdist) must not refuse the hook.
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto`` (the README's test command): one worker more than the usable cores.
 

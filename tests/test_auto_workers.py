@@ -36,3 +36,13 @@ def test_pytest_starts_that_many_workers(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert f"created: {usable_cores() + 1}/{usable_cores() + 1} workers" in result.stdout
+
+
+def test_pytest_without_xdist_still_runs(tmp_path: Path) -> None:
+    """The hook is optional: ``-p no:xdist`` (or no pytest-xdist at all) runs the suite."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
+         "tests/test_buildinfo.py", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
