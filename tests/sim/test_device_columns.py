@@ -83,21 +83,9 @@ def test_rows_drawn_at_once_are_the_rows_drawn_one_by_one(devices: DeviceStore) 
 
 def test_fact_groups_count_every_device_as_its_facts_say(devices: DeviceStore) -> None:
     thresholds = [BASE_MS - 86_400_000, BASE_MS - 7 * 86_400_000, BASE_MS + 6_000]
-    expected: Counter[FactGroup] = Counter()
-    for index in range(devices.count):
-        f = devices.facts(index)
-        expected[
-            FactGroup(
-                f.platform,
-                f.version_name,
-                f.version_build,
-                f.plugin_version,
-                f.is_prod,
-                f.is_emulator,
-                f.channel,
-                tuple(f.updated_ms >= t for t in thresholds),
-            )
-        ] += 1
+    expected = Counter(
+        FactGroup.of(devices.facts(index), thresholds) for index in range(devices.count)
+    )
     assert devices.fact_groups(thresholds) == expected
     assert sum(expected.values()) == devices.count
 
