@@ -9,17 +9,17 @@ import pytest
 WORKERS_ENV = "PYTEST_XDIST_AUTO_NUM_WORKERS"  # pytest-xdist's own override, still honoured
 
 
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # a container's CPU set, not the host's
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+def xdist_cores(config: pytest.Config) -> int:
+    """The workers pytest-xdist's ``-n auto`` would start: its count of the usable cores."""
+    from xdist.plugin import pytest_xdist_auto_num_workers as xdist_default  # xdist's own hook
+
+    return int(xdist_default(config))
 
 
 # optionalhook: pytest without pytest-xdist (-p no:xdist) must not refuse the hook.
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` (the README's test command): one worker more than the usable cores.
+    """``-n auto`` (the README's test command): one worker more than pytest-xdist would start.
 
     The parallel part spends about a sixth of its time waiting on other processes (a real
     Prometheus scraping and evaluating, the command line starting in a subprocess), and a third
@@ -29,4 +29,4 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """
     if os.environ.get(WORKERS_ENV):
         return None
-    return usable_cores() + 1
+    return xdist_cores(config) + 1

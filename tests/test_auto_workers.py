@@ -1,4 +1,4 @@
-"""``-n auto`` starts one pytest-xdist worker more than the usable cores (tests/conftest.py)."""
+"""``-n auto`` starts one pytest-xdist worker more than pytest-xdist would (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WORKERS_ENV, pytest_xdist_auto_num_workers, usable_cores
+from tests.conftest import WORKERS_ENV, pytest_xdist_auto_num_workers, xdist_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_auto_is_one_more_than_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_is_one_more_than_the_usable_cores(
+    monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
+) -> None:
     monkeypatch.delenv(WORKERS_ENV, raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert usable_cores() == 2
-    assert pytest_xdist_auto_num_workers(pytest.Config.__new__(pytest.Config)) == 3
+    assert xdist_cores(pytestconfig) == 2
+    assert pytest_xdist_auto_num_workers(pytestconfig) == 3
 
 
-def test_xdist_own_variable_still_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_xdist_own_variable_still_decides(
+    monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
+) -> None:
     monkeypatch.setenv(WORKERS_ENV, "5")
-    assert pytest_xdist_auto_num_workers(pytest.Config.__new__(pytest.Config)) is None
+    assert pytest_xdist_auto_num_workers(pytestconfig) is None
 
 
-def test_pytest_starts_that_many_workers(tmp_path: Path) -> None:
+def test_pytest_starts_that_many_workers(pytestconfig: pytest.Config) -> None:
     """The hook is found where the README's command runs: pytest reports the workers."""
     env = {k: v for k, v in os.environ.items() if k != WORKERS_ENV}
     result = subprocess.run(
@@ -35,10 +39,11 @@ def test_pytest_starts_that_many_workers(tmp_path: Path) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert f"created: {usable_cores() + 1}/{usable_cores() + 1} workers" in result.stdout
+    workers = xdist_cores(pytestconfig) + 1
+    assert f"created: {workers}/{workers} workers" in result.stdout
 
 
-def test_pytest_without_xdist_still_runs(tmp_path: Path) -> None:
+def test_pytest_without_xdist_still_runs() -> None:
     """The hook is optional: ``-p no:xdist`` (or no pytest-xdist at all) runs the suite."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",

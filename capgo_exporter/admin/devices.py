@@ -78,14 +78,11 @@ def device_ids(given: str, stdin: Iterable[str]) -> list[str]:
 
 
 async def _each_device(
-    ctx: Context,
-    args: argparse.Namespace,
-    change: Callable[[str], Awaitable[Any]],
-    outcome: str,
+    ctx: Context, given: str, change: Callable[[str], Awaitable[Any]], outcome: str
 ) -> None:
     """``change`` every device named, in order; on a failure, which device and how many were
     done go to stderr before the error, so a rerun can start from there."""
-    ids = device_ids(args.device_id, sys.stdin)
+    ids = device_ids(given, sys.stdin)
     for done, device_id in enumerate(ids):
         try:
             answer = await change(device_id)
@@ -97,17 +94,21 @@ async def _each_device(
 
 
 async def set_channel(ctx: Context, args: argparse.Namespace) -> None:
-    async def change(device_id: str) -> Any:
-        return await ctx.capgo.devices.set_channel(args.app_id, device_id, args.channel)
-
-    await _each_device(ctx, args, change, f"now gets channel {args.channel}")
+    await _each_device(
+        ctx,
+        args.device_id,
+        lambda device_id: ctx.capgo.devices.set_channel(args.app_id, device_id, args.channel),
+        f"now gets channel {args.channel}",
+    )
 
 
 async def unset_channel(ctx: Context, args: argparse.Namespace) -> None:
-    async def change(device_id: str) -> Any:
-        return await ctx.capgo.devices.unset_channel(args.app_id, device_id)
-
-    await _each_device(ctx, args, change, "has no channel override")
+    await _each_device(
+        ctx,
+        args.device_id,
+        lambda device_id: ctx.capgo.devices.unset_channel(args.app_id, device_id),
+        "has no channel override",
+    )
 
 
 def register(group: GroupFactory) -> None:

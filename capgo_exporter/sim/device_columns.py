@@ -17,6 +17,8 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from capgo_exporter.sim.device_tables import H2_TWEAK, H3_TWEAK, ID_MULTIPLIER
+
 U64 = NDArray[np.uint64]
 T = TypeVar("T")
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -47,9 +49,9 @@ class Hashes:
     @classmethod
     def of(cls, salt: int, indices: Sequence[int] | range) -> Hashes:
         at = np.asarray(indices, dtype=np.uint64)
-        h1 = splitmix64_array(np.uint64(salt) ^ (at * np.uint64(0x100000001B3)))
-        h2 = splitmix64_array(h1 ^ np.uint64(0x1234))
-        h3 = splitmix64_array(h1 ^ np.uint64(0x5A5A))
+        h1 = splitmix64_array(np.uint64(salt) ^ (at * np.uint64(ID_MULTIPLIER)))
+        h2 = splitmix64_array(h1 ^ np.uint64(H2_TWEAK))
+        h3 = splitmix64_array(h1 ^ np.uint64(H3_TWEAK))
         return cls(at, h1, h2, h3)
 
 
@@ -84,13 +86,15 @@ def custom_ids(h2: U64) -> list[str]:
         out[:, 5 + k] = _DIGITS[digit.astype(np.intp)]
     texts = np.asarray(_strings(out), dtype=object)
     texts[(h2 % np.uint64(4)) != 0] = ""
-    return texts.tolist()  # type: ignore[no-any-return]
+    picked: list[str] = texts.tolist()
+    return picked
 
 
 def iso_z(ms: NDArray[np.int64]) -> list[str]:
     """timeutil.ms_iso_z for every element: ``2026-12-05T11:59:59.999Z``."""
     text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
-    return text.tolist()  # type: ignore[no-any-return]
+    texts: list[str] = text.tolist()
+    return texts
 
 
 def pick(table: Sequence[T], at: NDArray[np.intp]) -> list[T]:

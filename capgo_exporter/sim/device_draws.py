@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from capgo_exporter.sim.device_columns import (
+    U64,
     Hashes,
     bits,
     custom_ids,
@@ -27,29 +28,31 @@ from capgo_exporter.sim.device_tables import (
     BUILTIN_PER_MILLE,
     FORCED_PER_MILLE,
     INSTALL_SOURCES,
+    NATIVE_BY_ROLL,
     NATIVE_VERSIONS,
     OS_VERSIONS,
+    PLATFORM_BY_ROLL,
     PLATFORMS,
+    PLUGIN_BY_ROLL,
     PLUGIN_VERSIONS,
     WINDOW_MS,
     AppView,
     FactGroup,
-    by_roll,
 )
 
 
-def _codes_by_roll(table: Sequence[tuple[str, int]]) -> NDArray[np.intp]:
-    """by_roll as positions in ``table``."""
+def _codes(table: Sequence[tuple[str, int]], rolls: Sequence[str]) -> NDArray[np.intp]:
+    """A table's by_roll lookup (``rolls``) as positions in ``table``."""
     names = [name for name, _ in table]
-    return np.array([names.index(name) for name in by_roll(table)], dtype=np.intp)
+    return np.array([names.index(name) for name in rolls], dtype=np.intp)
 
 
 _PLATFORM_NAMES = tuple(name for name, _ in PLATFORMS)
 _NATIVE_NAMES = tuple(name for name, _ in NATIVE_VERSIONS)
 _PLUGIN_NAMES = tuple(name for name, _ in PLUGIN_VERSIONS)
-_PLATFORM_CODES = _codes_by_roll(PLATFORMS)
-_NATIVE_CODES = _codes_by_roll(NATIVE_VERSIONS)
-_PLUGIN_CODES = _codes_by_roll(PLUGIN_VERSIONS)
+_PLATFORM_CODES = _codes(PLATFORMS, PLATFORM_BY_ROLL)
+_NATIVE_CODES = _codes(NATIVE_VERSIONS, NATIVE_BY_ROLL)
+_PLUGIN_CODES = _codes(PLUGIN_VERSIONS, PLUGIN_BY_ROLL)
 _BUILTIN_CODE = len(_NATIVE_NAMES)  # version codes: the native versions, "builtin", bundles
 # install_source and os_version tables flattened: a platform's entries start at its offset.
 _INSTALL_FLAT = tuple(source for p in _PLATFORM_NAMES for source in INSTALL_SOURCES[p])
@@ -79,13 +82,16 @@ class DeviceDraws:
         salt: int,
         base_ms: int,
         versions: Sequence[tuple[str, int]],
+        version_by_roll: Sequence[str],  # by_roll(versions), which the store has drawn
         forced: Sequence[str],
     ) -> None:
         self._salt = salt
         self._base_ms = base_ms
         self._forced = tuple(forced)
         self.version_choices = (*_NATIVE_NAMES, "builtin", *(name for name, _ in versions))
-        self._version_codes = _BUILTIN_CODE + 1 + _codes_by_roll(versions) if versions else None
+        self._version_codes = (
+            _BUILTIN_CODE + 1 + _codes(versions, version_by_roll) if versions else None
+        )
 
     def columns(self, hashes: Hashes) -> Columns:
         """DeviceStore._facts for every hashed index, as table positions."""
@@ -101,7 +107,6 @@ class DeviceDraws:
         if self._forced:
             forced = bits(h2, 40, 1000) < FORCED_PER_MILLE
             channel[forced] = bits(h2[forced], 50, len(self._forced))
-        age = ((h3 >> np.uint64(8)) % np.uint64(WINDOW_MS)).astype(np.int64)
         return Columns(
             platform=_PLATFORM_CODES[bits(h1, 0, 1000)],
             version=version,
@@ -109,9 +114,13 @@ class DeviceDraws:
             plugin=_PLUGIN_CODES[bits(h2, 20, 1000)],
             is_prod=bits(h2, 30, 100) >= 8,
             is_emulator=bits(h2, 37, 100) < 3,
-            updated_ms=self._base_ms - 1 - age,
+            updated_ms=self._last_seen(h3),
             channel=channel,
         )
+
+    def _last_seen(self, h3: U64) -> NDArray[np.int64]:
+        """updated_ms: within the WINDOW_MS before the store's base time."""
+        return self._base_ms - 1 - ((h3 >> np.uint64(8)) % np.uint64(WINDOW_MS)).astype(np.int64)
 
     def rows(self, indices: Sequence[int], view: AppView) -> list[dict[str, Any]]:
         """DeviceStore.record (lists: no country) of every base device in ``indices``."""
@@ -224,7 +233,7 @@ class DeviceDraws:
     def updated_ms(self, count: int) -> NDArray[np.int64]:
         """The base devices' last-seen times, devices 0..count-1."""
         parts = [
-            self.columns(Hashes.of(self._salt, range(low, min(low + CHUNK, count)))).updated_ms
+            self._last_seen(Hashes.of(self._salt, range(low, min(low + CHUNK, count))).h3)
             for low in range(0, count, CHUNK)
         ]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)

@@ -12,6 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+# Device i's three hashes: h1 = splitmix64(salt ^ (i * ID_MULTIPLIER)), then h2 and h3 from h1
+# xor these tweaks (DeviceStore._hashes one device at a time, device_columns.Hashes many).
+ID_MULTIPLIER = 0x100000001B3
+H2_TWEAK = 0x1234
+H3_TWEAK = 0x5A5A
 WINDOW_MS = 45 * 86_400_000  # base devices were last seen within the past 45 days
 FORCED_PER_MILLE = 20
 BUILTIN_PER_MILLE = 40

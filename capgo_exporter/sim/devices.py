@@ -26,6 +26,9 @@ from capgo_exporter.sim.device_tables import (
     BUILTIN_PER_MILLE,
     COUNTRIES,
     FORCED_PER_MILLE,
+    H2_TWEAK,
+    H3_TWEAK,
+    ID_MULTIPLIER,
     INSTALL_SOURCES,
     NATIVE_BY_ROLL,
     OS_VERSIONS,
@@ -39,8 +42,6 @@ from capgo_exporter.sim.device_tables import (
 )
 from capgo_exporter.sim.hashing import mix, splitmix64
 from capgo_exporter.sim.timeutil import ms_iso_z, parse_updated_at
-
-__all__ = ["AppView", "BadCursor", "DeviceStore", "FactGroup", "Facts"]
 
 _INDEX_BITS = 24  # sort keys pack (updated_ms, index); 16.7M devices per app is plenty
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
@@ -84,7 +85,11 @@ class DeviceStore:
         self._version_by_roll = by_roll(table) if table else ()
         self._forced = tuple(forced_channels)
         self._draws = DeviceDraws(
-            salt=self._salt, base_ms=base_ms, versions=self._versions, forced=self._forced
+            salt=self._salt,
+            base_ms=base_ms,
+            versions=self._versions,
+            version_by_roll=self._version_by_roll,
+            forced=self._forced,
         )
         self._patch: dict[int, dict[str, Any]] = {}
         self._override: dict[int, str | None] = {}
@@ -120,9 +125,9 @@ class DeviceStore:
     # -- fields ---------------------------------------------------------------------------
 
     def _hashes(self, index: int) -> tuple[int, int, int]:
-        h1 = splitmix64(self._salt ^ (index * 0x100000001B3))
-        h2 = splitmix64(h1 ^ 0x1234)
-        h3 = splitmix64(h1 ^ 0x5A5A)
+        h1 = splitmix64(self._salt ^ (index * ID_MULTIPLIER))
+        h2 = splitmix64(h1 ^ H2_TWEAK)
+        h3 = splitmix64(h1 ^ H3_TWEAK)
         return h1, h2, h3
 
     def facts(self, index: int) -> Facts:

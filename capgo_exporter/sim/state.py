@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from capgo_exporter.sim.config import SimConfig
-from capgo_exporter.sim.devices import AppView, DeviceStore
+from capgo_exporter.sim.device_tables import AppView
+from capgo_exporter.sim.devices import DeviceStore
 from capgo_exporter.sim.events import EventLog
 from capgo_exporter.sim.model import ApiKey, App, Bundle, Channel, Org, User
 from capgo_exporter.sim.raw_events import RawEventLog

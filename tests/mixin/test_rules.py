@@ -43,7 +43,8 @@ def rules_of(groups: list[Doc]) -> Iterator[Doc]:
         yield from group["rules"]
 
 
-RULE_DOCS = list(rules_of(load(RULES_PATH)["groups"]))
+GROUPS: list[Doc] = load(RULES_PATH)["groups"]
+RULE_DOCS = list(rules_of(GROUPS))
 ALERTS = [rule for rule in RULE_DOCS if "alert" in rule]
 RECORDS = [rule for rule in RULE_DOCS if "record" in rule]
 
@@ -90,10 +91,9 @@ def test_every_unit_test_file_orders_the_groups_records_first(path: Path) -> Non
     """promtool evaluates the groups in a random order at each step unless told: an alert
     evaluated before a record it reads sees the previous step's value, and at a coarse step
     that value is outside the look-back (the crashes test failed one run in three so)."""
-    shipped = load(RULES_PATH)["groups"]
-    groups = [group["name"] for group in shipped]
+    groups = [group["name"] for group in GROUPS]
     assert groups == staleness_cases.group_order()
-    records = [g["name"] for g in shipped if any("record" in rule for rule in g["rules"])]
+    records = [g["name"] for g in GROUPS if any("record" in rule for rule in g["rules"])]
     assert groups[: len(records)] == records  # the recording rules' groups come first
     assert load(path).get("group_eval_order") == groups
 

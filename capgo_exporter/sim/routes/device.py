@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from capgo_exporter.sim.devices import AppView, BadCursor, DeviceStore
+from capgo_exporter.sim.device_tables import AppView
+from capgo_exporter.sim.devices import BadCursor, DeviceStore
 from capgo_exporter.sim.protocol import ApiError, bad_request, body_or_query, parse_body
 from capgo_exporter.sim.routes.base import (
     PAGE_SIZE,
